@@ -53,3 +53,47 @@ export interface TimeRange {
   /** IANA time zone; UTC when absent. */
   location: string;
 }
+
+/** Why a matched route delivers to nobody at this instant. */
+export type MuteReason =
+  | { kind: 'mute_time_interval'; interval: string }
+  | { kind: 'outside_active_time_intervals'; intervals: string[] };
+
+export interface RouteMatch {
+  route: string;
+  receivers: string[];
+  repeatIntervalMs: number;
+  /** Non-null when the route matched but a time interval mutes it: it delivers to nobody. */
+  mutedBy: MuteReason | null;
+}
+
+/** One notification to enqueue: the alert goes to `receiver` on behalf of `route`. */
+export interface RoutedDelivery {
+  route: string;
+  receiver: string;
+  repeatIntervalMs: number;
+}
+
+/** What `routeAlert` decides for one alert at one instant (Alertmanager's Route.Match over a flat list). */
+export interface RoutingDecision {
+  /** Matched routes in file order, muted ones included; the walk stops at the first one without `continue`. */
+  matches: RouteMatch[];
+  /** True when no route matched: the default receivers get the alert, under the route name "default". */
+  usedDefault: boolean;
+  /** One entry per (route, receiver) of every unmuted match, or per default receiver. Empty only when every match is muted. */
+  deliveries: RoutedDelivery[];
+}
+
+/** For one route, whether it took the alert and why (`explainRoute`). */
+export type RouteVerdict =
+  | { route: string; outcome: 'matched'; receivers: string[] }
+  | { route: string; outcome: 'muted'; mutedBy: MuteReason }
+  /** `labelValue` is null when the alert lacks the label (matched as the empty string). */
+  | { route: string; outcome: 'not_matched'; failedMatcher: string; labelValue: string | null }
+  /** An earlier matching route without `continue` ended the walk. */
+  | { route: string; outcome: 'not_reached'; stoppedAt: string };
+
+export interface RoutingExplanation {
+  verdicts: RouteVerdict[];
+  decision: RoutingDecision;
+}
