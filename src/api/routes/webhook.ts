@@ -1,0 +1,52 @@
+import { Router } from 'express';
+import { parseWebhookPayload } from '../../alerts/schema.js';
+import type { Logger } from '../../observability/logger.js';
+import type { Metrics } from '../../observability/metrics.js';
+import type { IngestProducer } from '../../queue/ingest.js';
+import { requireToken } from '../auth.js';
+import { readJsonBody } from '../body.js';
+import { ApiError } from '../errors.js';
+
+export const WEBHOOK_PATH = '/api/v1/webhooks/alertmanager';
+
+interface WebhookDeps {
+  tokens: readonly string[];
+  maxBodyBytes: number;
+  ingest: IngestProducer;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/**
+ * POST /api/v1/webhooks/alertmanager: Alertmanager's webhook (version 4; Grafana's superset too).
+ * 202 only once the payload is in Redis. A 4xx is final for Alertmanager, so an outage of our own
+ * must be a 503, which it retries.
+ */
+export function webhookRouter({ tokens, maxBodyBytes, ingest, metrics, logger }: WebhookDeps): Router {
+  const refuse = (reason: string) => metrics.webhookRejections.inc({ reason });
+  const router = Router();
+  router.post(WEBHOOK_PATH, requireToken(tokens, 'webhook', () => refuse('unauthorized')), async (req, res) => {
+    const acceptedAt = Date.now();
+    let body: unknown;
+    try {
+      body = await readJsonBody(req, maxBodyBytes);
+    } catch (error) {
+      if (error instanceof ApiError) refuse(error.code);
+      throw error;
+    }
+    const parsed = parseWebhookPayload(body);
+    if (!parsed.ok) {
+      refuse('invalid_payload');
+      throw new ApiError(400, 'invalid_payload', parsed.message);
+    }
+    try {
+      await ingest.enqueue(parsed.payload, acceptedAt);
+    } catch (error) {
+      refuse('unavailable');
+      logger.error({ err: error }, 'cannot store webhook in Redis; answering 503 so Alertmanager retries');
+      throw new ApiError(503, 'unavailable', 'the router cannot store alerts right now (Redis unreachable); retry later');
+    }
+    res.status(202).json({ accepted: parsed.payload.alerts.length });
+  });
+  return router;
+}

@@ -1,0 +1,177 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** One line naming the setting, so a bad deployment says exactly what to fix. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+const integer = (min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value.trim() === '') return fallback;
+      const number = Number(value);
+      if (!Number.isInteger(number) || number < min || number > max) {
+        ctx.addIssue({ code: 'custom', message: `expected an integer from ${min} to ${max}, got "${value}"` });
+        return z.NEVER;
+      }
+      return number;
+    });
+
+const durationMs = (fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      const ms = parseDuration(value?.trim() || fallback);
+      if (ms === null || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as 10s or 5m, got "${value}"` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const url = (protocols: string[], fallback?: string) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      const text = value?.trim() || fallback;
+      if (text === undefined) return undefined;
+      let parsed: URL;
+      try {
+        parsed = new URL(text);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `expected a ${protocols.join(' or ')} URL, got a malformed one` });
+        return z.NEVER;
+      }
+      if (!protocols.includes(parsed.protocol.slice(0, -1))) {
+        ctx.addIssue({ code: 'custom', message: `expected a ${protocols.join(' or ')} URL, got ${parsed.protocol}//...` });
+        return z.NEVER;
+      }
+      return text;
+    });
+
+const tokenList = z
+  .string()
+  .optional()
+  .transform((value) => (value ?? '').split(',').map((token) => token.trim()).filter(Boolean));
+
+const envSchema = z.object({
+  PORT: integer(0, 65535, 8080),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  REDIS_URL: url(['redis', 'rediss'], 'redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z.string().trim().regex(/^[\w{}:.-]+$/, 'expected letters, digits and {}:._- only').default('alertcenter'),
+  WEBHOOK_TOKENS: tokenList,
+  ADMIN_TOKEN: optionalText,
+  MAX_BODY_BYTES: integer(1024, 64 * 1024 * 1024, 1024 * 1024),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ROUTING_FILE: z.string().trim().min(1).default('routing/routes.yaml'),
+  SLO_CATALOG_FILE: z.string().trim().min(1).default('routing/slos.yaml'),
+  DEFAULT_SEVERITY: z.enum(['critical', 'warning', 'info']).default('warning'),
+  REQUEST_TIMEOUT: durationMs('30s'),
+  HEADERS_TIMEOUT: durationMs('10s'),
+  SHUTDOWN_TIMEOUT: durationMs('25s'),
+  DELIVERY_ATTEMPTS: integer(1, 100, 12),
+  DELIVERY_BACKOFF: durationMs('2s'),
+  DELIVERY_TIMEOUT: durationMs('10s'),
+  DELIVERY_CONCURRENCY: integer(1, 1000, 16),
+  SLACK_BOT_TOKEN: optionalText,
+  SLACK_API_URL: url(['http', 'https'], 'https://slack.com/api/'),
+  SMTP_URL: url(['smtp', 'smtps']),
+  EMAIL_FROM: z.string().trim().min(3).default('Maestro AlertCenter <alertcenter@maestro.example>'),
+  PAGERDUTY_ROUTING_KEY: optionalText,
+  PAGERDUTY_SERVER: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9.-]+(:\d+)?$/i, 'expected a host name such as events.pagerduty.com')
+    .default('events.pagerduty.com'),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  port: number;
+  host: string;
+  redisUrl: string;
+  redisPrefix: string;
+  webhookTokens: string[];
+  adminToken: string | undefined;
+  maxBodyBytes: number;
+  logLevel: Env['LOG_LEVEL'];
+  routingFile: string;
+  sloCatalogFile: string;
+  defaultSeverity: Env['DEFAULT_SEVERITY'];
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  delivery: { attempts: number; backoffMs: number; timeoutMs: number; concurrency: number };
+  channels: {
+    slack: { botToken: string | undefined; apiUrl: string };
+    email: { smtpUrl: string | undefined; from: string };
+    pagerduty: { routingKey: string | undefined; server: string };
+  };
+  /** The environment that routing files may interpolate with ${VAR}. */
+  env: Record<string, string | undefined>;
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
+
+/** Validates the environment into a Config, or throws a one-line ConfigError naming the setting. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const result = envSchema.safeParse(env);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new ConfigError(`${String(issue.path[0])}: ${issue.message}`);
+  }
+  const e = result.data;
+  const unauthenticated = [
+    e.WEBHOOK_TOKENS.length === 0 && 'WEBHOOK_TOKENS',
+    e.ADMIN_TOKEN === undefined && 'ADMIN_TOKEN',
+  ].filter(Boolean);
+  if (!isLoopback(e.HOST) && unauthenticated.length > 0) {
+    throw new ConfigError(
+      `HOST: refusing to listen on ${e.HOST} without ${unauthenticated.join(' and ')}: set them, or keep HOST on loopback (127.0.0.1)`,
+    );
+  }
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    redisUrl: e.REDIS_URL!,
+    redisPrefix: e.REDIS_PREFIX,
+    webhookTokens: e.WEBHOOK_TOKENS,
+    adminToken: e.ADMIN_TOKEN,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    logLevel: e.LOG_LEVEL,
+    routingFile: e.ROUTING_FILE,
+    sloCatalogFile: e.SLO_CATALOG_FILE,
+    defaultSeverity: e.DEFAULT_SEVERITY,
+    requestTimeoutMs: e.REQUEST_TIMEOUT,
+    headersTimeoutMs: e.HEADERS_TIMEOUT,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    delivery: {
+      attempts: e.DELIVERY_ATTEMPTS,
+      backoffMs: e.DELIVERY_BACKOFF,
+      timeoutMs: e.DELIVERY_TIMEOUT,
+      concurrency: e.DELIVERY_CONCURRENCY,
+    },
+    channels: {
+      slack: { botToken: e.SLACK_BOT_TOKEN, apiUrl: e.SLACK_API_URL! },
+      email: { smtpUrl: e.SMTP_URL, from: e.EMAIL_FROM },
+      pagerduty: { routingKey: e.PAGERDUTY_ROUTING_KEY, server: e.PAGERDUTY_SERVER },
+    },
+    env,
+  };
+}

@@ -1,0 +1,81 @@
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { normalizePayload, routingLabels } from '../alerts/normalize.js';
+import type { WebhookPayload } from '../alerts/schema.js';
+import type { SloCatalog } from '../alerts/slo-catalog.js';
+import type { NormalizedAlert, Severity } from '../alerts/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { routeAlert } from '../routing/route.js';
+import type { RoutingConfig } from '../routing/types.js';
+import type { AlertState } from './alert-state.js';
+import type { DeliveryQueues } from './deliveries.js';
+import type { IngestJobData } from './ingest.js';
+import { INGEST_QUEUE } from './names.js';
+
+interface IngestWorkerDeps {
+  connection: Redis;
+  prefix: string;
+  catalog: SloCatalog;
+  defaultSeverity: Severity;
+  /** The routing configuration in force now (hot-reloaded). */
+  routing: () => RoutingConfig;
+  deliveries: DeliveryQueues;
+  alertState: AlertState;
+  metrics: Metrics;
+  logger: Logger;
+  concurrency?: number;
+}
+
+/**
+ * Turns each stored webhook into delivery jobs: normalize every alert, route it, and add one job
+ * per (alert, receiver). Re-running a job after a crash is safe: the delivery queues deduplicate.
+ */
+export function startIngestWorker(deps: IngestWorkerDeps): Worker<IngestJobData> {
+  const { metrics, logger } = deps;
+
+  async function dispatch(alert: NormalizedAlert, acceptedAt: number, config: RoutingConfig): Promise<string[]> {
+    const decision = routeAlert(config, routingLabels(alert), new Date());
+    if (decision.usedDefault) metrics.notificationsUnrouted.inc();
+    for (const match of decision.matches) {
+      if (match.mutedBy) metrics.notificationsMuted.inc({ route: match.route });
+    }
+    const delivered: string[] = [];
+    for (const { route, receiver, repeatIntervalMs } of decision.deliveries) {
+      const kind = config.receivers.find((r) => r.name === receiver)!.kind;
+      const outcome = await deps.deliveries.enqueue(kind, { receiver, route, alert, acceptedAt }, repeatIntervalMs);
+      if (outcome === 'queued') metrics.notificationsRouted.inc({ route, receiver });
+      else metrics.notificationsDeduplicated.inc({ receiver });
+      delivered.push(receiver);
+    }
+    return delivered;
+  }
+
+  const processor = async (job: Job<IngestJobData>) => {
+    const firstAttempt = job.attemptsMade === 0;
+    const alerts = normalizePayload(job.data.payload as WebhookPayload, {
+      catalog: deps.catalog,
+      defaultSeverity: deps.defaultSeverity,
+      onUnknownSeverity: () => firstAttempt && metrics.severityDefaulted.inc(),
+    });
+    const config = deps.routing();
+    for (const alert of alerts) {
+      if (firstAttempt) metrics.alertsReceived.inc({ status: alert.status, severity: alert.severity });
+      const receivers = await dispatch(alert, job.data.acceptedAt, config);
+      await deps.alertState.record(alert, receivers);
+    }
+    return { alerts: alerts.length };
+  };
+
+  const worker = new Worker<IngestJobData>(INGEST_QUEUE, processor, {
+    connection: deps.connection,
+    prefix: deps.prefix,
+    concurrency: deps.concurrency ?? 8,
+    skipVersionCheck: true,
+  });
+  worker.on('failed', (job, error) =>
+    logger.error({ err: error, jobId: job?.id, attempt: job?.attemptsMade }, 'webhook processing failed'),
+  );
+  worker.on('error', (error) => logger.error({ err: error }, 'ingest worker error'));
+  return worker;
+}

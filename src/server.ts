@@ -1,0 +1,197 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { createApp } from './api/app.js';
+import { requireToken } from './api/auth.js';
+import { alertsRouter } from './api/routes/alerts.js';
+import { deliveriesRouter } from './api/routes/deliveries.js';
+import { healthRouter } from './api/routes/health.js';
+import { metricsRouter } from './api/routes/metrics.js';
+import { routingRouter } from './api/routes/routing.js';
+import { webhookRouter } from './api/routes/webhook.js';
+import { loadSloCatalog } from './alerts/slo-catalog.js';
+import { isLoopback, type Config } from './config/env.js';
+import { buildNotifiers } from './notifiers/build.js';
+import type { Notifier } from './notifiers/types.js';
+import type { Logger } from './observability/logger.js';
+import { createMetrics } from './observability/metrics.js';
+import { AlertState } from './queue/alert-state.js';
+import { DeliveryQueues } from './queue/deliveries.js';
+import { startDeliveryWorker } from './queue/delivery-worker.js';
+import { IngestProducer } from './queue/ingest.js';
+import { startIngestWorker } from './queue/ingest-worker.js';
+import { CHANNEL_KINDS, INGEST_QUEUE } from './queue/names.js';
+import { createProducerConnection, createWorkerConnection } from './queue/redis.js';
+import { RoutingStore } from './routing/store.js';
+import type { RoutingConfig } from './routing/types.js';
+
+export interface RunningRouter {
+  url: string;
+  server: Server;
+  metrics: ReturnType<typeof createMetrics>;
+  routing: RoutingStore;
+  deliveries: DeliveryQueues;
+  /** Re-reads the routing file (what SIGHUP does). */
+  reloadRouting(): void;
+  /** Stops accepting, finishes in-flight requests and jobs, closes Redis. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: builds every part from a validated Config and starts them.
+ * Throws (before listening) on a bad routing file or SLO catalog.
+ */
+export async function startRouter(config: Config, logger: Logger): Promise<RunningRouter> {
+  const metrics = createMetrics();
+  const catalog = loadSloCatalog(config.sloCatalogFile);
+
+  const producerRedis = createProducerConnection(config.redisUrl);
+  const workerRedis = createWorkerConnection(config.redisUrl);
+  for (const [role, redis] of [['producer', producerRedis], ['worker', workerRedis]] as const) {
+    redis.on('error', (error) => logger.warn({ role, err: error.message }, 'redis connection error'));
+  }
+
+  // Receivers are rebuilt with each routing reload; deliveries always use the ones in force.
+  let notifiers = new Map<string, Notifier>();
+  const buildReceivers = (routingConfig: RoutingConfig) => {
+    const built = buildNotifiers(routingConfig.receivers, { ...config.channels, timeoutMs: config.delivery.timeoutMs }, {
+      redis: workerRedis,
+      keyPrefix: config.redisPrefix,
+      logger,
+    });
+    for (const name of built.fallbacks) {
+      logger.warn({ receiver: name }, `receiver "${name}" has no credentials for its channel: it only logs what it would send`);
+    }
+    const previous = notifiers;
+    notifiers = built.notifiers;
+    // Let in-flight sends of the old receivers finish before closing their transports.
+    setTimeout(() => void Promise.allSettled([...previous.values()].map((n) => n.close())), config.delivery.timeoutMs).unref();
+  };
+
+  const routing = new RoutingStore(config.routingFile, config.env, {
+    onReload: (result) => {
+      metrics.configReloadSuccessful.set(result.ok ? 1 : 0);
+      if (result.ok) {
+        metrics.configReloadSuccessTimestamp.set(Date.now() / 1000);
+        buildReceivers(result.config);
+        logger.info({ file: config.routingFile, hash: routing.hash }, 'routing configuration loaded');
+      } else {
+        logger.error({ file: config.routingFile, err: result.error.message }, 'routing configuration refused; keeping the running one');
+      }
+    },
+  });
+  buildReceivers(routing.current());
+  metrics.configReloadSuccessful.set(1);
+  metrics.configReloadSuccessTimestamp.set(Date.now() / 1000);
+
+  const ingest = new IngestProducer(producerRedis, config.redisPrefix);
+  const deliveries = new DeliveryQueues(workerRedis, config.redisPrefix, config.delivery);
+  const alertState = new AlertState(workerRedis, config.redisPrefix);
+
+  const workers: Worker[] = [
+    startIngestWorker({
+      connection: workerRedis,
+      prefix: config.redisPrefix,
+      catalog,
+      defaultSeverity: config.defaultSeverity,
+      routing: () => routing.current(),
+      deliveries,
+      alertState,
+      metrics,
+      logger,
+    }),
+    ...CHANNEL_KINDS.map((kind) =>
+      startDeliveryWorker({
+        kind,
+        connection: workerRedis,
+        prefix: config.redisPrefix,
+        queues: deliveries,
+        notifierFor: (receiver) => notifiers.get(receiver),
+        timeoutMs: config.delivery.timeoutMs,
+        concurrency: config.delivery.concurrency,
+        metrics,
+        logger,
+      }),
+    ),
+  ];
+
+  const adminAuth = requireToken(config.adminToken ? [config.adminToken] : [], 'admin');
+  const app = createApp({
+    metrics,
+    logger,
+    routers: [
+      healthRouter({
+        check: async () => ({
+          redis: await producerRedis.ping().then(() => true, () => false),
+          routing: routing.current() !== undefined,
+        }),
+      }),
+      metricsRouter(metrics, async () => {
+        const ingestCounts = await ingest.counts().catch(() => undefined);
+        const deliveryCounts = await deliveries.counts().catch(() => undefined);
+        for (const [queue, counts] of Object.entries({ ...(ingestCounts && { [INGEST_QUEUE]: ingestCounts }), ...deliveryCounts })) {
+          for (const [state, count] of Object.entries(counts)) metrics.queueDepth.set({ queue, state }, count);
+        }
+      }),
+      webhookRouter({ tokens: config.webhookTokens, maxBodyBytes: config.maxBodyBytes, ingest, metrics, logger }),
+      routingRouter(routing, catalog, config.defaultSeverity, adminAuth),
+      deliveriesRouter(deliveries, adminAuth),
+      alertsRouter(alertState, deliveries, adminAuth),
+    ],
+  });
+
+  const server = createServer(
+    { requestTimeout: config.requestTimeoutMs, headersTimeout: config.headersTimeoutMs, keepAliveTimeout: 5_000 },
+    app,
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  routing.watch();
+
+  if (config.webhookTokens.length === 0) {
+    logger.warn({ host: config.host }, 'WEBHOOK_TOKENS is empty: the webhook takes unauthenticated requests, so the router listens on loopback only');
+  }
+  if (!config.adminToken && isLoopback(config.host)) {
+    logger.warn('ADMIN_TOKEN is empty: the admin API is open to local clients only');
+  }
+  void warnAboutRedisDurability(producerRedis, logger);
+  logger.info({ url, routingFile: config.routingFile, receivers: [...notifiers.keys()] }, 'alertcenter router listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info('shutting down: no new requests, finishing in-flight requests and jobs');
+      routing.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      await Promise.all(workers.map((worker) => worker.close()));
+      await Promise.allSettled([...notifiers.values()].map((n) => n.close()));
+      await Promise.all([ingest.close(), deliveries.close()]);
+      await Promise.allSettled([producerRedis.quit(), workerRedis.quit()]);
+      logger.info('shut down cleanly');
+    })());
+
+  return { url, server, metrics, routing, deliveries, reloadRouting: () => routing.reload(), stop };
+}
+
+/** An alert router on a Redis that can drop data loses alerts: say so at start-up. */
+async function warnAboutRedisDurability(redis: Redis, logger: Logger): Promise<void> {
+  try {
+    const [, appendonly] = (await redis.call('CONFIG', 'GET', 'appendonly')) as string[];
+    const [, policy] = (await redis.call('CONFIG', 'GET', 'maxmemory-policy')) as string[];
+    if (appendonly !== 'yes') {
+      logger.warn('Redis runs without AOF persistence (appendonly no): queued alerts are lost if Redis restarts; enable it in production');
+    }
+    if (policy !== 'noeviction') {
+      logger.warn({ policy }, 'Redis maxmemory-policy is not noeviction: under memory pressure Redis may evict queued alerts');
+    }
+  } catch {
+    // CONFIG may be disabled on managed Redis; nothing to check then.
+  }
+}
