@@ -1,0 +1,126 @@
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INGEST_QUEUE } from '../../src/queue/names.js';
+import { burnRatePayload } from '../support/payloads.js';
+import { cleanRedis, REDIS_URL, startTestRouter, type TestRouter } from '../support/router.js';
+
+const TOKEN = 'webhook-token-one';
+const PATH = '/api/v1/webhooks/alertmanager';
+
+describe('POST /api/v1/webhooks/alertmanager', () => {
+  let router: TestRouter;
+  let redis: Redis;
+  let ingest: Queue;
+
+  beforeAll(async () => {
+    // Ingest jobs stay in Redis for inspection: the workers of this router are paused below.
+    router = await startTestRouter({ WEBHOOK_TOKENS: `${TOKEN}, rotated-token-two`, MAX_BODY_BYTES: '4096' });
+    redis = new Redis(REDIS_URL);
+    ingest = new Queue(INGEST_QUEUE, { connection: redis, prefix: router.prefix });
+    await ingest.pause();
+  });
+
+  afterAll(async () => {
+    await router.stop();
+    await ingest.close();
+    await cleanRedis(router.prefix);
+    redis.disconnect();
+  });
+
+  const post = () => request(router.server).post(PATH);
+
+  it('answers 202 with the count, and the payload is really in Redis', async () => {
+    const payload = burnRatePayload({ count: 3, seed: 'b' });
+    const res = await post().set('Authorization', `Bearer ${TOKEN}`).send(payload);
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ accepted: 3 });
+
+    const jobs = await ingest.getWaiting();
+    const stored = jobs.find((job) => job.data.payload.alerts[0].fingerprint === payload.alerts[0].fingerprint);
+    expect(stored?.data.payload.alerts).toHaveLength(3);
+    expect(stored?.data.payload.groupKey).toBe(payload.groupKey);
+    expect(typeof stored?.data.acceptedAt).toBe('number');
+  });
+
+  it('keeps fields it does not know (notification_reason, routeLabels)', async () => {
+    const payload = { ...burnRatePayload({ seed: 'c' }), notification_reason: 'new_alerts', routeLabels: { team: 'sre' } };
+    const res = await post().set('Authorization', `Bearer ${TOKEN}`).send(payload);
+    expect(res.status).toBe(202);
+    const stored = (await ingest.getWaiting()).find((job) => job.data.payload.alerts[0].fingerprint === payload.alerts[0].fingerprint);
+    expect(stored?.data.payload.notification_reason).toBe('new_alerts');
+    expect(stored?.data.payload.routeLabels).toEqual({ team: 'sre' });
+  });
+
+  it('accepts a rotated token and basic auth with the token as password', async () => {
+    const bearer = await post().set('Authorization', 'Bearer rotated-token-two').send(burnRatePayload({ seed: 'd' }));
+    expect(bearer.status).toBe(202);
+    const basic = await post().auth('alertmanager', TOKEN).send(burnRatePayload({ seed: 'e' }));
+    expect(basic.status).toBe(202);
+  });
+
+  it.each([
+    ['no credentials', undefined],
+    ['a wrong token', 'Bearer wrong-token-xxxxx'],
+    ['a token of the right length', `Bearer ${'x'.repeat(TOKEN.length)}`],
+    ['an empty bearer', 'Bearer '],
+    ['an unknown scheme', `Token ${TOKEN}`],
+    ['basic auth with a wrong password', `Basic ${Buffer.from('am:nope').toString('base64')}`],
+  ])('refuses %s with 401 and a JSON error', async (_name, header) => {
+    const req = post();
+    if (header) req.set('Authorization', header);
+    const res = await req.send(burnRatePayload());
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: { code: 'unauthorized', message: 'missing or invalid webhook credentials' } });
+  });
+
+  it('refuses invalid JSON with 400', async () => {
+    const res = await post().set('Authorization', `Bearer ${TOKEN}`).set('Content-Type', 'application/json').send('{"alerts": [');
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_json');
+  });
+
+  it('refuses a payload that fails the schema with 400 naming the field', async () => {
+    const payload = burnRatePayload({ count: 4 });
+    payload.alerts[3].labels = 'severity=critical';
+    const res = await post().set('Authorization', `Bearer ${TOKEN}`).send(payload);
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ error: { code: 'invalid_payload', message: 'alerts[3].labels: expected object' } });
+  });
+
+  it('refuses a wrong content type with 415', async () => {
+    const res = await post().set('Authorization', `Bearer ${TOKEN}`).set('Content-Type', 'text/plain').send(JSON.stringify(burnRatePayload()));
+    expect(res.status).toBe(415);
+    expect(res.body.error.code).toBe('unsupported_media_type');
+  });
+
+  it('refuses a body over MAX_BODY_BYTES with 413', async () => {
+    const res = await post().set('Authorization', `Bearer ${TOKEN}`).send(burnRatePayload({ count: 40 }));
+    expect(res.status).toBe(413);
+    expect(res.body.error).toEqual({ code: 'payload_too_large', message: 'body exceeds the limit of 4096 bytes (MAX_BODY_BYTES)' });
+  });
+
+  it('counts each rejection by reason', async () => {
+    const res = await request(router.server).get('/metrics');
+    for (const reason of ['unauthorized', 'invalid_json', 'invalid_payload', 'unsupported_media_type', 'payload_too_large']) {
+      expect(res.text).toMatch(new RegExp(`alertcenter_webhook_rejections_total\\{reason="${reason}"\\} [1-9]`));
+    }
+  });
+});
+
+describe('the webhook when Redis is unreachable', () => {
+  it('answers 503 at once, so Alertmanager retries, and /readyz says not ready', async () => {
+    const router = await startTestRouter({ REDIS_URL: 'redis://127.0.0.1:1' });
+    try {
+      const res = await request(router.server).post(PATH).send(burnRatePayload());
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe('unavailable');
+      const ready = await request(router.server).get('/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.body.checks.redis).toBe(false);
+    } finally {
+      await router.stop();
+    }
+  });
+});

@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../../src/config/env.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { startRouter, type RunningRouter } from '../../src/server.js';
+
+export const REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** Collects the JSON log lines a router writes, so tests can read them. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _encoding: string, callback: () => void): void {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    callback();
+  }
+  get text(): string {
+    return this.lines.join('\n');
+  }
+  entries(): Array<Record<string, unknown>> {
+    return this.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+}
+
+export interface TestRouter extends RunningRouter {
+  prefix: string;
+  logs: LogCapture;
+}
+
+/** A real router on an ephemeral port, against real Redis, isolated by its own key prefix. */
+export async function startTestRouter(env: Record<string, string> = {}): Promise<TestRouter> {
+  const prefix = `test-${randomUUID().slice(0, 8)}`;
+  const config = loadConfig({
+    PORT: '0',
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    LOG_LEVEL: 'info',
+    DELIVERY_BACKOFF: '100ms',
+    ...env,
+  });
+  const logs = new LogCapture();
+  const router = await startRouter(config, createLogger(config.logLevel, logs));
+  return Object.assign(router, { prefix, logs });
+}
+
+/** Deletes every key of a test's prefix. */
+export async function cleanRedis(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Polls `probe` until it returns a truthy value or `timeoutMs` passes. */
+export async function eventually<T>(probe: () => Promise<T> | T, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
