@@ -27,9 +27,11 @@ export interface TestRouter extends RunningRouter {
   logs: LogCapture;
 }
 
+export const testPrefix = () => `test-${randomUUID().slice(0, 8)}`;
+
 /** A real router on an ephemeral port, against real Redis, isolated by its own key prefix. */
 export async function startTestRouter(env: Record<string, string> = {}): Promise<TestRouter> {
-  const prefix = `test-${randomUUID().slice(0, 8)}`;
+  const prefix = env.REDIS_PREFIX ?? testPrefix();
   const config = loadConfig({
     PORT: '0',
     REDIS_URL,
