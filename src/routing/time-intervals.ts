@@ -1,0 +1,165 @@
+import { RoutingSyntaxError } from './errors.js';
+import type { TimeIntervalConfig, TimeRange } from './types.js';
+
+/** Inclusive range of weekdays, days of month, months or years. */
+export interface InclusiveRange {
+  start: number;
+  end: number;
+}
+
+const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
+const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
+
+// ---- syntax (Alertmanager's time_intervals format) ----
+
+/** "HH:MM" to minutes after midnight; 24:00 is allowed as the end of the day. */
+export function parseTimeOfDay(text: string): number {
+  const parts = /^([01]\d|2[0-3]):([0-5]\d)$|^24:00$/.exec(text);
+  if (!parts) throw new RoutingSyntaxError(`invalid time "${text}" (expected HH:MM between 00:00 and 24:00)`);
+  return parts[1] === undefined ? 24 * 60 : Number(parts[1]) * 60 + Number(parts[2]);
+}
+
+/** 'monday' or 'monday:friday'; 0 = Sunday. */
+export function parseWeekdayRange(text: string): InclusiveRange {
+  return parseRange(text, 'weekday', (bound) => indexOfName(bound, WEEKDAYS, 0));
+}
+
+/** 'january:march', '1:3' or '12'. */
+export function parseMonthRange(text: string): InclusiveRange {
+  return parseRange(text, 'month', (bound) => indexOfName(bound, MONTHS, 1) ?? integerIn(bound, 1, 12));
+}
+
+/** '1:5', '-3:-1' (counted from the end of the month) or '15'. */
+export function parseDayOfMonthRange(text: string): InclusiveRange {
+  const range = parseRange(text, 'day of month', (bound) => {
+    const day = integerIn(bound, -31, 31);
+    return day === 0 ? undefined : day;
+  }, false);
+  if (range.start < 0 && range.end > 0) {
+    throw new RoutingSyntaxError(`invalid day of month range "${text}" (a negative start needs a negative end)`);
+  }
+  // Compared in a 31-day month: a range empty even there is empty in every month.
+  const inLongestMonth = (day: number) => (day < 0 ? 32 + day : day);
+  if (inLongestMonth(range.start) > inLongestMonth(range.end)) {
+    throw new RoutingSyntaxError(`invalid day of month range "${text}" (start is after end)`);
+  }
+  return range;
+}
+
+/** '2024' or '2024:2026'. */
+export function parseYearRange(text: string): InclusiveRange {
+  return parseRange(text, 'year', (bound) => integerIn(bound, 1, 9999));
+}
+
+/** Throws unless `zone` is an IANA time zone the runtime knows. */
+export function assertTimeZone(zone: string): void {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+  } catch {
+    throw new RoutingSyntaxError(`unknown time zone "${zone}" (expected an IANA name such as Europe/Paris)`);
+  }
+}
+
+function parseRange(
+  text: string,
+  what: string,
+  parseBound: (bound: string) => number | undefined,
+  checkOrder = true,
+): InclusiveRange {
+  const bounds = text.split(':');
+  const [start, end] = bounds.map((bound) => parseBound(bound.trim().toLowerCase()));
+  if (bounds.length > 2 || start === undefined || (bounds.length === 2 && end === undefined)) {
+    throw new RoutingSyntaxError(`invalid ${what} range "${text}"`);
+  }
+  const range = { start, end: end ?? start };
+  if (checkOrder && range.start > range.end) {
+    throw new RoutingSyntaxError(`invalid ${what} range "${text}" (start is after end)`);
+  }
+  return range;
+}
+
+function indexOfName(name: string, names: string[], first: number): number | undefined {
+  const index = names.indexOf(name);
+  return index === -1 ? undefined : index + first;
+}
+
+function integerIn(text: string, min: number, max: number): number | undefined {
+  if (!/^-?\d+$/.test(text)) return undefined;
+  const value = Number(text);
+  return value >= min && value <= max ? value : undefined;
+}
+
+// ---- semantics ----
+
+/** Alertmanager semantics: `at` is inside the interval when it is inside any of its time ranges. */
+export function isInTimeInterval(interval: TimeIntervalConfig, at: Date): boolean {
+  return interval.intervals.some((range) => isInTimeRange(range, at));
+}
+
+/** Every field present must contain the instant, read as wall-clock time in the range's location. */
+export function isInTimeRange(range: TimeRange, at: Date): boolean {
+  const local = wallClock(at, range.location);
+  const minute = local.hour * 60 + local.minute;
+  const dayCount = daysInMonth(local.year, local.month);
+  const inRanges = (ranges: InclusiveRange[] | undefined, value: number) =>
+    ranges === undefined || ranges.some((r) => value >= r.start && value <= r.end);
+  return (
+    (range.times === undefined || range.times.some((t) => minute >= t.startMinute && minute < t.endMinute)) &&
+    inRanges(range.daysOfMonth?.flatMap((r) => dayRangeIn(r, dayCount)), local.day) &&
+    inRanges(range.months, local.month) &&
+    inRanges(range.weekdays, local.weekday) &&
+    inRanges(range.years, local.year)
+  );
+}
+
+/** Resolves negative days against this month's length; drops ranges that start after its end. */
+function dayRangeIn(range: InclusiveRange, dayCount: number): InclusiveRange[] {
+  const resolve = (day: number) => (day < 0 ? dayCount + day + 1 : day);
+  const start = resolve(range.start);
+  if (start > dayCount) return [];
+  return [{ start: Math.max(start, 1), end: Math.min(resolve(range.end), dayCount) }];
+}
+
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+interface WallClock {
+  year: number;
+  /** 1..12 */
+  month: number;
+  day: number;
+  /** 0 = Sunday */
+  weekday: number;
+  hour: number;
+  minute: number;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+const SHORT_WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+
+function wallClock(at: Date, zone: string): WallClock {
+  let formatter = formatters.get(zone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      weekday: 'short',
+      hour: 'numeric',
+      minute: 'numeric',
+    });
+    formatters.set(zone, formatter);
+  }
+  const parts = Object.fromEntries(formatter.formatToParts(at).map((part) => [part.type, part.value]));
+  return {
+    year: Number(parts.year),
+    month: Number(parts.month),
+    day: Number(parts.day),
+    weekday: SHORT_WEEKDAYS.indexOf(parts.weekday!),
+    hour: Number(parts.hour),
+    minute: Number(parts.minute),
+  };
+}
