@@ -40,7 +40,7 @@ describe('deduplication through the Redis queue', () => {
     return queue.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized']);
   }
 
-  async function sendCopies(payload: unknown, copies: number) {
+  async function sendCopies(payload: object, copies: number) {
     const responses = await Promise.all(
       Array.from({ length: copies }, (_, i) => request(replicas[i % replicas.length]!.server).post(PATH).send(payload)),
     );
@@ -48,7 +48,7 @@ describe('deduplication through the Redis queue', () => {
     // All ingest jobs processed, by whichever replica took them.
     await eventually(async () => {
       const counts = await queues.get(INGEST_QUEUE)!.getJobCounts('waiting', 'active', 'delayed');
-      return counts.waiting + counts.active + counts.delayed === 0;
+      return Object.values(counts).every((count) => count === 0);
     }, 20_000, 'ingest queue to drain');
   }
 
