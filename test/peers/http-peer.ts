@@ -1,0 +1,49 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** What a peer does with the next requests; `ok` answers as the real service would. */
+export type PeerBehavior =
+  | { kind: 'ok' }
+  /** HTTP 429 with a Retry-After header in seconds. */
+  | { kind: 'rate_limited'; retryAfterSeconds: number }
+  | { kind: 'http_error'; status: number }
+  /** Reads the request and never answers. */
+  | { kind: 'hang' };
+
+/** The behavior for each next request: `set(behavior, times)` applies `times` times, then `ok` again. */
+export class BehaviorSchedule<B extends { kind: string }> {
+  private current: { behavior: B | { kind: 'ok' }; remaining: number } = { behavior: { kind: 'ok' }, remaining: Infinity };
+
+  set(behavior: B | { kind: 'ok' }, times = Infinity): void {
+    this.current = { behavior, remaining: times };
+  }
+
+  next(): B | { kind: 'ok' } {
+    const { behavior } = this.current;
+    this.current.remaining -= 1;
+    if (this.current.remaining <= 0) this.current = { behavior: { kind: 'ok' }, remaining: Infinity };
+    return behavior;
+  }
+}
+
+export async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Listens on 127.0.0.1 with an ephemeral port. */
+export async function listenLocally(server: Server): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** Closes the server, cutting hung requests and idle keep-alive connections. */
+export async function closeServer(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  await closed;
+}
