@@ -11,6 +11,10 @@ export function parseMatcher(text: string): Matcher {
     throw new RoutingSyntaxError(`cannot parse matcher '${text}' (expected <label><op><value> such as severity="critical")`);
   }
   const [, name, type, rawValue] = parts as unknown as [string, string, MatchType, string];
+  // Alertmanager would read severity==critical as the value "=critical": almost surely a typo.
+  if (/^[=~]/.test(rawValue)) {
+    throw new RoutingSyntaxError(`cannot parse matcher '${text}' (doubled operator; quote the value if it really starts with ${rawValue[0]})`);
+  }
   const value = unescapeValue(rawValue, text);
   if (type === '=' || type === '!=') return { name, type, value };
   return { name, type, value, regex: anchoredRegex(value) };
