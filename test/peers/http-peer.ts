@@ -10,22 +10,6 @@ export type PeerBehavior =
   /** Reads the request and never answers. */
   | { kind: 'hang' };
 
-/** The behavior for each next request: `set(behavior, times)` applies `times` times, then `ok` again. */
-export class BehaviorSchedule<B extends { kind: string }> {
-  private current: { behavior: B | { kind: 'ok' }; remaining: number } = { behavior: { kind: 'ok' }, remaining: Infinity };
-
-  set(behavior: B | { kind: 'ok' }, times = Infinity): void {
-    this.current = { behavior, remaining: times };
-  }
-
-  next(): B | { kind: 'ok' } {
-    const { behavior } = this.current;
-    this.current.remaining -= 1;
-    if (this.current.remaining <= 0) this.current = { behavior: { kind: 'ok' }, remaining: Infinity };
-    return behavior;
-  }
-}
-
 export async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);

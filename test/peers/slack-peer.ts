@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { BehaviorSchedule, closeServer, listenLocally, readBody, type PeerBehavior } from './http-peer.js';
+import { BehaviorSchedule } from './behavior.js';
+import { closeServer, listenLocally, readBody, type PeerBehavior } from './http-peer.js';
 
 /**
  * A local stand-in for Slack's Web API (https://slack.com/api/): chat.postMessage and chat.update,

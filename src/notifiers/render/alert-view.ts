@@ -31,6 +31,13 @@ export interface Link {
   url: string;
 }
 
+const COLORS = { critical: '#E01E5A', warning: '#ECB22E', info: '#36C5F0', resolved: '#2EB67D' } as const;
+
+/** Severity colours, green once resolved: Slack's attachment bar, the email heading. */
+export function colorOf(view: AlertView): string {
+  return COLORS[view.status === 'resolved' ? 'resolved' : view.severity];
+}
+
 export function renderAlert(alert: NormalizedAlert): AlertView {
   const firedFor = firedDuration(alert);
   return {

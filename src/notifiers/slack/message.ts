@@ -1,5 +1,5 @@
 import type { ChatPostMessageArguments } from '@slack/web-api';
-import type { AlertView, Fact } from '../render/alert-view.js';
+import { colorOf, type AlertView, type Fact } from '../render/alert-view.js';
 import { escapeSlack, singleLine, truncate } from '../render/text.js';
 
 // @slack/types is not a direct dependency: take its shapes from the method's arguments.
@@ -8,8 +8,6 @@ type SlackBlock = NonNullable<SlackAttachment['blocks']>[number];
 
 /** Block Kit limits; a longer field makes Slack reject the whole message. */
 export const SLACK_LIMITS = { header: 150, section: 3000, field: 2000, button: 75, url: 3000, fallback: 3000 };
-
-const COLORS = { critical: '#E01E5A', warning: '#ECB22E', info: '#36C5F0', resolved: '#2EB67D' } as const;
 
 /** The parts of chat.postMessage / chat.update arguments that carry the alert. */
 export interface SlackMessage {
@@ -51,7 +49,7 @@ export function composeSlackMessage(view: AlertView): SlackMessage {
   const fallback = [view.title, view.summary].filter(Boolean).join('\n');
   return {
     text: truncate(fallback, SLACK_LIMITS.fallback, escapeSlack),
-    attachments: [{ color: COLORS[view.status === 'resolved' ? 'resolved' : view.severity], blocks }],
+    attachments: [{ color: colorOf(view), blocks }],
   };
 }
 
