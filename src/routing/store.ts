@@ -161,7 +161,8 @@ function asRoutingError(error: unknown): RoutingConfigError {
   throw error;
 }
 
-function sha256(text: string): string {
+/** sha256 of the routing file's text, hex: the hash GET /api/v1/routing shows and `routing check` prints. */
+export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
