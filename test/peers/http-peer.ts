@@ -1,14 +1,17 @@
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 /** What a peer does with the next requests; `ok` answers as the real service would. */
 export type PeerBehavior =
   | { kind: 'ok' }
-  /** HTTP 429 with a Retry-After header in seconds. */
-  | { kind: 'rate_limited'; retryAfterSeconds: number }
+  /** HTTP 429, with a Retry-After header in seconds when given. */
+  | { kind: 'rate_limited'; retryAfterSeconds?: number }
   | { kind: 'http_error'; status: number }
   /** Reads the request and never answers. */
   | { kind: 'hang' };
+
+type Server = HttpServer | HttpsServer;
 
 export async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -30,4 +33,8 @@ export async function closeServer(server: Server): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeAllConnections();
   await closed;
+}
+
+export function retryAfterHeader(seconds: number | undefined): Record<string, string> {
+  return seconds === undefined ? {} : { 'Retry-After': String(seconds) };
 }

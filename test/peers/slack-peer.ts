@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { BehaviorSchedule } from './behavior.js';
-import { closeServer, listenLocally, readBody, type PeerBehavior } from './http-peer.js';
+import { closeServer, listenLocally, readBody, retryAfterHeader, type PeerBehavior } from './http-peer.js';
 
 /**
  * A local stand-in for Slack's Web API (https://slack.com/api/): chat.postMessage and chat.update,
@@ -66,7 +66,7 @@ export async function startSlackPeer(options: SlackPeerOptions = {}): Promise<Sl
       case 'hang':
         return;
       case 'rate_limited':
-        res.writeHead(429, { 'Retry-After': String(behavior.retryAfterSeconds), 'Content-Type': 'application/json' });
+        res.writeHead(429, { ...retryAfterHeader(behavior.retryAfterSeconds), 'Content-Type': 'application/json' });
         res.end(JSON.stringify({ ok: false, error: 'ratelimited' }));
         return;
       case 'http_error':
