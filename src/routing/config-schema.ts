@@ -10,7 +10,7 @@ import {
   parseTimeOfDay,
   parseWeekdayRange,
   parseYearRange,
-} from './time-intervals.js';
+} from './time-interval-syntax.js';
 import type { ChannelKind, ReceiverConfig, RouteConfig, RoutingConfig, TimeIntervalConfig, TimeRange } from './types.js';
 
 export const DEFAULT_REPEAT_INTERVAL_MS = 24 * 3_600_000;
@@ -88,7 +88,7 @@ const routeSchema = z
     }),
   );
 
-const rangeText = z.union([z.string(), z.int()]);
+const rangeText = z.union([z.string(), z.int()], { error: 'expected a string or a whole number' });
 
 const timeRangeSchema = z
   .strictObject({

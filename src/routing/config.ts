@@ -43,7 +43,13 @@ export function parseRoutingConfig(text: string, file: string, env: Env): Routin
   const syntaxError = doc.errors[0];
   if (syntaxError) fail(syntaxError.pos[0], '(yaml)', syntaxError.message.split('\n')[0]!);
 
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    raw = doc.toJS();
+  } catch (error) {
+    // The yaml package refuses alias bombs here ("Excessive alias count ...").
+    fail(0, '(yaml)', (error as Error).message);
+  }
   if (raw === null || raw === undefined) fail(0, '(root)', 'the routing file is empty');
   const unset: PathIssue[] = [];
   const interpolated = interpolateTree(raw, env, unset);

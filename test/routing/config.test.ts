@@ -156,12 +156,14 @@ describe('environment interpolation', () => {
 
 describe('invalid routing files: one fixture per error, exact one-line message', () => {
   it.each([
+    ['alias-bomb', '1:1: (yaml): Excessive alias count indicates a resource exhaustion attack'],
     ['bad-day-of-month', '9:25: time_intervals[0].time_intervals[0].days_of_month[0]: invalid day of month range "0:5" (expected 1 to 31, -1 for the last day, or a range such as 1:7)'],
     ['bad-duration', '7:22: routes[0].repeat_interval: invalid duration "1 day" (expected a Prometheus duration such as 4h or 30m)'],
     ['bad-email-address', '3:19: receivers[0].email.to[0]: expected an email address'],
     ['bad-email-from', '3:47: receivers[0].email.from: expected an email address, optionally with a display name: Name <address>'],
     ['bad-matcher', '6:16: routes[0].matchers[0]: cannot parse matcher \'severity critical\' (expected <label><op><value> such as severity="critical")'],
     ['bad-month', '9:18: time_intervals[0].time_intervals[0].months[0]: invalid month range "januar" (expected january or 1, or a range such as january:march)'],
+    ['bad-range-type', '9:17: time_intervals[0].time_intervals[0].years[0]: expected a string or a whole number'],
     ['bad-regex', '6:39: routes[0].matchers[1]: invalid regular expression "api-(latency" (Unterminated group)'],
     ['bad-time-of-day', '9:50: time_intervals[0].time_intervals[0].times[0].end_time: invalid time "25:00" (expected HH:MM between 00:00 and 24:00)'],
     ['bad-time-zone', '10:19: time_intervals[0].time_intervals[0].location: unknown time zone "Europe/Paaris" (expected an IANA name such as Europe/Paris)'],

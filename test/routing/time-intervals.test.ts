@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  isInTimeInterval,
-  isInTimeRange,
   parseDayOfMonthRange,
   parseMonthRange,
   parseTimeOfDay,
   parseWeekdayRange,
   parseYearRange,
-} from '../../src/routing/time-intervals.js';
+} from '../../src/routing/time-interval-syntax.js';
+import { isInTimeInterval, isInTimeRange } from '../../src/routing/time-intervals.js';
 import type { TimeRange } from '../../src/routing/types.js';
 
 const weekdays = { weekdays: [parseWeekdayRange('monday:friday')] };
