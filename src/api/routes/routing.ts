@@ -1,11 +1,10 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { normalizeAlert, routingLabels } from '../../alerts/normalize.js';
-import { labelsFingerprint } from '../../alerts/schema.js';
 import type { SloCatalog } from '../../alerts/slo-catalog.js';
 import type { Severity } from '../../alerts/types.js';
 import { explainRoute } from '../../routing/route.js';
 import type { RoutingStore } from '../../routing/store.js';
+import { routingLabelsOfTestAlert } from '../../routing/test-alert.js';
 import { readJsonBody } from '../body.js';
 import { ApiError } from '../errors.js';
 
@@ -32,14 +31,10 @@ export function routingRouter(store: RoutingStore, catalog: SloCatalog, defaultS
       throw new ApiError(400, 'invalid_request', `${issue.path.join('.') || '(body)'}: ${issue.message}`);
     }
     const { labels, at } = parsed.data;
+    const when = at ? new Date(at) : new Date();
     // Route exactly as the pipeline would: severity mapping and SLO fields come from normalization.
-    const alert = normalizeAlert(
-      { status: 'firing', labels, annotations: {}, startsAt: new Date().toISOString(), endsAt: '0001-01-01T00:00:00Z', generatorURL: '', fingerprint: labelsFingerprint(labels) },
-      { groupKey: '', externalUrl: '' },
-      { catalog, defaultSeverity },
-    );
-    const routed = routingLabels(alert);
-    const explanation = explainRoute(store.current(), routed, at ? new Date(at) : new Date());
+    const routed = routingLabelsOfTestAlert(labels, when, { catalog, defaultSeverity });
+    const explanation = explainRoute(store.current(), routed, when);
     res.json({ labels: routed, hash: store.hash, ...explanation });
   });
   return router;
