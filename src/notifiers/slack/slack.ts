@@ -56,11 +56,13 @@ export class SlackNotifier implements Notifier {
   readonly kind = 'slack';
   readonly dryRun = false;
   private readonly failures: Failures;
+  private readonly logger: Logger;
   private readonly clientLogger: SlackLogger;
 
   constructor(private readonly options: SlackNotifierOptions) {
     this.failures = new Failures('slack', options.receiver, [options.token]);
-    this.clientLogger = slackClientLogger(options.logger);
+    this.logger = options.logger.child({ receiver: options.receiver, channel: 'slack' });
+    this.clientLogger = slackClientLogger(this.logger);
   }
 
   async send(notification: Notification, signal: AbortSignal): Promise<DeliveryReceipt> {
@@ -81,7 +83,7 @@ export class SlackNotifier implements Notifier {
     // A retried job whose message went out before a crash: the stored ts says so; post nothing twice.
     const posted = await this.options.threads.get(notification);
     if (posted !== null) {
-      this.options.logger.debug({ receiver: this.options.receiver, ts: posted.ts }, 'slack: firing message already posted');
+      this.logger.debug({ ts: posted.ts }, 'firing message already posted');
       return { id: posted.ts, action: 'posted' };
     }
     const thread = await this.post(slack, { channel: this.options.channel, ...composeSlackMessage(view) });
