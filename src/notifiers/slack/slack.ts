@@ -86,7 +86,7 @@ export class SlackNotifier implements Notifier {
       this.logger.debug({ ts: posted.ts }, 'firing message already posted');
       return { id: posted.ts, action: 'posted' };
     }
-    const thread = await this.post(slack, { channel: this.options.channel, ...composeSlackMessage(view) });
+    const thread = await this.post(slack, view);
     await this.options.threads.save(notification, thread);
     return { id: thread.ts, action: 'posted' };
   }
@@ -95,7 +95,7 @@ export class SlackNotifier implements Notifier {
     const thread = await this.options.threads.get(notification);
     if (thread === null) {
       // The firing message was never posted here (or is long gone): say it resolved all the same.
-      const posted = await this.post(slack, { channel: this.options.channel, ...composeSlackMessage(view) });
+      const posted = await this.post(slack, view);
       await this.options.threads.save(notification, { ...posted, resolved: true });
       return { id: posted.ts, action: 'posted' };
     }
@@ -113,8 +113,10 @@ export class SlackNotifier implements Notifier {
     return { id: thread.ts, action: 'updated' };
   }
 
-  private async post(slack: WebClient, message: { channel: string } & ReturnType<typeof composeSlackMessage>): Promise<SlackThread> {
-    const { channel, ts } = await slack.chat.postMessage({ ...message, ...NO_PARSING, ...NO_UNFURLS });
+  /** A new message in the receiver's channel; where Slack put it. */
+  private async post(slack: WebClient, view: AlertView): Promise<SlackThread> {
+    const message = { channel: this.options.channel, ...composeSlackMessage(view), ...NO_PARSING, ...NO_UNFURLS };
+    const { channel, ts } = await slack.chat.postMessage(message);
     if (!channel || !ts) throw this.failures.error('invalid_response', 'chat.postMessage answered without channel or ts', false);
     return { channel, ts };
   }
