@@ -12,7 +12,7 @@ import { routingRouter } from './api/routes/routing.js';
 import { webhookRouter } from './api/routes/webhook.js';
 import { loadSloCatalog } from './alerts/slo-catalog.js';
 import { isLoopback, type Config } from './config/env.js';
-import { buildNotifiers } from './notifiers/build.js';
+import { buildNotifiers, closeNotifiers } from './notifiers/build.js';
 import type { Notifier } from './notifiers/types.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
@@ -22,7 +22,7 @@ import { startDeliveryWorker } from './queue/delivery-worker.js';
 import { IngestProducer } from './queue/ingest.js';
 import { startIngestWorker } from './queue/ingest-worker.js';
 import { CHANNEL_KINDS, INGEST_QUEUE } from './queue/names.js';
-import { createProducerConnection, createWorkerConnection } from './queue/redis.js';
+import { createProducerConnection, createWorkerConnection, reportConnectionState } from './queue/redis.js';
 import { RoutingStore } from './routing/store.js';
 import type { RoutingConfig } from './routing/types.js';
 
@@ -48,14 +48,19 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
 
   const producerRedis = createProducerConnection(config.redisUrl);
   const workerRedis = createWorkerConnection(config.redisUrl);
-  for (const [role, redis] of [['producer', producerRedis], ['worker', workerRedis]] as const) {
-    redis.on('error', (error) => logger.warn({ role, err: error.message }, 'redis connection error'));
-  }
+  reportConnectionState(producerRedis, 'producer', logger);
+  reportConnectionState(workerRedis, 'worker', logger);
 
+  const timeoutMs = config.delivery.timeoutMs;
+  const channels = {
+    slack: { ...config.channels.slack, timeoutMs },
+    email: { ...config.channels.email, timeoutMs },
+    pagerduty: { ...config.channels.pagerduty, timeoutMs },
+  };
   // Receivers are rebuilt with each routing reload; deliveries always use the ones in force.
   let notifiers = new Map<string, Notifier>();
   const buildReceivers = (routingConfig: RoutingConfig) => {
-    const built = buildNotifiers(routingConfig.receivers, { ...config.channels, timeoutMs: config.delivery.timeoutMs }, {
+    const built = buildNotifiers(routingConfig.receivers, channels, {
       redis: workerRedis,
       keyPrefix: config.redisPrefix,
       logger,
@@ -66,7 +71,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
     const previous = notifiers;
     notifiers = built.notifiers;
     // Let in-flight sends of the old receivers finish before closing their transports.
-    setTimeout(() => void Promise.allSettled([...previous.values()].map((n) => n.close())), config.delivery.timeoutMs).unref();
+    setTimeout(() => void closeNotifiers(previous.values()), timeoutMs).unref();
   };
 
   const routing = new RoutingStore(config.routingFile, config.env, {
@@ -170,10 +175,15 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;
-      await Promise.all(workers.map((worker) => worker.close()));
-      await Promise.allSettled([...notifiers.values()].map((n) => n.close()));
+      // Without Redis no job can finish anyway, and bullmq's graceful close would wait for it forever.
+      const force = workerRedis.status !== 'ready';
+      await Promise.all(workers.map((worker) => worker.close(force)));
+      await closeNotifiers(notifiers.values());
       await Promise.all([ingest.close(), deliveries.close()]);
-      await Promise.allSettled([producerRedis.quit(), workerRedis.quit()]);
+      for (const redis of [producerRedis, workerRedis]) {
+        if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+        else redis.disconnect();
+      }
       logger.info('shut down cleanly');
     })());
 

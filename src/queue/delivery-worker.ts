@@ -5,6 +5,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { DeliveryError, type ChannelKind, type DeliveryReceipt, type Notification, type Notifier } from '../notifiers/types.js';
 import type { DeliveryJob, DeliveryQueues } from './deliveries.js';
 import { deliveryQueueName } from './names.js';
+import { logWorkerError } from './redis.js';
 
 interface DeliveryWorkerDeps {
   kind: ChannelKind;
@@ -94,6 +95,6 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<Notificati
     concurrency: deps.concurrency,
     skipVersionCheck: true,
   });
-  worker.on('error', (error) => logger.error({ err: error, channel: kind }, 'delivery worker error'));
+  worker.on('error', logWorkerError(deps.connection, logger, { worker: deliveryQueueName(kind) }));
   return worker;
 }

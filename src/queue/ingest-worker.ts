@@ -12,6 +12,7 @@ import type { AlertState } from './alert-state.js';
 import type { DeliveryQueues } from './deliveries.js';
 import type { IngestJobData } from './ingest.js';
 import { INGEST_QUEUE } from './names.js';
+import { logWorkerError } from './redis.js';
 
 interface IngestWorkerDeps {
   connection: Redis;
@@ -76,6 +77,6 @@ export function startIngestWorker(deps: IngestWorkerDeps): Worker<IngestJobData>
   worker.on('failed', (job, error) =>
     logger.error({ err: error, jobId: job?.id, attempt: job?.attemptsMade }, 'webhook processing failed'),
   );
-  worker.on('error', (error) => logger.error({ err: error }, 'ingest worker error'));
+  worker.on('error', logWorkerError(deps.connection, logger, { worker: INGEST_QUEUE }));
   return worker;
 }

@@ -20,7 +20,7 @@ export const INGEST_JOB_OPTIONS = {
 export class IngestProducer {
   private readonly queue: Queue<IngestJobData>;
 
-  constructor(connection: Redis, prefix: string) {
+  constructor(private readonly connection: Redis, prefix: string) {
     this.queue = new Queue<IngestJobData>(INGEST_QUEUE, { connection, prefix, skipVersionCheck: true });
     // Errors surface through add(); this only stops them from becoming unhandled 'error' events.
     this.queue.on('error', () => {});
@@ -28,6 +28,8 @@ export class IngestProducer {
 
   /** Resolves once Redis has stored the job; rejects when Redis cannot take it. */
   async enqueue(payload: unknown, acceptedAt: number): Promise<void> {
+    // bullmq waits for a connection that is not ready; a webhook must not. No connection: fail now.
+    if (this.connection.status !== 'ready') throw new Error(`Redis connection is ${this.connection.status}`);
     await this.queue.add('webhook', { payload, acceptedAt }, INGEST_JOB_OPTIONS);
   }
 

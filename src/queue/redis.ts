@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import type { Logger } from '../observability/logger.js';
 
 /**
  * Producers fail fast: with no offline queue and a command timeout, a Redis outage turns into an
@@ -20,4 +21,26 @@ export function createWorkerConnection(url: string): Redis {
     maxRetriesPerRequest: null,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
   });
+}
+
+/** Logs an outage once when it starts and once when it ends, not on every reconnection attempt. */
+export function reportConnectionState(redis: Redis, role: string, logger: Logger): void {
+  let down = false;
+  redis.on('error', (error: Error) => {
+    if (down) return;
+    down = true;
+    logger.error({ role, err: error.message }, 'redis connection lost; retrying');
+  });
+  redis.on('ready', () => {
+    if (!down) return;
+    down = false;
+    logger.info({ role }, 'redis connection restored');
+  });
+}
+
+/** Worker errors while Redis is unreachable repeat the outage already reported; keep the others. */
+export function logWorkerError(connection: Redis, logger: Logger, fields: Record<string, unknown>) {
+  return (error: Error) => {
+    if (connection.status === 'ready') logger.error({ ...fields, err: error }, 'worker error');
+  };
 }
