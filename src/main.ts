@@ -1,5 +1,5 @@
-import { ConfigError, loadConfig } from './config/env.js';
-import { createLogger } from './observability/logger.js';
+import { ConfigError, loadConfig, secretsOf } from './config/env.js';
+import { createLogger, secretSet } from './observability/logger.js';
 import { startRouter } from './server.js';
 
 /** Process entry: config from the environment, signals, exit codes. */
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, secretSet(secretsOf(config)));
 
   let router;
   try {

@@ -175,3 +175,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     env,
   };
 }
+
+/** Every credential in the config, for the logger to scrub by value. */
+export function secretsOf(config: Config): string[] {
+  const urlSecrets = (text: string | undefined) => {
+    if (!text) return [];
+    const url = new URL(text);
+    return [decodeURIComponent(url.password), url.password];
+  };
+  return [
+    ...config.webhookTokens,
+    config.adminToken,
+    config.channels.slack.botToken,
+    config.channels.pagerduty.routingKey,
+    ...urlSecrets(config.channels.email.smtpUrl),
+    ...urlSecrets(config.redisUrl),
+  ].filter((value): value is string => Boolean(value));
+}

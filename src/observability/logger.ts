@@ -33,7 +33,28 @@ export const REDACTED_PATHS = [
   '*.pagerdutyRoutingKey',
 ];
 
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+/**
+ * Key-based redaction misses a secret logged under another name (inside a URL, an error message,
+ * a nested config): as a backstop, every line is scrubbed of the configured secret values.
+ */
+class ScrubbingStream implements DestinationStream {
+  constructor(
+    private readonly destination: DestinationStream,
+    private readonly secrets: ReadonlySet<string>,
+  ) {}
+
+  write(line: string): void {
+    for (const secret of this.secrets) {
+      if (line.includes(secret)) line = line.split(secret).join('[redacted]');
+    }
+    this.destination.write(line);
+  }
+}
+
+/** Secrets shorter than this are not scrubbed by value: they would mangle ordinary words. */
+const MIN_SCRUBBED_LENGTH = 4;
+
+export function createLogger(level: string, destination: DestinationStream = pino.destination(1), secrets: ReadonlySet<string> = new Set()): Logger {
   return pino(
     {
       level,
@@ -42,6 +63,17 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination,
+    new ScrubbingStream(destination, secrets),
   );
+}
+
+/** The set to scrub, with the JSON-escaped form of each secret (that is how it appears in a line). */
+export function secretSet(values: Iterable<string | undefined>): Set<string> {
+  const set = new Set<string>();
+  for (const value of values) {
+    if (!value || value.length < MIN_SCRUBBED_LENGTH) continue;
+    set.add(value);
+    set.add(JSON.stringify(value).slice(1, -1));
+  }
+  return set;
 }

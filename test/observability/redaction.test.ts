@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/env.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { loadConfig, secretsOf } from '../../src/config/env.js';
+import { createLogger, secretSet } from '../../src/observability/logger.js';
 import { burnRatePayload } from '../support/payloads.js';
 import { cleanRedis, eventually, LogCapture, startTestRouter } from '../support/router.js';
 
@@ -15,13 +15,22 @@ const SECRETS = {
 const secretValues = ['whk-secret-0001', 'whk-secret-0002', 'adm-secret-0003', 'xoxb-secret-0004', 'smtp-secret-0005', 'pdkey-secret-0006'];
 
 describe('credentials never reach a log line', () => {
-  it('redacts credential fields wherever a caller logs them', () => {
+  it('redacts credential fields by name, even without knowing their values', () => {
     const logs = new LogCapture();
     const logger = createLogger('info', logs);
-    const config = loadConfig(SECRETS);
-    logger.info({ config }, 'config');
     logger.info({ req: { headers: { authorization: 'Bearer whk-secret-0001' } } }, 'request');
     logger.info({ token: 'xoxb-secret-0004', routingKey: 'pdkey-secret-0006', password: 'smtp-secret-0005' }, 'flat');
+    expect(logs.entries().map((e) => e.msg)).toEqual(['request', 'flat']);
+    for (const secret of secretValues) expect(logs.text).not.toContain(secret);
+  });
+
+  it('scrubs configured secret values wherever they appear (nested config, URLs, error messages)', () => {
+    const logs = new LogCapture();
+    const config = loadConfig(SECRETS);
+    const logger = createLogger('info', logs, secretSet(secretsOf(config)));
+    logger.info({ config }, 'config');
+    logger.error({ err: new Error(`cannot connect to ${SECRETS.SMTP_URL}`) }, 'smtp down');
+    logger.info(`token was ${'"adm-secret-0003"'}`);
     expect(logs.lines).toHaveLength(3);
     expect(logs.text).toContain('[redacted]');
     for (const secret of secretValues) expect(logs.text).not.toContain(secret);

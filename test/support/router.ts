@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
-import { loadConfig } from '../../src/config/env.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { loadConfig, secretsOf } from '../../src/config/env.js';
+import { createLogger, secretSet } from '../../src/observability/logger.js';
 import { startRouter, type RunningRouter } from '../../src/server.js';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -41,7 +41,7 @@ export async function startTestRouter(env: Record<string, string> = {}): Promise
     ...env,
   });
   const logs = new LogCapture();
-  const router = await startRouter(config, createLogger(config.logLevel, logs));
+  const router = await startRouter(config, createLogger(config.logLevel, logs, secretSet(secretsOf(config))));
   return Object.assign(router, { prefix, logs });
 }
 
