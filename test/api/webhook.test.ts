@@ -111,7 +111,7 @@ describe('POST /api/v1/webhooks/alertmanager', () => {
 
 describe('the webhook when Redis is unreachable', () => {
   it('answers 503 at once, so Alertmanager retries, and /readyz says not ready', async () => {
-    const router = await startTestRouter({ REDIS_URL: 'redis://127.0.0.1:1' });
+    const router = await startTestRouter({ REDIS_URL: 'redis://127.0.0.1:1' }, { waitReady: false });
     try {
       const res = await request(router.server).post(PATH).send(burnRatePayload());
       expect(res.status).toBe(503);

@@ -30,7 +30,7 @@ export interface TestRouter extends RunningRouter {
 export const testPrefix = () => `test-${randomUUID().slice(0, 8)}`;
 
 /** A real router on an ephemeral port, against real Redis, isolated by its own key prefix. */
-export async function startTestRouter(env: Record<string, string> = {}): Promise<TestRouter> {
+export async function startTestRouter(env: Record<string, string> = {}, { waitReady = true } = {}): Promise<TestRouter> {
   const prefix = env.REDIS_PREFIX ?? testPrefix();
   const config = loadConfig({
     PORT: '0',
@@ -42,6 +42,8 @@ export async function startTestRouter(env: Record<string, string> = {}): Promise
   });
   const logs = new LogCapture();
   const router = await startRouter(config, createLogger(config.logLevel, logs, secretSet(secretsOf(config))));
+  // Until its Redis connection is up, a router answers 503 (Alertmanager would retry; a test should wait).
+  if (waitReady) await eventually(() => fetch(`${router.url}/readyz`).then((res) => res.ok), 10_000, 'router to be ready');
   return Object.assign(router, { prefix, logs });
 }
 
