@@ -50,6 +50,8 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
   const workerRedis = createWorkerConnection(config.redisUrl);
   reportConnectionState(producerRedis, 'producer', logger);
   reportConnectionState(workerRedis, 'worker', logger);
+  // Checked on every (re)connection: the Redis behind the URL may have been replaced.
+  producerRedis.on('ready', () => void warnAboutRedisDurability(producerRedis, logger));
 
   const timeoutMs = config.delivery.timeoutMs;
   const channels = {
@@ -164,7 +166,6 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
   if (!config.adminToken && isLoopback(config.host)) {
     logger.warn('ADMIN_TOKEN is empty: the admin API is open to local clients only');
   }
-  void warnAboutRedisDurability(producerRedis, logger);
   logger.info({ url, routingFile: config.routingFile, receivers: [...notifiers.keys()] }, 'alertcenter router listening');
 
   let stopping: Promise<void> | undefined;
