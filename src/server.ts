@@ -202,6 +202,7 @@ async function warnAboutRedisDurability(redis: Redis, logger: Logger): Promise<v
     if (policy !== 'noeviction') {
       logger.warn({ policy }, 'Redis maxmemory-policy is not noeviction: under memory pressure Redis may evict queued alerts');
     }
+    if (appendonly === 'yes' && policy === 'noeviction') logger.info('Redis durability checked: AOF on, maxmemory-policy noeviction');
   } catch {
     // CONFIG may be disabled on managed Redis; nothing to check then.
   }

@@ -48,6 +48,7 @@ export class OwnRedis {
     );
     await eventually(async () => {
       const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => {}); // refused until the server listens: that is what we poll for
       try {
         await client.connect();
         return (await client.ping()) === 'PONG';
