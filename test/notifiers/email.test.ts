@@ -3,7 +3,7 @@ import { EmailNotifier, type EmailNotifierOptions } from '../../src/notifiers/em
 import { TRUNCATION_MARKER } from '../../src/notifiers/render/text.js';
 import { DeliveryError, type DeliveryReceipt } from '../../src/notifiers/types.js';
 import { startSmtpPeer, type SmtpPeer, type SmtpPeerOptions } from '../peers/smtp-peer.js';
-import { TEST_TLS } from '../peers/tls.js';
+import { TEST_TLS, UNRELATED_CA } from '../peers/tls.js';
 import { alertFixture, HOSTILE, hostileAlert, NEVER_ABORTED, notificationFixture, resolvedFixture } from './helpers.js';
 
 const LOGIN = { user: 'alertcenter', pass: 'smtp-secret-p@ss:word' };
@@ -106,7 +106,7 @@ describe('EmailNotifier, firing and resolved', () => {
     const smtp = await peer();
 
     const error = await sendExpectingFailure(
-      notifier(smtp.url(LOGIN), { ca: undefined }).send(notificationFixture(alertFixture()), NEVER_ABORTED),
+      notifier(smtp.url(LOGIN), { ca: UNRELATED_CA }).send(notificationFixture(alertFixture()), NEVER_ABORTED),
     );
 
     expect(error).toMatchObject({ reason: 'network', retryable: true });

@@ -3,7 +3,7 @@ import { PagerDutyNotifier, type PagerDutyNotifierOptions } from '../../src/noti
 import { TRUNCATION_MARKER } from '../../src/notifiers/render/text.js';
 import { DeliveryError, type DeliveryReceipt } from '../../src/notifiers/types.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../peers/pagerduty-peer.js';
-import { TEST_TLS } from '../peers/tls.js';
+import { TEST_TLS, UNRELATED_CA } from '../peers/tls.js';
 import { alertFixture, HOSTILE, hostileAlert, NEVER_ABORTED, notificationFixture, resolvedFixture } from './helpers.js';
 
 const ROUTING_KEY = 'R0UT1NGKEY0000000000000000SECRET';
@@ -88,7 +88,7 @@ describe('PagerDutyNotifier, trigger and resolve', () => {
 
   it('checks the server certificate: an untrusted one fails before any event is sent', async () => {
     const error = await sendExpectingFailure(
-      notifier({ ca: undefined }).send(notificationFixture(alertFixture()), NEVER_ABORTED),
+      notifier({ ca: UNRELATED_CA }).send(notificationFixture(alertFixture()), NEVER_ABORTED),
     );
 
     expect(error).toMatchObject({ reason: 'network', retryable: true });

@@ -7,3 +7,6 @@ export const TEST_TLS = {
   key: readFileSync(new URL('test-only-localhost.key.pem', dir), 'utf8'),
   cert: readFileSync(new URL('test-only-localhost.cert.pem', dir), 'utf8'),
 };
+
+/** A CA that signed nothing here: passed as the only CA, it makes the test certificate untrusted. */
+export const UNRELATED_CA = readFileSync(new URL('test-only-unrelated-ca.cert.pem', dir), 'utf8');
