@@ -17,6 +17,15 @@ export function notificationKey(n: Pick<Notification, 'receiver' | 'alert'>): st
     .slice(0, 32);
 }
 
+/**
+ * What deduplication decided for one notification (Alertmanager's dedup stage names its reasons too):
+ * - `firing`: not queued or sent within the repeat interval (the first notification, or the interval elapsed);
+ * - `resolved`: the alert resolved, a state change, so news whatever the interval;
+ * - `duplicate`: the same (receiver, fingerprint, startsAt, status) was queued or sent within the
+ *   repeat interval: a repeat, an HA copy, another replica's copy.
+ */
+export type DedupDecision = 'firing' | 'resolved' | 'duplicate';
+
 export interface DeliveryPolicy {
   attempts: number;
   backoffMs: number;
@@ -56,7 +65,7 @@ export class DeliveryQueues {
    * `repeatIntervalMs`. bullmq's deduplication is one atomic SET NX PX in Redis, so it holds across
    * producers and router replicas.
    */
-  async enqueue(kind: ChannelKind, notification: Notification, repeatIntervalMs: number): Promise<'queued' | 'duplicate'> {
+  async enqueue(kind: ChannelKind, notification: Notification, repeatIntervalMs: number): Promise<DedupDecision> {
     const jobId = randomUUID();
     const job = await this.queue(kind).add('deliver', notification, {
       jobId,
@@ -66,7 +75,7 @@ export class DeliveryQueues {
       removeOnComplete: { age: 24 * 3600, count: 10_000 },
       removeOnFail: { age: 14 * 24 * 3600 },
     });
-    return job.id === jobId ? 'queued' : 'duplicate';
+    return job.id === jobId ? notification.alert.status : 'duplicate';
   }
 
   async listFailed(limit = 100): Promise<FailedDelivery[]> {

@@ -44,9 +44,10 @@ export function startIngestWorker(deps: IngestWorkerDeps): Worker<IngestJobData>
     const delivered: string[] = [];
     for (const { route, receiver, repeatIntervalMs } of decision.deliveries) {
       const kind = config.receivers.find((r) => r.name === receiver)!.kind;
-      const outcome = await deps.deliveries.enqueue(kind, { receiver, route, alert, acceptedAt }, repeatIntervalMs);
-      if (outcome === 'queued') metrics.notificationsRouted.inc({ route, receiver });
-      else metrics.notificationsDeduplicated.inc({ receiver });
+      const decision = await deps.deliveries.enqueue(kind, { receiver, route, alert, acceptedAt }, repeatIntervalMs);
+      logger.debug({ receiver, route, fingerprint: alert.fingerprint, status: alert.status, decision }, 'deduplication decision');
+      if (decision === 'duplicate') metrics.notificationsDeduplicated.inc({ receiver });
+      else metrics.notificationsRouted.inc({ route, receiver });
       delivered.push(receiver);
     }
     return delivered;
