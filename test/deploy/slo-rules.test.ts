@@ -1,7 +1,6 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +17,7 @@ import {
   errorBudget,
   renderSloRules,
 } from '../../src/alerts/slo-rules.js';
+import { hasAlertmanager, startAlertmanager, type AlertmanagerProcess } from '../support/alertmanager.js';
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -27,10 +27,8 @@ const alertmanagerConfigPath = join(repoRoot, 'deploy/alertmanager/alertmanager.
 
 const PROMTOOL = '/usr/bin/promtool';
 const AMTOOL = '/usr/bin/amtool';
-const ALERTMANAGER = '/usr/bin/prometheus-alertmanager';
 const hasPromtool = existsSync(PROMTOOL);
 const hasAmtool = existsSync(AMTOOL);
-const hasAlertmanager = existsSync(ALERTMANAGER);
 const skipNote = (present: boolean, binary: string) => (present ? '' : ` (skipped: ${binary} not installed)`);
 
 interface Rule {
@@ -220,22 +218,6 @@ describe('deploy/alertmanager/alertmanager.yml', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function waitUntil(ready: () => Promise<boolean>, timeoutMs: number, failure: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ready())) {
-    if (Date.now() > deadline) throw new Error(failure);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 interface Delivery {
   path: string;
   headers: IncomingHttpHeaders;
@@ -248,15 +230,19 @@ describe(`the shipped config in a real Alertmanager${skipNote(hasAlertmanager, '
   const deliveries: Delivery[] = [];
   let workDir: string;
   let router: Server;
-  let alertmanager: ChildProcess;
-  let alertmanagerUrl: string;
+  let alertmanager: AlertmanagerProcess;
   const burn = (slo: string, severity: string) => ({
     labels: { alertname: BURN_ALERT, slo, severity, long_window: '6h' },
+    annotations: {},
+    startsAt: new Date().toISOString(),
+    endsAt: new Date(Date.now() + 600_000).toISOString(),
+    generatorURL: 'http://prometheus.example/graph',
   });
 
   beforeAll(async () => {
     if (!hasAlertmanager) return;
     workDir = mkdtempSync(join(tmpdir(), 'alertmanager-deploy-'));
+    // A stand-in for the router that records what Alertmanager sends.
     router = createServer((request, response) => {
       let body = '';
       request.on('data', (chunk: Buffer) => (body += chunk.toString()));
@@ -274,49 +260,21 @@ describe(`the shipped config in a real Alertmanager${skipNote(hasAlertmanager, '
     const webhook = shipped.receivers[0]!.webhook_configs[0]!;
     webhook.url = `http://127.0.0.1:${routerPort}${new URL(webhook.url).pathname}`;
     webhook.http_config.authorization.credentials_file = tokenFile;
-    const configFile = join(workDir, 'alertmanager.yml');
-    writeFileSync(configFile, stringify(shipped));
-
-    const port = await freePort();
-    alertmanagerUrl = `http://127.0.0.1:${port}`;
-    alertmanager = spawn(
-      ALERTMANAGER,
-      [
-        `--config.file=${configFile}`,
-        `--storage.path=${join(workDir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--cluster.listen-address=',
-      ],
-      { stdio: 'ignore' },
-    );
-    await waitUntil(() => fetch(`${alertmanagerUrl}/-/ready`).then((r) => r.ok, () => false), 10_000, 'Alertmanager never became ready');
+    alertmanager = await startAlertmanager(shipped);
 
     // What Prometheus would send while the 6h critical tier of api-latency and two warning tiers fire.
-    const posted = await fetch(`${alertmanagerUrl}/api/v2/alerts`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify([burn('api-latency', 'critical'), burn('api-latency', 'warning'), burn('run-success', 'warning')]),
-    });
-    expect(posted.status).toBe(200);
+    await alertmanager.postAlerts([burn('api-latency', 'critical'), burn('api-latency', 'warning'), burn('run-success', 'warning')]);
   });
 
   afterAll(async () => {
     if (!hasAlertmanager) return;
-    // Alertmanager writes its state on SIGTERM: wait for it before removing its folder.
-    if (alertmanager.exitCode === null) {
-      const exited = new Promise((resolve) => alertmanager.once('exit', resolve));
-      alertmanager.kill();
-      await exited;
-    }
+    await alertmanager.stop();
     await new Promise((resolve) => router.close(resolve));
     rmSync(workDir, { recursive: true, force: true });
   });
 
   it.skipIf(!hasAlertmanager)('suppresses the warning of an SLO whose critical tier fires, and only that one', async () => {
-    const alerts = (await (await fetch(`${alertmanagerUrl}/api/v2/alerts`)).json()) as Array<{
-      labels: Record<string, string>;
-      status: { state: string };
-    }>;
+    const alerts = await alertmanager.alerts();
     const states = Object.fromEntries(alerts.map((alert) => [`${alert.labels.slo}/${alert.labels.severity}`, alert.status.state]));
     expect(states).toEqual({
       'api-latency/critical': 'active',
