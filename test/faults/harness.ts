@@ -1,0 +1,367 @@
+import type { ChildProcess } from 'node:child_process';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { ChannelKind } from '../../src/notifiers/types.js';
+import { CHANNEL_KINDS, deliveryQueueName, INGEST_QUEUE } from '../../src/queue/names.js';
+import type { PeerBehavior } from '../peers/http-peer.js';
+import { startPagerDutyPeer, type PagerDutyPeer, type PagerDutyRequest } from '../peers/pagerduty-peer.js';
+import { startSlackPeer, type SlackCall, type SlackPeer, type SlackPeerBehavior } from '../peers/slack-peer.js';
+import { startSmtpPeer, type ReceivedMail, type SmtpPeer } from '../peers/smtp-peer.js';
+import { startDelayProxy, type DelayProxy } from '../support/delay-proxy.js';
+import { recordArrivals, scriptPeer, type Arrival } from '../support/peer-script.js';
+import { exited, startRouterProcess, type RouterProcess } from '../support/processes.js';
+import { eventually } from '../support/router.js';
+
+/** Shared by the fault tests: peers, router processes, webhook traffic, and counting what arrived where. */
+
+export const WEBHOOK_PATH = '/api/v1/webhooks/alertmanager';
+export const WEBHOOK_TOKEN = 'fault-tests-webhook-token-0001';
+const SLACK_TOKEN = 'xoxb-fault-tests';
+const ROUTING_KEY = 'R0UTINGKEYFAULTS00000000000000AB';
+
+/** Shipped routing (routing/routes.yaml): pages go to PagerDuty, warnings to email and Slack. */
+export const CHANNELS_BY_SEVERITY: Record<'critical' | 'warning', ChannelKind[]> = {
+  critical: ['pagerduty'],
+  warning: ['email', 'slack'],
+};
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------- peers
+
+export interface FaultPeerOptions {
+  /** Behaviour of each Slack call as it arrives (default: answer normally). */
+  slack?: (call: SlackCall, index: number) => SlackPeerBehavior;
+  pagerduty?: (request: PagerDutyRequest, index: number) => PeerBehavior;
+  /** Hold each channel's answers this long (a slow peer; see startDelayProxy). */
+  delayMs?: Partial<Record<ChannelKind, number>>;
+}
+
+export interface FaultPeers {
+  slack: SlackPeer;
+  smtp: SmtpPeer;
+  pagerduty: PagerDutyPeer;
+  slackCalls: Array<Arrival<SlackCall, SlackPeerBehavior>>;
+  pagerdutyEvents: Array<Arrival<PagerDutyRequest, PeerBehavior>>;
+  mails: Array<{ at: number; record: ReceivedMail }>;
+  /** Router settings that point its channels at these peers. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+const answerNormally = () => ({ kind: 'ok' }) as const;
+
+export async function startFaultPeers(options: FaultPeerOptions = {}): Promise<FaultPeers> {
+  const [slack, smtp, pagerduty] = await Promise.all([
+    startSlackPeer({ token: SLACK_TOKEN }),
+    startSmtpPeer(),
+    startPagerDutyPeer({ routingKeys: [ROUTING_KEY] }),
+  ]);
+  const proxies: DelayProxy[] = [];
+  const portOf = async (kind: ChannelKind, port: number) => {
+    const delayMs = options.delayMs?.[kind];
+    if (delayMs === undefined) return port;
+    const proxy = await startDelayProxy(port, delayMs);
+    proxies.push(proxy);
+    return proxy.port;
+  };
+  const [slackPort, smtpPort, pagerdutyPort] = await Promise.all([
+    portOf('slack', slack.port),
+    portOf('email', smtp.port),
+    portOf('pagerduty', pagerduty.port),
+  ]);
+  return {
+    slack,
+    smtp,
+    pagerduty,
+    slackCalls: scriptPeer(slack, options.slack ?? answerNormally),
+    pagerdutyEvents: scriptPeer(pagerduty, options.pagerduty ?? answerNormally),
+    mails: recordArrivals(smtp.received),
+    env: {
+      SLACK_BOT_TOKEN: SLACK_TOKEN,
+      SLACK_API_URL: `http://127.0.0.1:${slackPort}/api/`,
+      SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+      PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
+      PAGERDUTY_SERVER: `127.0.0.1:${pagerdutyPort}`,
+    },
+    close: async () => {
+      await Promise.all(proxies.map((proxy) => proxy.close()));
+      await Promise.all([slack.close(), smtp.close(), pagerduty.close()]);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- routers
+
+/** Everything a router process of these tests needs, on the test's own Redis. */
+export function routerEnv(peers: FaultPeers, redisUrl: string, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    REDIS_URL: redisUrl,
+    REDIS_PREFIX: prefix,
+    WEBHOOK_TOKENS: WEBHOOK_TOKEN,
+    // The PagerDuty peer's TLS certificate (vitest.config.ts puts it in the worker's environment).
+    NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS!,
+    DELIVERY_BACKOFF: '200ms',
+    DELIVERY_TIMEOUT: '5s',
+    ...peers.env,
+    ...extra,
+  };
+}
+
+/** A router process, once /readyz says it can take webhooks. */
+export async function startReadyRouter(env: Record<string, string>): Promise<RouterProcess> {
+  const router = await startRouterProcess(env);
+  await eventually(() => fetch(`${router.url}/readyz`).then((res) => res.ok, () => false), 20_000, 'router process to be ready');
+  return router;
+}
+
+/** For afterAll: a router still running after a failed test must not outlive it. */
+export async function killIfRunning(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGKILL');
+  await exited(child);
+}
+
+// ---------------------------------------------------------------- webhooks
+
+export type WebhookOutcome = number | 'refused' | 'reset' | 'timeout';
+
+export interface WebhookResult {
+  payload: any;
+  startedAt: number;
+  endedAt: number;
+  outcome: WebhookOutcome;
+}
+
+export async function postWebhook(url: string, payload: object): Promise<WebhookResult> {
+  const startedAt = Date.now();
+  let outcome: WebhookOutcome;
+  try {
+    const res = await fetch(`${url}${WEBHOOK_PATH}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${WEBHOOK_TOKEN}` },
+      body: JSON.stringify(payload),
+      signal: AbortSignal.timeout(30_000),
+    });
+    await res.arrayBuffer();
+    outcome = res.status;
+  } catch (error) {
+    outcome = networkOutcome(error);
+  }
+  return { payload, startedAt, endedAt: Date.now(), outcome };
+}
+
+function networkOutcome(error: unknown): WebhookOutcome {
+  if ((error as Error).name === 'TimeoutError') return 'timeout';
+  const code = ((error as { cause?: { code?: string } }).cause ?? {}).code;
+  return code === 'ECONNREFUSED' ? 'refused' : 'reset';
+}
+
+export interface WebhookStream {
+  results: WebhookResult[];
+  /** Stops taking new payloads and resolves once every sender is done (a retried payload included). */
+  stop(): Promise<void>;
+}
+
+/**
+ * `senders` Alertmanager-like senders, each posting one payload at a time. With `retry503`, a
+ * payload answered 503 is sent again until the router takes it, as Alertmanager does.
+ */
+export function startWebhookStream(
+  url: string,
+  options: { senders: number; payload: (n: number) => object; retry503?: boolean; pauseMs?: number },
+): WebhookStream {
+  const results: WebhookResult[] = [];
+  const pauseMs = options.pauseMs ?? 20;
+  let next = 0;
+  let stopping = false;
+  const sender = async () => {
+    while (!stopping) {
+      const payload = options.payload(next++);
+      for (;;) {
+        const result = await postWebhook(url, payload);
+        results.push(result);
+        if (!(options.retry503 && result.outcome === 503)) break;
+        await sleep(pauseMs * 5);
+      }
+      await sleep(pauseMs);
+    }
+  };
+  const senders = Array.from({ length: options.senders }, sender);
+  return {
+    results,
+    stop: async () => {
+      stopping = true;
+      await Promise.all(senders);
+    },
+  };
+}
+
+/** How often each value occurs: {"202": 40, "503": 12, refused: 3}. */
+export function countValues(values: Iterable<unknown>): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[String(value)] = (counts[String(value)] ?? 0) + 1;
+  return counts;
+}
+
+export const outcomesOf = (results: WebhookResult[]) => countValues(results.map((result) => result.outcome));
+
+// ---------------------------------------------------------------- counting deliveries
+
+/** One notification: `${channel} ${instance} ${status}`; alerts are told apart by their `instance` label. */
+export type NotificationKey = string;
+
+const keyOf = (channel: ChannelKind, instance: string, status: 'firing' | 'resolved'): NotificationKey => `${channel} ${instance} ${status}`;
+
+/** What each payload's alerts should produce under the shipped routing. */
+export function expectedNotifications(payloads: any[]): Set<NotificationKey> {
+  const keys = new Set<NotificationKey>();
+  for (const payload of payloads) {
+    for (const alert of payload.alerts) {
+      for (const channel of CHANNELS_BY_SEVERITY[alert.labels.severity as 'critical' | 'warning']) {
+        keys.add(keyOf(channel, alert.labels.instance, alert.status));
+      }
+    }
+  }
+  return keys;
+}
+
+const INSTANCE = /instance(?:=|":")([A-Za-z0-9.-]+)/;
+/** The `instance` label of the alert a request or message is about, if it names one. */
+export const instanceIn = (value: unknown): string | undefined => INSTANCE.exec(JSON.stringify(value))?.[1];
+
+interface Received {
+  /** Requests the peer acted on: posts and updates, mails, PagerDuty events. */
+  sends: number;
+  /** What a person sees: Slack messages, mails, PagerDuty incidents (distinct dedup_keys). */
+  distinct: Set<string>;
+}
+
+/** What reached the peers, per notification. */
+export function receivedNotifications(peers: FaultPeers): Map<NotificationKey, Received> {
+  const received = new Map<NotificationKey, Received>();
+  const add = (key: NotificationKey, copy: string) => {
+    const entry = received.get(key) ?? { sends: 0, distinct: new Set<string>() };
+    entry.sends += 1;
+    entry.distinct.add(copy);
+    received.set(key, entry);
+  };
+  peers.slackCalls.forEach(({ record, behavior }, index) => {
+    const instance = instanceIn(record.args);
+    // Thread replies name no alert; a resolved update edits the firing message, so it is not a new one.
+    if (behavior.kind !== 'ok' || instance === undefined) return;
+    const status = String(record.args.text ?? '').startsWith('[RESOLVED]') ? 'resolved' : 'firing';
+    if (record.method === 'chat.postMessage' && record.args.thread_ts === undefined) add(keyOf('slack', instance, status), `message ${index}`);
+    if (record.method === 'chat.update') add(keyOf('slack', instance, 'resolved'), `update of ${String(record.args.ts)}`);
+  });
+  // A mail sent twice keeps its Message-ID, yet lands in the inbox twice: each one counts.
+  peers.mails.forEach(({ record }, index) => {
+    const instance = instanceIn(record.parsed.text);
+    if (instance) add(keyOf('email', instance, record.parsed.subject?.startsWith('[RESOLVED]') ? 'resolved' : 'firing'), `mail ${index}`);
+  });
+  for (const { record, behavior } of peers.pagerdutyEvents) {
+    const instance = instanceIn(record.event);
+    if (behavior.kind !== 'ok' || !instance) continue;
+    add(keyOf('pagerduty', instance, record.event.event_action === 'resolve' ? 'resolved' : 'firing'), record.event.dedup_key);
+  }
+  return received;
+}
+
+export interface Tally {
+  expected: number;
+  /** Expected notifications that arrived at least once. */
+  delivered: number;
+  lost: number;
+  /** Sends beyond the first (a retried job that had already gone out). */
+  resent: number;
+  /** Second Slack messages, second mails, second PagerDuty incidents: what a person would see twice. */
+  duplicates: number;
+  /** Notifications that arrived but were never expected. */
+  unexpected: number;
+  /** Keys of the lost, resent and unexpected ones, for assertion messages. */
+  lostKeys: NotificationKey[];
+  resentKeys: NotificationKey[];
+  unexpectedKeys: NotificationKey[];
+}
+
+export function tally(peers: FaultPeers, expected: Set<NotificationKey>): Tally {
+  const received = receivedNotifications(peers);
+  const lostKeys = [...expected].filter((key) => !received.has(key));
+  const resentKeys = [...received].filter(([, r]) => r.sends > 1).map(([key]) => key);
+  const unexpectedKeys = [...received.keys()].filter((key) => !expected.has(key));
+  let resent = 0;
+  let duplicates = 0;
+  for (const r of received.values()) {
+    resent += r.sends - 1;
+    duplicates += r.distinct.size - 1;
+  }
+  return {
+    expected: expected.size,
+    delivered: expected.size - lostKeys.length,
+    lost: lostKeys.length,
+    resent,
+    duplicates,
+    unexpected: unexpectedKeys.length,
+    lostKeys,
+    resentKeys,
+    unexpectedKeys,
+  };
+}
+
+/** Waits until every expected notification has reached its peer. */
+export async function allDelivered(peers: FaultPeers, expected: Set<NotificationKey>, timeoutMs: number): Promise<void> {
+  await eventually(() => tally(peers, expected).lost === 0, timeoutMs, `all ${expected.size} notifications to reach the peers`).catch((error: Error) => {
+    const { lostKeys } = tally(peers, expected);
+    throw new Error(`${error.message}; still missing ${lostKeys.length}: ${lostKeys.slice(0, 10).join(', ')}`);
+  });
+}
+
+// ---------------------------------------------------------------- queues
+
+export const QUEUE_NAMES = [INGEST_QUEUE, ...CHANNEL_KINDS.map(deliveryQueueName)];
+
+/** Read-only look at the router's queues in the test's Redis. */
+export class QueueInspector {
+  private readonly redis: Redis;
+  private readonly queues: Queue[];
+
+  constructor(redisUrl: string, prefix: string) {
+    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    // Some tests kill Redis on purpose; the inspector waits for it like the router does.
+    this.redis.on('error', () => {});
+    this.queues = QUEUE_NAMES.map((name) => new Queue(name, { connection: this.redis, prefix, skipVersionCheck: true }));
+  }
+
+  /** Ids of the jobs a worker holds right now (or held when its process died), by queue. */
+  async active(): Promise<Record<string, string[]>> {
+    const entries = await Promise.all(this.queues.map(async (queue) => [queue.name, (await queue.getActive()).map((job) => job.id!)] as const));
+    return Object.fromEntries(entries);
+  }
+
+  async state(queueName: string, jobId: string): Promise<string> {
+    return this.queues.find((queue) => queue.name === queueName)!.getJobState(jobId);
+  }
+
+  /** True when no job waits, runs or is scheduled for a retry in any queue. */
+  async idle(): Promise<boolean> {
+    const counts = await Promise.all(this.queues.map((queue) => queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
+    return counts.every((count) => Object.values(count).every((n) => n === 0));
+  }
+
+  async deadLetters(): Promise<number> {
+    const counts = await Promise.all(this.queues.map((queue) => queue.getFailedCount()));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.queues.map((queue) => queue.close()));
+    this.redis.disconnect();
+  }
+}
+
+// ---------------------------------------------------------------- figures
+
+/** One stable line per fault test, for docs/RELIABILITY.md: `FAULT-FIGURES {"fault":...}`. */
+export function reportFigures(fault: string, figures: Record<string, unknown>): void {
+  console.log(`FAULT-FIGURES ${JSON.stringify({ fault, ...figures })}`);
+}
