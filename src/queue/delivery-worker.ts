@@ -93,6 +93,9 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<Notificati
     connection: deps.connection,
     prefix: deps.prefix,
     concurrency: deps.concurrency,
+    // bullmq honours queue.rateLimit() (a peer's Retry-After) only on workers that have a limiter:
+    // without one, another slot or replica takes the job again at once. This limit is never reached.
+    limiter: { max: Number.MAX_SAFE_INTEGER, duration: 1_000 },
     skipVersionCheck: true,
   });
   worker.on('error', logWorkerError(deps.connection, logger, { worker: deliveryQueueName(kind) }));
