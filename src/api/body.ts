@@ -21,11 +21,37 @@ export async function readJsonBody(req: Request, limit: number): Promise<unknown
     chunks.push(chunk);
   }
   const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8');
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     throw new ApiError(400, 'invalid_json', `body is not valid JSON: ${(error as Error).message}`);
   }
+  // JSON.parse takes any depth, but storing the body (JSON.stringify) overflows the stack at a few thousand.
+  if (exceedsDepth(text, MAX_JSON_DEPTH)) {
+    throw new ApiError(400, 'json_too_deep', `body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  return value;
+}
+
+/** Alertmanager and Grafana payloads nest 4 levels deep; unknown fields get ample room beyond that. */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether valid JSON `text` nests deeper than `limit`; brackets inside strings do not count. */
+function exceedsDepth(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i);
+    if (inString) {
+      if (char === 0x5c /* \ */) i++;
+      else if (char === 0x22 /* " */) inString = false;
+    } else if (char === 0x22) inString = true;
+    else if (char === 0x5b /* [ */ || char === 0x7b /* { */) {
+      if (++depth > limit) return true;
+    } else if (char === 0x5d /* ] */ || char === 0x7d /* } */) depth--;
+  }
+  return false;
 }
 
 function tooLarge(limit: number): ApiError {
