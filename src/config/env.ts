@@ -26,7 +26,7 @@ const integer = (min: number, max: number, fallback: number) =>
       return number;
     });
 
-const durationMs = (fallback: string) =>
+const durationMs = (fallback: string, minimum?: string) =>
   z
     .string()
     .optional()
@@ -34,6 +34,10 @@ const durationMs = (fallback: string) =>
       const ms = parseDuration(value?.trim() || fallback);
       if (ms === null || ms <= 0) {
         ctx.addIssue({ code: 'custom', message: `expected a duration such as 10s or 5m, got "${value}"` });
+        return z.NEVER;
+      }
+      if (minimum !== undefined && ms < parseDuration(minimum)!) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration of at least ${minimum}, got "${value}"` });
         return z.NEVER;
       }
       return ms;
@@ -84,6 +88,8 @@ const envSchema = z.object({
   DELIVERY_BACKOFF: durationMs('2s'),
   DELIVERY_TIMEOUT: durationMs('10s'),
   DELIVERY_CONCURRENCY: integer(1, 1000, 16),
+  // Shorter, and a busy router's own running jobs could be taken for a crashed router's.
+  JOB_LOCK_DURATION: durationMs('30s', '1s'),
   SLACK_BOT_TOKEN: optionalText,
   SLACK_API_URL: url(['http', 'https'], 'https://slack.com/api/'),
   SMTP_URL: url(['smtp', 'smtps']),
@@ -114,6 +120,11 @@ export interface Config {
   headersTimeoutMs: number;
   shutdownTimeoutMs: number;
   delivery: { attempts: number; backoffMs: number; timeoutMs: number; concurrency: number };
+  /**
+   * How long a queue job stays claimed by a router that stopped renewing its lock (a crashed
+   * replica) before another router runs it again; routers look for such jobs as often.
+   */
+  jobLockMs: number;
   channels: {
     slack: { botToken: string | undefined; apiUrl: string };
     email: { smtpUrl: string | undefined; from: string };
@@ -167,6 +178,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       timeoutMs: e.DELIVERY_TIMEOUT,
       concurrency: e.DELIVERY_CONCURRENCY,
     },
+    jobLockMs: e.JOB_LOCK_DURATION,
     channels: {
       slack: { botToken: e.SLACK_BOT_TOKEN, apiUrl: e.SLACK_API_URL! },
       email: { smtpUrl: e.SMTP_URL, from: e.EMAIL_FROM },

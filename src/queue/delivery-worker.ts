@@ -16,6 +16,8 @@ interface DeliveryWorkerDeps {
   notifierFor: (receiver: string) => Notifier | undefined;
   timeoutMs: number;
   concurrency: number;
+  /** JOB_LOCK_DURATION: a delivery of a crashed router runs again about this long after the crash. */
+  lockMs: number;
   metrics: Metrics;
   logger: Logger;
 }
@@ -96,6 +98,8 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<Notificati
     // bullmq honours queue.rateLimit() (a peer's Retry-After) only on workers that have a limiter:
     // without one, another slot or replica takes the job again at once. This limit is never reached.
     limiter: { max: Number.MAX_SAFE_INTEGER, duration: 1_000 },
+    lockDuration: deps.lockMs,
+    stalledInterval: deps.lockMs,
     skipVersionCheck: true,
   });
   worker.on('error', logWorkerError(deps.connection, logger, { worker: deliveryQueueName(kind) }));

@@ -23,6 +23,8 @@ interface IngestWorkerDeps {
   routing: () => RoutingConfig;
   deliveries: DeliveryQueues;
   alertState: AlertState;
+  /** JOB_LOCK_DURATION: a job of a crashed router runs again about this long after the crash. */
+  lockMs: number;
   metrics: Metrics;
   logger: Logger;
   concurrency?: number;
@@ -73,6 +75,8 @@ export function startIngestWorker(deps: IngestWorkerDeps): Worker<IngestJobData>
     connection: deps.connection,
     prefix: deps.prefix,
     concurrency: deps.concurrency ?? 8,
+    lockDuration: deps.lockMs,
+    stalledInterval: deps.lockMs,
     skipVersionCheck: true,
   });
   worker.on('failed', (job, error) =>
