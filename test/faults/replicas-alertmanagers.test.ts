@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasAlertmanager, startAlertmanager, type AlertmanagerProcess, type PostableAlert } from '../support/alertmanager.js';
+import { OwnRedis, type RouterProcess } from '../support/processes.js';
+import { eventually, testPrefix } from '../support/router.js';
+import {
+  allDelivered,
+  CHANNELS_BY_SEVERITY,
+  killIfRunning,
+  QueueInspector,
+  reportFigures,
+  routerEnv,
+  startFaultPeers,
+  startReadyRouter,
+  tally,
+  WEBHOOK_PATH,
+  WEBHOOK_TOKEN,
+  type FaultPeers,
+  type NotificationKey,
+} from './harness.js';
+
+const SEVERITIES = ['critical', 'warning'] as const;
+const ALERTS_PER_SEVERITY = 4;
+
+/** Unclustered, quick to notify, and every notification goes to one router replica. */
+function alertmanagerConfig(routerUrl: string) {
+  return {
+    route: { receiver: 'router', group_by: ['alertname', 'slo', 'severity'], group_wait: '1s', group_interval: '1s', repeat_interval: '1h' },
+    receivers: [
+      {
+        name: 'router',
+        webhook_configs: [
+          { url: `${routerUrl}${WEBHOOK_PATH}`, send_resolved: true, http_config: { authorization: { type: 'Bearer', credentials: WEBHOOK_TOKEN } } },
+        ],
+      },
+    ],
+  };
+}
+
+/** Burn-rate alerts as Prometheus posts them; each names its own instance so the peers can tell them apart. */
+function burnAlerts(startsAt: Date): PostableAlert[] {
+  return SEVERITIES.flatMap((severity) =>
+    Array.from({ length: ALERTS_PER_SEVERITY }, (_, i) => ({
+      labels: {
+        alertname: 'MaestroSLOErrorBudgetBurn',
+        slo: severity === 'critical' ? 'api-latency' : 'run-success',
+        service: 'maestro-api',
+        severity,
+        long_window: '1h',
+        short_window: '5m',
+        instance: `am-${severity}-${i}`,
+      },
+      annotations: { summary: 'error budget burning', burn_rate: '14.4' },
+      startsAt: startsAt.toISOString(),
+      endsAt: new Date(Date.now() + 10 * 60_000).toISOString(),
+      generatorURL: 'http://prometheus.maestro.example:9090/graph?g0.expr=x',
+    })),
+  );
+}
+
+function notificationsOf(alerts: PostableAlert[], status: 'firing' | 'resolved'): Set<NotificationKey> {
+  return new Set(
+    alerts.flatMap((alert) => CHANNELS_BY_SEVERITY[alert.labels.severity as 'critical' | 'warning'].map((channel) => `${channel} ${alert.labels.instance} ${status}`)),
+  );
+}
+
+/** Sum of a metric's samples whose labels include all of `labels`, from a router's /metrics. */
+async function metric(router: RouterProcess, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${router.url}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) && Object.entries(labels).every(([label, value]) => line.includes(`${label}="${value}"`)))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
+
+const title = `fault: two router replicas share one Redis and get the same webhooks from two Alertmanagers${
+  hasAlertmanager ? '' : ' (skipped: prometheus-alertmanager not installed)'
+}`;
+
+describe.skipIf(!hasAlertmanager)(title, () => {
+  const prefix = testPrefix();
+  let redis: OwnRedis;
+  let peers: FaultPeers;
+  let queues: QueueInspector;
+  const replicas: RouterProcess[] = [];
+  const alertmanagers: AlertmanagerProcess[] = [];
+
+  beforeAll(async () => {
+    [redis, peers] = await Promise.all([OwnRedis.start(), startFaultPeers()]);
+    const env = routerEnv(peers, redis.url, prefix);
+    replicas.push(...(await Promise.all([startReadyRouter(env), startReadyRouter(env)])));
+    // Each Alertmanager posts to its own replica.
+    alertmanagers.push(...(await Promise.all(replicas.map((replica) => startAlertmanager(alertmanagerConfig(replica.url))))));
+    queues = new QueueInspector(redis.url, prefix);
+  });
+
+  afterAll(async () => {
+    await Promise.all(alertmanagers.map((alertmanager) => alertmanager.stop()));
+    await Promise.all(replicas.map((replica) => killIfRunning(replica.child)));
+    await queues?.close();
+    await Promise.all([redis?.down(), peers?.close()]);
+  });
+
+  /** Prometheus sends every alert to every Alertmanager it knows. */
+  const postToAll = (alerts: PostableAlert[]) => Promise.all(alertmanagers.map((alertmanager) => alertmanager.postAlerts(alerts)));
+  const webhooksSentBy = () => Promise.all(alertmanagers.map((alertmanager) => alertmanager.successfulWebhooks()));
+  const groups = SEVERITIES.length;
+
+  /** Both Alertmanagers got at least `perAlertmanager` webhooks through, and the router has nothing left to do. */
+  async function settled(perAlertmanager: number): Promise<boolean> {
+    return (await webhooksSentBy()).every((sent) => sent >= perAlertmanager) && (await queues.idle());
+  }
+
+  it('sends one notification per alert state per receiver: firing, then resolved', async () => {
+    const alerts = burnAlerts(new Date(Date.now() - 2 * 60_000));
+    const firing = notificationsOf(alerts, 'firing');
+    const resolved = notificationsOf(alerts, 'resolved');
+
+    await postToAll(alerts);
+    await allDelivered(peers, firing, 60_000);
+    await eventually(() => settled(groups), 60_000, 'both Alertmanagers to notify every group, and the queues to drain');
+    const afterFiring = tally(peers, firing);
+
+    await postToAll(alerts.map((alert) => ({ ...alert, endsAt: new Date().toISOString() })));
+    const expected = new Set([...firing, ...resolved]);
+    await allDelivered(peers, expected, 60_000);
+    await eventually(() => settled(2 * groups), 60_000, 'both Alertmanagers to notify every resolved group, and the queues to drain');
+
+    const counts = tally(peers, expected);
+    const webhook = { route: WEBHOOK_PATH, status_code: '202' };
+    const received = await Promise.all(replicas.map((replica) => metric(replica, 'http_request_duration_seconds_count', webhook)));
+    const deduplicated = await Promise.all(replicas.map((replica) => metric(replica, 'alertcenter_notifications_deduplicated_total')));
+    reportFigures('replicas-two-alertmanagers', {
+      alerts: alerts.length,
+      webhooksSentByAlertmanagers: await webhooksSentBy(),
+      webhooksAcceptedByReplicas: received,
+      notificationsDeduplicatedByReplicas: deduplicated,
+      notificationsExpected: counts.expected,
+      firingDelivered: afterFiring.delivered,
+      delivered: counts.delivered,
+      resent: counts.resent,
+      duplicates: counts.duplicates,
+      lost: counts.lost,
+    });
+
+    // Both replicas took the same webhooks; Redis let only one copy of each notification through.
+    expect(received.every((count) => count >= 2 * groups)).toBe(true);
+    expect(afterFiring).toMatchObject({ lost: 0, resent: 0, duplicates: 0, unexpected: 0 });
+    expect(counts).toMatchObject({ lost: 0, resent: 0, duplicates: 0, unexpected: 0 });
+    expect([...peers.pagerduty.incidents.values()].map((incident) => [incident.status, incident.events])).toEqual(
+      Array(ALERTS_PER_SEVERITY).fill(['resolved', 2]),
+    );
+  }, 300_000);
+});
