@@ -1,0 +1,43 @@
+/** What `npm run bench` measures, from the environment and the command line. */
+export interface BenchOptions {
+  /** A 2-second version of everything, for CI to keep the bench working (never to judge speed). */
+  smoke: boolean;
+  /** Ingest and ceiling load, each (BENCH_DURATION). */
+  ingestSeconds: number;
+  /** Uncounted load before each ingest measurement: JIT and connection pools settle. */
+  warmupSeconds: number;
+  connections: number;
+  /** End-to-end steady load (BENCH_E2E_DURATION, BENCH_E2E_RATE alerts/s). */
+  e2eSeconds: number;
+  e2eAlertsPerSecond: number;
+  /** After the last webhook, how long the peers may receive nothing before the rest counts as lost. */
+  stallTimeoutSeconds: number;
+  /** `node --cpu-prof` on the router processes (BENCH_PROFILE=1). */
+  profile: boolean;
+}
+
+export class BenchOptionError extends Error {
+  override name = 'BenchOptionError';
+}
+
+function positive(env: Record<string, string | undefined>, name: string, fallback: number): number {
+  const text = env[name]?.trim();
+  if (!text) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new BenchOptionError(`${name}: expected a positive number, got "${text}"`);
+  return value;
+}
+
+export function benchOptions(env: Record<string, string | undefined>, argv: readonly string[]): BenchOptions {
+  const smoke = env.BENCH_SMOKE === '1' || argv.includes('--smoke');
+  return {
+    smoke,
+    ingestSeconds: smoke ? 2 : positive(env, 'BENCH_DURATION', 10),
+    warmupSeconds: smoke ? 0.5 : 2,
+    connections: 32,
+    e2eSeconds: smoke ? 2 : positive(env, 'BENCH_E2E_DURATION', 20),
+    e2eAlertsPerSecond: positive(env, 'BENCH_E2E_RATE', 500),
+    stallTimeoutSeconds: 30,
+    profile: env.BENCH_PROFILE === '1' || argv.includes('--profile'),
+  };
+}

@@ -1,0 +1,100 @@
+import { ALERTS_PER_WEBHOOK } from './payloads.js';
+import type { DeliveryAccount } from './e2e.js';
+import type { LoadResult } from './load.js';
+
+export interface IngestFigures {
+  requestsPerSecond: number;
+  alertsPerSecond: number;
+  latencyMs: LoadResult['latencyMs'];
+  non2xx: number;
+  /** Connection errors and timeouts. */
+  errors: number;
+  /** Cores each process used during the phase (warm-up included; the load generator: measured part only). */
+  cpuCores: Record<string, number>;
+}
+
+export interface BenchReport {
+  date: string;
+  /** 1-minute load average when the run started: anything else running skews all but the ratio. */
+  loadAverage: number;
+  commit: string;
+  /** True when src/ had uncommitted changes: the figures are not exactly those of `commit`. */
+  srcDirty: boolean;
+  smoke: boolean;
+  connections: number;
+  ingestSeconds: number;
+  ceiling: IngestFigures;
+  ingest: IngestFigures & { peakRssMb: number };
+  ingestToCeiling: number;
+  e2e: DeliveryAccount & {
+    alertsPerSecond: number;
+    seconds: number;
+    webhooks: number;
+    non2xx: number;
+    deliveredRatio: number;
+    peakRssMb: number;
+    cpuCores: Record<string, number>;
+  };
+  peakRssMb: number;
+  targets: Record<'ingestToCeiling' | 'ingestLatency' | 'e2e' | 'memory', boolean>;
+}
+
+/** Issue 6's targets for this 2-core machine. */
+export const TARGETS = {
+  ingestToCeiling: 0.25,
+  ingestP99Ms: 50,
+  ingestP999Ms: 200,
+  e2eP99Ms: 1000,
+  peakRssMb: 250,
+};
+
+export function targetsOf(report: BenchReport): BenchReport['targets'] {
+  const { ingest, e2e } = report;
+  return {
+    ingestToCeiling: report.ingestToCeiling >= TARGETS.ingestToCeiling,
+    ingestLatency:
+      ingest.latencyMs.p99 <= TARGETS.ingestP99Ms && ingest.latencyMs.p99_9 <= TARGETS.ingestP999Ms && ingest.non2xx === 0 && ingest.errors === 0,
+    e2e: e2e.latencyMs.p99 <= TARGETS.e2eP99Ms && e2e.deliveredRatio === 1 && e2e.duplicates === 0 && e2e.unexpected === 0 && e2e.non2xx === 0,
+    memory: report.peakRssMb < TARGETS.peakRssMb,
+  };
+}
+
+const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
+
+const cores = (cpu: Record<string, number>) => Object.entries(cpu).map(([name, used]) => `${name} ${used}`).join(', ');
+
+export function printTable(report: BenchReport): void {
+  const { ceiling, ingest, e2e, targets } = report;
+  const load = (name: string, f: IngestFigures) => [
+    name,
+    String(f.requestsPerSecond),
+    String(f.alertsPerSecond),
+    `${f.latencyMs.p50} / ${f.latencyMs.p99} / ${f.latencyMs.p99_9}`,
+    String(f.non2xx + f.errors),
+    cores(f.cpuCores),
+  ];
+  const rows = [
+    ['', 'webhooks/s', 'alerts/s', 'p50 / p99 / p99.9 ms', 'non-2xx+err', 'CPU cores used'],
+    load('ceiling (bare node:http)', ceiling),
+    load('router ingest', ingest),
+  ];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const align = (cell: string, column: number) => (column === 0 || column === 5 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!));
+  const out = [
+    '',
+    `Maestro AlertCenter router bench, ${report.date}, commit ${report.commit}${report.srcDirty ? ' (src has uncommitted changes)' : ''}, load average ${report.loadAverage} at start${report.smoke ? ', SMOKE run (not for judging speed)' : ''}`,
+    `Ingest: ${report.connections} connections, ${report.ingestSeconds} s, webhooks of ${ALERTS_PER_WEBHOOK} burn-rate alerts with distinct fingerprints`,
+    ...rows.map((row) => row.map(align).join('  ').trimEnd()),
+    `router / ceiling: ${report.ingestToCeiling}  (target >= ${TARGETS.ingestToCeiling}: ${verdict(targets.ingestToCeiling)})`,
+    `ingest latency: p99 ${ingest.latencyMs.p99} ms, p99.9 ${ingest.latencyMs.p99_9} ms, ${ingest.non2xx} non-2xx  (target <= ${TARGETS.ingestP99Ms} / ${TARGETS.ingestP999Ms} ms, none: ${verdict(targets.ingestLatency)})`,
+    '',
+    `End to end: ${e2e.alertsPerSecond} alerts/s for ${e2e.seconds} s (${e2e.webhooks} webhooks, warning and critical alternating, ${e2e.non2xx} non-2xx)`,
+    `delivered ${e2e.delivered} / ${e2e.expected} = ${e2e.deliveredRatio}, duplicates ${e2e.duplicates}, unexpected ${e2e.unexpected}`,
+    `202 -> peer receipt: p50 ${e2e.latencyMs.p50} ms, p99 ${e2e.latencyMs.p99} ms, max ${e2e.latencyMs.max} ms  (target p99 <= ${TARGETS.e2eP99Ms} ms, nothing lost or doubled: ${verdict(targets.e2e)})`,
+    `CPU cores used: ${cores(e2e.cpuCores)}`,
+    '',
+    `router peak RSS (VmHWM): ingest ${ingest.peakRssMb} MB, end to end ${e2e.peakRssMb} MB  (target < ${TARGETS.peakRssMb} MB: ${verdict(targets.memory)})`,
+    '',
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+}
