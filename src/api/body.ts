@@ -17,7 +17,11 @@ export async function readJsonBody(req: Request, limit: number): Promise<unknown
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > limit) throw tooLarge(limit);
+    if (size > limit) {
+      // Leaving this loop destroys the request and its socket: the answer must not promise keep-alive.
+      req.res?.setHeader('Connection', 'close');
+      throw tooLarge(limit);
+    }
     chunks.push(chunk);
   }
   const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8');
