@@ -151,7 +151,13 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
   });
 
   const server = createServer(
-    { requestTimeout: config.requestTimeoutMs, headersTimeout: config.headersTimeoutMs, keepAliveTimeout: 5_000 },
+    {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: config.headersTimeoutMs,
+      // Node looks for expired requests only this often (30 s by default), so a slow client outlived both timeouts.
+      connectionsCheckingInterval: 1_000,
+      keepAliveTimeout: 5_000,
+    },
     app,
   );
   await new Promise<void>((resolve, reject) => {
