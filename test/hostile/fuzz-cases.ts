@@ -41,7 +41,7 @@ export const caseRng = (seed: number, index: number) => new Rng(Math.imul(seed ^
 
 export interface FuzzCase {
   category: string;
-  body: Uint8Array;
+  body: Bytes;
   /** undefined: no Content-Type header at all. */
   contentType: string | undefined;
   /** Sent with Transfer-Encoding: chunked (no Content-Length). */
@@ -49,11 +49,13 @@ export interface FuzzCase {
 }
 
 type Json = any;
+/** Buffers over a plain ArrayBuffer, as fetch takes for a body. */
+type Bytes = Buffer<ArrayBuffer>;
 type Path = Array<string | number>;
 
 const JSON_TYPE = 'application/json';
 const utf8 = (text: string) => Buffer.from(text, 'utf8');
-const jsonCase = (category: string, text: string | Buffer, contentType: string | undefined = JSON_TYPE): FuzzCase => ({
+const jsonCase = (category: string, text: string | Bytes, contentType: string | undefined = JSON_TYPE): FuzzCase => ({
   category,
   body: typeof text === 'string' ? utf8(text) : text,
   contentType,
@@ -88,9 +90,9 @@ function anyAlertPath(rng: Rng, payload: Json, field: string): Path {
  * UTF-8 and bare tokens cannot be built as values.
  */
 const RAW_MARKER = (i: number) => `@@raw${i}@@`;
-function withRaw(payload: Json, raws: Buffer[]): Buffer {
+function withRaw(payload: Json, raws: Bytes[]): Bytes {
   let text = JSON.stringify(payload);
-  const parts: Buffer[] = [];
+  const parts: Bytes[] = [];
   raws.forEach((raw, i) => {
     const [before, after] = text.split(`"${RAW_MARKER(i)}"`) as [string, string];
     if (after === undefined) throw new Error(`fuzz generator: marker ${i} not found`);
@@ -102,7 +104,7 @@ function withRaw(payload: Json, raws: Buffer[]): Buffer {
 }
 
 /** `text` with `bytes` where `@@cut@@` stands. */
-function spliceBytes(text: string, bytes: Buffer): Buffer {
+function spliceBytes(text: string, bytes: Bytes): Bytes {
   const [before, after] = text.split('@@cut@@') as [string, string];
   return Buffer.concat([utf8(before), bytes, utf8(after)]);
 }
@@ -223,7 +225,7 @@ const GENERATORS: Record<string, (rng: Rng, limit: number) => FuzzCase> = {
 
   'invalid-json'(rng) {
     const text = JSON.stringify(basePayload(rng));
-    const breakers: Array<() => string | Buffer> = [
+    const breakers: Array<() => string | Bytes> = [
       () => text + rng.pick(['x', '}', ']', ',', '{}', ' 1', 'null', '\u0000']),
       () => `\ufeff${text}`,
       () => text.replaceAll('"', "'"),
