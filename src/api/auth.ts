@@ -21,20 +21,30 @@ function presentedToken(header: string | undefined): string | undefined {
 }
 
 /**
- * Checks credentials against `tokens` in constant time: every token is compared (by digest, so
- * lengths never leak) whatever matched before. An empty list means this endpoint is open, which
- * the config only allows on a loopback address.
+ * Whether an Authorization header carries one of `tokens`, in constant time: every token is
+ * compared (by digest, so lengths never leak) whatever matched before. An empty list means the
+ * endpoint is open, which the config only allows on a loopback address.
  */
-export function requireToken(tokens: readonly string[], realm: string, onRefused?: () => void): RequestHandler {
+export function tokenCheck(tokens: readonly string[]): (authorization: string | undefined) => boolean {
   const expected = tokens.map(digest);
-  return (req, _res, next) => {
-    if (expected.length === 0) return next();
-    const token = presentedToken(req.headers.authorization);
+  return (authorization) => {
+    if (expected.length === 0) return true;
+    const token = presentedToken(authorization);
     const presented = digest(token ?? '');
     let matched = false;
     for (const candidate of expected) matched = timingSafeEqual(candidate, presented) || matched;
-    if (token && matched) return next();
+    return Boolean(token) && matched;
+  };
+}
+
+export const unauthorized = (realm: string): ApiError => new ApiError(401, 'unauthorized', `missing or invalid ${realm} credentials`);
+
+/** Express middleware over `tokenCheck`: 401 unless the request carries one of `tokens`. */
+export function requireToken(tokens: readonly string[], realm: string, onRefused?: () => void): RequestHandler {
+  const allowed = tokenCheck(tokens);
+  return (req, _res, next) => {
+    if (allowed(req.headers.authorization)) return next();
     onRefused?.();
-    next(new ApiError(401, 'unauthorized', `missing or invalid ${realm} credentials`));
+    next(unauthorized(realm));
   };
 }

@@ -1,11 +1,16 @@
-import type { Request } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError } from './errors.js';
 
 /**
  * Reads and parses a JSON body within `limit` bytes. Hand-rolled rather than express.json() to keep
  * the webhook's hot path short, and to answer each failure with its own status.
  */
-export async function readJsonBody(req: Request, limit: number): Promise<unknown> {
+export async function readJsonBody(
+  req: IncomingMessage,
+  limit: number,
+  /** Where the answer goes: express sets `req.res`; a handler without express passes it. */
+  res: ServerResponse | undefined = (req as { res?: ServerResponse }).res,
+): Promise<unknown> {
   const type = req.headers['content-type'];
   if (!type || !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
     throw new ApiError(415, 'unsupported_media_type', `expected Content-Type application/json, got ${type ? JSON.stringify(type) : 'none'}`);
@@ -19,7 +24,7 @@ export async function readJsonBody(req: Request, limit: number): Promise<unknown
     size += chunk.length;
     if (size > limit) {
       // Leaving this loop destroys the request and its socket: the answer must not promise keep-alive.
-      req.res?.setHeader('Connection', 'close');
+      res?.setHeader('Connection', 'close');
       throw tooLarge(limit);
     }
     chunks.push(chunk);

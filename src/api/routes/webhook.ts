@@ -1,9 +1,10 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { parseWebhookPayload } from '../../alerts/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { IngestProducer } from '../../queue/ingest.js';
-import { requireToken } from '../auth.js';
+import { directRoute, replyJson } from '../app.js';
+import { tokenCheck, unauthorized } from '../auth.js';
 import { readJsonBody } from '../body.js';
 import { ApiError } from '../errors.js';
 
@@ -20,16 +21,20 @@ interface WebhookDeps {
 /**
  * POST /api/v1/webhooks/alertmanager: Alertmanager's webhook (version 4; Grafana's superset too).
  * 202 only once the payload is in Redis. A 4xx is final for Alertmanager, so an outage of our own
- * must be a 503, which it retries.
+ * must be a 503, which it retries. Served without express (see directRoute): it is the hot path.
  */
 export function webhookRouter({ tokens, maxBodyBytes, ingest, metrics, logger }: WebhookDeps): Router {
   const refuse = (reason: string) => metrics.webhookRejections.inc({ reason });
-  const router = Router();
-  router.post(WEBHOOK_PATH, requireToken(tokens, 'webhook', () => refuse('unauthorized')), async (req, res) => {
+  const authorized = tokenCheck(tokens);
+  return directRoute('POST', WEBHOOK_PATH, async (req, res) => {
+    if (!authorized(req.headers.authorization)) {
+      refuse('unauthorized');
+      throw unauthorized('webhook');
+    }
     const acceptedAt = Date.now();
     let body: unknown;
     try {
-      body = await readJsonBody(req, maxBodyBytes);
+      body = await readJsonBody(req, maxBodyBytes, res);
     } catch (error) {
       if (error instanceof ApiError) refuse(error.code);
       throw error;
@@ -46,7 +51,6 @@ export function webhookRouter({ tokens, maxBodyBytes, ingest, metrics, logger }:
       logger.error({ err: error }, 'cannot store webhook in Redis; answering 503 so Alertmanager retries');
       throw new ApiError(503, 'unavailable', 'the router cannot store alerts right now (Redis unreachable); retry later');
     }
-    res.status(202).json({ accepted: parsed.payload.alerts.length });
+    replyJson(res, 202, { accepted: parsed.payload.alerts.length });
   });
-  return router;
 }
