@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, realpathSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,9 +30,18 @@ export class OwnRedis {
   private constructor(readonly port: number) {}
 
   static async start(): Promise<OwnRedis> {
-    const redis = new OwnRedis(await freePort());
-    await redis.up();
-    return redis;
+    // freePort() lets the port go before redis-server binds it: under parallel tests another
+    // process may take it first, and redis-server exits. Then try another port.
+    for (let attempt = 1; ; attempt++) {
+      const redis = new OwnRedis(await freePort());
+      try {
+        await redis.up();
+        return redis;
+      } catch (error) {
+        await redis.down();
+        if (attempt === 3) throw error;
+      }
+    }
   }
 
   get url(): string {
@@ -41,17 +50,22 @@ export class OwnRedis {
 
   /** Starts (or restarts) the server; with appendonly so a restart keeps what was acknowledged. */
   async up(): Promise<void> {
-    this.child = spawn(
+    const child = spawn(
       'redis-server',
       ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir],
       { stdio: 'ignore' },
     );
+    this.child = child;
+    const ownDir = realpathSync(this.dir);
     await eventually(async () => {
-      const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      if (child.exitCode !== null) throw new Error(`redis-server on port ${this.port} exited with ${child.exitCode} (port taken?)`);
+      const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1_000, commandTimeout: 1_000 });
       client.on('error', () => {}); // refused until the server listens: that is what we poll for
       try {
         await client.connect();
-        return (await client.ping()) === 'PONG';
+        // Whoever answers on the port must be this server, not another test's.
+        const [, dir] = (await client.call('CONFIG', 'GET', 'dir')) as string[];
+        return dir === ownDir;
       } catch {
         return false;
       } finally {
@@ -78,6 +92,18 @@ export interface RouterProcess {
 
 /** The router as a separate process (`src/main.ts` through tsx), for faults that need one. */
 export async function startRouterProcess(env: Record<string, string>): Promise<RouterProcess> {
+  // freePort() lets the port go before the router binds it: under parallel tests another process
+  // may take it first, and the router exits with EADDRINUSE. Then try another port.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnRouter(env);
+    } catch (error) {
+      if (attempt === 3 || !(error as Error).message.includes('EADDRINUSE')) throw error;
+    }
+  }
+}
+
+async function spawnRouter(env: Record<string, string>): Promise<RouterProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
