@@ -9,7 +9,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { routeAlert } from '../routing/route.js';
 import type { RoutingConfig } from '../routing/types.js';
 import type { AlertState } from './alert-state.js';
-import type { DeliveryQueues } from './deliveries.js';
+import type { DeliveryQueues, PlannedDelivery } from './deliveries.js';
 import type { IngestJobData } from './ingest.js';
 import { INGEST_QUEUE } from './names.js';
 import { logWorkerError } from './redis.js';
@@ -37,22 +37,18 @@ interface IngestWorkerDeps {
 export function startIngestWorker(deps: IngestWorkerDeps): Worker<IngestJobData> {
   const { metrics, logger } = deps;
 
-  async function dispatch(alert: NormalizedAlert, acceptedAt: number, config: RoutingConfig): Promise<string[]> {
+  /** Routes one alert: its deliveries, with the routing metrics counted. */
+  function route(alert: NormalizedAlert, acceptedAt: number, config: RoutingConfig): PlannedDelivery[] {
     const decision = routeAlert(config, routingLabels(alert), new Date());
     if (decision.usedDefault) metrics.notificationsUnrouted.inc();
     for (const match of decision.matches) {
       if (match.mutedBy) metrics.notificationsMuted.inc({ route: match.route });
     }
-    const delivered: string[] = [];
-    for (const { route, receiver, repeatIntervalMs } of decision.deliveries) {
-      const kind = config.receivers.find((r) => r.name === receiver)!.kind;
-      const decision = await deps.deliveries.enqueue(kind, { receiver, route, alert, acceptedAt }, repeatIntervalMs);
-      logger.debug({ receiver, route, fingerprint: alert.fingerprint, status: alert.status, decision }, 'deduplication decision');
-      if (decision === 'duplicate') metrics.notificationsDeduplicated.inc({ receiver });
-      else metrics.notificationsRouted.inc({ route, receiver });
-      delivered.push(receiver);
-    }
-    return delivered;
+    return decision.deliveries.map(({ route, receiver, repeatIntervalMs }) => ({
+      kind: config.receivers.find((r) => r.name === receiver)!.kind,
+      notification: { receiver, route, alert, acceptedAt },
+      repeatIntervalMs,
+    }));
   }
 
   const processor = async (job: Job<IngestJobData>) => {
@@ -63,11 +59,21 @@ export function startIngestWorker(deps: IngestWorkerDeps): Worker<IngestJobData>
       onUnknownSeverity: () => firstAttempt && metrics.severityDefaulted.inc(),
     });
     const config = deps.routing();
-    for (const alert of alerts) {
+    const planned = alerts.flatMap((alert) => {
       if (firstAttempt) metrics.alertsReceived.inc({ status: alert.status, severity: alert.severity });
-      const receivers = await dispatch(alert, job.data.acceptedAt, config);
-      await deps.alertState.record(alert, receivers);
-    }
+      return route(alert, job.data.acceptedAt, config);
+    });
+    // All of the webhook's jobs in one go: per job, a round trip would cost more than the job.
+    const decisions = await deps.deliveries.enqueueAll(planned);
+    const receivers = new Map<NormalizedAlert, string[]>(alerts.map((alert) => [alert, []]));
+    planned.forEach(({ notification: { receiver, route, alert } }, i) => {
+      const decision = decisions[i]!;
+      logger.debug({ receiver, route, fingerprint: alert.fingerprint, status: alert.status, decision }, 'deduplication decision');
+      if (decision === 'duplicate') metrics.notificationsDeduplicated.inc({ receiver });
+      else metrics.notificationsRouted.inc({ route, receiver });
+      receivers.get(alert)!.push(receiver);
+    });
+    for (const [alert, routedTo] of receivers) await deps.alertState.record(alert, routedTo);
     return { alerts: alerts.length };
   };
 
