@@ -110,20 +110,35 @@ describe.skipIf(!hasAlertmanager)(title, () => {
     return (await webhooksSentBy()).every((sent) => sent >= perAlertmanager) && (await queues.idle());
   }
 
+  /** What each process has to say, to explain a wait that failed. */
+  async function situation(): Promise<string> {
+    const tail = (text: string) => text.trim().split('\n').slice(-8).join('\n');
+    const sent = await webhooksSentBy().catch((error: Error) => error.message);
+    return [
+      `webhooks the Alertmanagers got through: ${JSON.stringify(sent)}`,
+      ...alertmanagers.map((alertmanager, i) => `alertmanager ${i} (${alertmanager.url}):\n${tail(alertmanager.output())}`),
+      ...replicas.map((replica, i) => `replica ${i} (${replica.url}, ${replica.child.exitCode ?? replica.child.signalCode ?? 'running'}):\n${tail(replica.output())}`),
+    ].join('\n');
+  }
+  const explained = <T>(wait: Promise<T>) =>
+    wait.catch(async (error: Error) => {
+      throw new Error(`${error.message}\n${await situation()}`);
+    });
+
   it('sends one notification per alert state per receiver: firing, then resolved', async () => {
     const alerts = burnAlerts(new Date(Date.now() - 2 * 60_000));
     const firing = notificationsOf(alerts, 'firing');
     const resolved = notificationsOf(alerts, 'resolved');
 
     await postToAll(alerts);
-    await allDelivered(peers, firing, 60_000);
-    await eventually(() => settled(groups), 60_000, 'both Alertmanagers to notify every group, and the queues to drain');
+    await explained(allDelivered(peers, firing, 60_000));
+    await explained(eventually(() => settled(groups), 60_000, 'both Alertmanagers to notify every group, and the queues to drain'));
     const afterFiring = tally(peers, firing);
 
     await postToAll(alerts.map((alert) => ({ ...alert, endsAt: new Date().toISOString() })));
     const expected = new Set([...firing, ...resolved]);
-    await allDelivered(peers, expected, 60_000);
-    await eventually(() => settled(2 * groups), 60_000, 'both Alertmanagers to notify every resolved group, and the queues to drain');
+    await explained(allDelivered(peers, expected, 60_000));
+    await explained(eventually(() => settled(2 * groups), 60_000, 'both Alertmanagers to notify every resolved group, and the queues to drain'));
 
     const counts = tally(peers, expected);
     const webhook = { route: WEBHOOK_PATH, status_code: '202' };

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, realpathSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,6 +27,8 @@ export function exited(child: ChildProcess): Promise<number | string> {
 export class OwnRedis {
   private child: ChildProcess | undefined;
   private readonly dir = mkdtempSync(join(tmpdir(), 'alertcenter-redis-'));
+  /** Keeps other tests' clients out: one that lands on this port through a freePort race is refused. */
+  private readonly password = randomUUID();
 
   private constructor(readonly port: number) {}
 
@@ -45,14 +48,14 @@ export class OwnRedis {
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `redis://:${this.password}@127.0.0.1:${this.port}`;
   }
 
   /** Starts (or restarts) the server; with appendonly so a restart keeps what was acknowledged. */
   async up(): Promise<void> {
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir],
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir, '--requirepass', this.password],
       { stdio: 'ignore' },
     );
     this.child = child;
