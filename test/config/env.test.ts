@@ -16,6 +16,7 @@ describe('loadConfig', () => {
       sloCatalogFile: 'routing/slos.yaml',
       defaultSeverity: 'warning',
       delivery: { attempts: 12, backoffMs: 2_000, timeoutMs: 10_000, concurrency: 16 },
+      jobLockMs: 30_000,
       channels: {
         slack: { botToken: undefined, apiUrl: 'https://slack.com/api/' },
         email: { smtpUrl: undefined },
@@ -42,6 +43,7 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"'],
     [{ DEFAULT_SEVERITY: 'page' }, 'DEFAULT_SEVERITY: Invalid option: expected one of "critical"|"warning"|"info"'],
     [{ DELIVERY_TIMEOUT: '10 seconds' }, 'DELIVERY_TIMEOUT: expected a duration such as 10s or 5m, got "10 seconds"'],
+    [{ JOB_LOCK_DURATION: '500ms' }, 'JOB_LOCK_DURATION: expected a duration of at least 1s, got "500ms"'],
     [{ SMTP_URL: 'mailto:ops@example.com' }, 'SMTP_URL: expected a smtp or smtps URL, got mailto://...'],
     [{ PAGERDUTY_SERVER: 'https://events.pagerduty.com' }, 'PAGERDUTY_SERVER: expected a host name such as events.pagerduty.com'],
     [{ REDIS_PREFIX: 'alert center' }, 'REDIS_PREFIX: expected letters, digits and {}:._- only'],

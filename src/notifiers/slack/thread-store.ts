@@ -30,6 +30,6 @@ export class SlackThreadStore {
   }
 
   key(notification: Notification): string {
-    return `${this.keyPrefix}slack:thread:${episodeId(notification)}`;
+    return `${this.keyPrefix}:slack:thread:${episodeId(notification)}`;
   }
 }
