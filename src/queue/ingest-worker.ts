@@ -95,7 +95,9 @@ export function startIngestWorker(deps: IngestWorkerDeps): Worker<IngestJobData>
   const worker = new Worker<IngestJobData>(INGEST_QUEUE, processor, {
     connection: deps.connection,
     prefix: deps.prefix,
-    concurrency: deps.concurrency ?? 8,
+    // Processing a webhook costs ten times accepting it and shares the event loop with the webhook:
+    // two at a time keep up (about 160/s alone) and leave the loop to the webhook in a storm.
+    concurrency: deps.concurrency ?? 2,
     lockDuration: deps.lockMs,
     stalledInterval: deps.lockMs,
     skipVersionCheck: true,
