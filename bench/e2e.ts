@@ -13,6 +13,8 @@ const CHANNELS_BY_SEVERITY: Record<BenchSeverity, ChannelKind[]> = {
   critical: ['pagerduty'],
 };
 
+const CHANNELS: readonly ChannelKind[] = ['slack', 'email', 'pagerduty'];
+
 const now = () => performance.timeOrigin + performance.now();
 
 export interface SentWebhook {
@@ -75,8 +77,22 @@ export interface DeliveryAccount {
   duplicates: number;
   /** Arrivals that no accepted webhook asked for (wrong channel, unknown alert). */
   unexpected: number;
-  latencyMs: { p50: number; p99: number; max: number };
+  latencyMs: LatencySummary;
+  /** Where the time goes: each channel has its own queue, workers and peer. */
+  latencyMsByChannel: Record<ChannelKind, LatencySummary>;
 }
+
+export interface LatencySummary {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+const summary = (values: number[]): LatencySummary => ({
+  p50: round(percentile(values, 50)),
+  p99: round(percentile(values, 99)),
+  max: round(percentile(values, 100)),
+});
 
 /** Matches every arrival to the notification it carries, exactly: each (channel, alert) once. */
 export function account(sent: readonly SentWebhook[], receipts: readonly Receipt[]): DeliveryAccount {
@@ -97,10 +113,10 @@ export function account(sent: readonly SentWebhook[], receipts: readonly Receipt
     }
     arrivals.set(key, [...(arrivals.get(key) ?? []), receipt.at]);
   }
-  const latencies: number[] = [];
+  const latencies = new Map<ChannelKind, number[]>(CHANNELS.map((channel) => [channel, []]));
   let duplicates = 0;
   for (const [key, times] of arrivals) {
-    latencies.push(Math.min(...times) - answeredAt.get(key)!);
+    latencies.get(key.slice(0, key.indexOf(':')) as ChannelKind)!.push(Math.min(...times) - answeredAt.get(key)!);
     duplicates += times.length - 1;
   }
   return {
@@ -108,7 +124,8 @@ export function account(sent: readonly SentWebhook[], receipts: readonly Receipt
     delivered: arrivals.size,
     duplicates,
     unexpected,
-    latencyMs: { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), max: round(percentile(latencies, 100)) },
+    latencyMs: summary([...latencies.values()].flat()),
+    latencyMsByChannel: Object.fromEntries(CHANNELS.map((channel) => [channel, summary(latencies.get(channel)!)])) as Record<ChannelKind, LatencySummary>,
   };
 }
 

@@ -50,9 +50,10 @@ async function hammer(request: LoadRequest, durationSeconds: number, seedPrefix:
 }
 
 async function run(request: LoadRequest): Promise<LoadResult> {
+  // Warm-up and measured webhooks differ in their seeds' second letter: no fingerprint repeats.
   await hammer(request, request.warmupSeconds, `${request.seedPrefix}w`);
   const cpu = process.cpuUsage();
-  const result = await hammer(request, request.durationSeconds, request.seedPrefix);
+  const result = await hammer(request, request.durationSeconds, `${request.seedPrefix}m`);
   const { user, system } = process.cpuUsage(cpu);
   const answered = result.requests.total;
   return {

@@ -14,6 +14,8 @@ export interface BenchOptions {
   stallTimeoutSeconds: number;
   /** `node --cpu-prof` on the router processes (BENCH_PROFILE=1). */
   profile: boolean;
+  /** Experiments only, and always reported: settings over the router's (BENCH_ROUTER_ENV='{"DELIVERY_CONCURRENCY":"4"}'). */
+  routerEnv: Record<string, string>;
 }
 
 export class BenchOptionError extends Error {
@@ -28,6 +30,21 @@ function positive(env: Record<string, string | undefined>, name: string, fallbac
   return value;
 }
 
+function stringRecord(env: Record<string, string | undefined>, name: string): Record<string, string> {
+  const text = env[name]?.trim();
+  if (!text) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new BenchOptionError(`${name}: expected a JSON object, got "${text}"`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.values(value).some((v) => typeof v !== 'string')) {
+    throw new BenchOptionError(`${name}: expected a JSON object of strings, got "${text}"`);
+  }
+  return value as Record<string, string>;
+}
+
 export function benchOptions(env: Record<string, string | undefined>, argv: readonly string[]): BenchOptions {
   const smoke = env.BENCH_SMOKE === '1' || argv.includes('--smoke');
   return {
@@ -39,5 +56,6 @@ export function benchOptions(env: Record<string, string | undefined>, argv: read
     e2eAlertsPerSecond: positive(env, 'BENCH_E2E_RATE', 500),
     stallTimeoutSeconds: 30,
     profile: env.BENCH_PROFILE === '1' || argv.includes('--profile'),
+    routerEnv: stringRecord(env, 'BENCH_ROUTER_ENV'),
   };
 }

@@ -1,4 +1,5 @@
 import { ALERTS_PER_WEBHOOK } from './payloads.js';
+import { round } from './stats.js';
 import type { DeliveryAccount } from './e2e.js';
 import type { LoadResult } from './load.js';
 
@@ -21,9 +22,13 @@ export interface BenchReport {
   /** True when src/ had uncommitted changes: the figures are not exactly those of `commit`. */
   srcDirty: boolean;
   smoke: boolean;
+  /** Router settings changed for an experiment (BENCH_ROUTER_ENV); empty for a real result. */
+  routerEnv: Record<string, string>;
   connections: number;
   ingestSeconds: number;
   ceiling: IngestFigures;
+  /** Diagnostic: the webhook path without the workers (bench/api-only.ts). */
+  apiOnly: IngestFigures;
   ingest: IngestFigures & { peakRssMb: number };
   ingestToCeiling: number;
   e2e: DeliveryAccount & {
@@ -64,7 +69,7 @@ const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
 const cores = (cpu: Record<string, number>) => Object.entries(cpu).map(([name, used]) => `${name} ${used}`).join(', ');
 
 export function printTable(report: BenchReport): void {
-  const { ceiling, ingest, e2e, targets } = report;
+  const { ceiling, apiOnly, ingest, e2e, targets } = report;
   const load = (name: string, f: IngestFigures) => [
     name,
     String(f.requestsPerSecond),
@@ -76,6 +81,7 @@ export function printTable(report: BenchReport): void {
   const rows = [
     ['', 'webhooks/s', 'alerts/s', 'p50 / p99 / p99.9 ms', 'non-2xx+err', 'CPU cores used'],
     load('ceiling (bare node:http)', ceiling),
+    load('webhook path alone (diagnostic)', apiOnly),
     load('router ingest', ingest),
   ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
@@ -83,14 +89,16 @@ export function printTable(report: BenchReport): void {
   const out = [
     '',
     `Maestro AlertCenter router bench, ${report.date}, commit ${report.commit}${report.srcDirty ? ' (src has uncommitted changes)' : ''}, load average ${report.loadAverage} at start${report.smoke ? ', SMOKE run (not for judging speed)' : ''}`,
+    ...(Object.keys(report.routerEnv).length > 0 ? [`EXPERIMENT, router settings changed: ${JSON.stringify(report.routerEnv)}`] : []),
     `Ingest: ${report.connections} connections, ${report.ingestSeconds} s, webhooks of ${ALERTS_PER_WEBHOOK} burn-rate alerts with distinct fingerprints`,
     ...rows.map((row) => row.map(align).join('  ').trimEnd()),
-    `router / ceiling: ${report.ingestToCeiling}  (target >= ${TARGETS.ingestToCeiling}: ${verdict(targets.ingestToCeiling)})`,
+    `router / ceiling: ${report.ingestToCeiling}, webhook path alone / ceiling: ${round(apiOnly.requestsPerSecond / ceiling.requestsPerSecond, 3)}  (target >= ${TARGETS.ingestToCeiling}: ${verdict(targets.ingestToCeiling)})`,
     `ingest latency: p99 ${ingest.latencyMs.p99} ms, p99.9 ${ingest.latencyMs.p99_9} ms, ${ingest.non2xx} non-2xx  (target <= ${TARGETS.ingestP99Ms} / ${TARGETS.ingestP999Ms} ms, none: ${verdict(targets.ingestLatency)})`,
     '',
     `End to end: ${e2e.alertsPerSecond} alerts/s for ${e2e.seconds} s (${e2e.webhooks} webhooks, warning and critical alternating, ${e2e.non2xx} non-2xx)`,
     `delivered ${e2e.delivered} / ${e2e.expected} = ${e2e.deliveredRatio}, duplicates ${e2e.duplicates}, unexpected ${e2e.unexpected}`,
     `202 -> peer receipt: p50 ${e2e.latencyMs.p50} ms, p99 ${e2e.latencyMs.p99} ms, max ${e2e.latencyMs.max} ms  (target p99 <= ${TARGETS.e2eP99Ms} ms, nothing lost or doubled: ${verdict(targets.e2e)})`,
+    `by channel (p50 / p99 / max ms): ${Object.entries(e2e.latencyMsByChannel).map(([channel, l]) => `${channel} ${l.p50} / ${l.p99} / ${l.max}`).join(', ')}`,
     `CPU cores used: ${cores(e2e.cpuCores)}`,
     '',
     `router peak RSS (VmHWM): ingest ${ingest.peakRssMb} MB, end to end ${e2e.peakRssMb} MB  (target < ${TARGETS.peakRssMb} MB: ${verdict(targets.memory)})`,

@@ -74,6 +74,7 @@ function startRouter(ctx: Context, phase: string, peers: PeerEndpoints): Promise
       PAGERDUTY_SERVER: peers.pagerdutyServer,
       // The PagerDuty peer speaks TLS with a test-only certificate, as a private CA would be trusted.
       NODE_EXTRA_CA_CERTS: TEST_CA,
+      ...ctx.options.routerEnv,
     },
     { logFile: join(ctx.workDir, `router-${phase}.log`), ...(ctx.options.profile && { profileDir: ctx.workDir }) },
   );
@@ -110,6 +111,20 @@ async function measureCeiling(ctx: Context): Promise<IngestFigures> {
   const { url } = await nextMessage<{ url: string }>(server);
   const cpu = cpuMeter({ server: server.pid! });
   const result = await hammer(ctx, 'ceiling', `${url}${WEBHOOK_PATH}`);
+  const used = cpu();
+  await stop(server);
+  return figures(result, used);
+}
+
+async function measureApiOnly(ctx: Context): Promise<IngestFigures> {
+  progress('webhook path alone: the same app, auth, validation and Redis producer, no workers');
+  const server = forkModule('./api-only.ts', {
+    logFile: join(ctx.workDir, 'api-only.log'),
+    env: { REDIS_URL: ctx.redisUrl, BENCH_WEBHOOK_TOKEN: secrets.webhookToken },
+  });
+  const { url } = await nextMessage<{ url: string }>(server);
+  const cpu = cpuMeter({ server: server.pid!, redis: ctx.redis.pid! });
+  const result = await hammer(ctx, 'api-only', `${url}${WEBHOOK_PATH}`, secrets.webhookToken);
   const used = cpu();
   await stop(server);
   return figures(result, used);
@@ -188,6 +203,8 @@ async function main(): Promise<void> {
   const ctx: Context = { options, workDir, redisUrl: redis.url, redis: redis.child };
 
   const ceiling = await measureCeiling(ctx);
+  const apiOnly = await measureApiOnly(ctx);
+  await flushRedis(redis.url);
   const ingest = await measureIngest(ctx);
   await flushRedis(redis.url);
   const e2e = await measureEndToEnd(ctx);
@@ -198,9 +215,11 @@ async function main(): Promise<void> {
     loadAverage,
     ...commit(),
     smoke: options.smoke,
+    routerEnv: options.routerEnv,
     connections: options.connections,
     ingestSeconds: options.ingestSeconds,
     ceiling,
+    apiOnly,
     ingest,
     ingestToCeiling: round(ingest.requestsPerSecond / ceiling.requestsPerSecond, 3),
     e2e,
