@@ -14,8 +14,12 @@ import { formatPath } from './slo-catalog.js';
 /** A group this large is no longer a burn-rate page; the body limit bounds the rest. */
 export const MAX_ALERTS_PER_PAYLOAD = 1000;
 
-/** zod drops `__proto__` keys from records and loose objects, so label names cannot reach a prototype. */
-const stringRecord = z.record(z.string(), z.string());
+/**
+ * Label and annotation maps. An object with a string catchall validates and copies like
+ * z.record(z.string(), z.string()) at half its cost (the webhook's hot path), and zod drops
+ * `__proto__` keys from it as from loose objects, so label names cannot reach a prototype.
+ */
+const stringRecord = z.object({}).catchall(z.string());
 const timestamp = z.iso.datetime({ offset: true });
 
 const alertSchema = z.looseObject({
@@ -67,7 +71,7 @@ export function parseWebhookPayload(body: unknown): ParseResult {
   return { ok: true, payload: result.data as WebhookPayload };
 }
 
-const TYPE_NAMES: Record<string, string> = { record: 'object', int: 'integer' };
+const TYPE_NAMES: Record<string, string> = { int: 'integer' };
 
 function plainMessage(issue: z.core.$ZodRawIssue): string {
   if (issue.input === undefined) return 'required';
