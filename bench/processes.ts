@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -71,12 +72,15 @@ export function ask<T>(child: ChildProcess, request: object): Promise<T> {
 /** A redis-server of the bench's own on a free port, without persistence: runs do not pollute 6379. */
 export async function startRedis(dir: string): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
+  // A password of its own: should another process win the race for this port, the bench fails to
+  // reach it rather than flushing someone else's Redis.
+  const password = randomUUID();
   const child = track(
-    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--requirepass', password], {
       stdio: 'ignore',
     }),
   );
-  const url = `redis://127.0.0.1:${port}`;
+  const url = `redis://:${password}@127.0.0.1:${port}`;
   await eventually(() => ping(url), 10_000, `redis-server on port ${port}`);
   return { url, child };
 }
