@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../src/api/app.js';
-import { webhookRouter } from '../src/api/routes/webhook.js';
+import { webhookRoute } from '../src/api/routes/webhook.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createMetrics } from '../src/observability/metrics.js';
 import { IngestProducer } from '../src/queue/ingest.js';
@@ -18,7 +18,7 @@ const logger = createLogger('info');
 const redis = createProducerConnection(process.env.REDIS_URL!);
 await new Promise((resolve) => redis.once('ready', resolve));
 const ingest = new IngestProducer(redis, 'bench-api-only');
-const app = createApp({ metrics, logger, routers: [webhookRouter({ tokens: [token], maxBodyBytes: 1024 * 1024, ingest, metrics, logger })] });
+const app = createApp({ metrics, logger, routers: [], direct: [webhookRoute({ tokens: [token], maxBodyBytes: 1024 * 1024, ingest, metrics, logger })] });
 const server = createServer({ keepAliveTimeout: 5_000 }, app);
 
 server.listen(0, '127.0.0.1', () => process.send!({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));

@@ -9,7 +9,7 @@ import { deliveriesRouter } from './api/routes/deliveries.js';
 import { healthRouter } from './api/routes/health.js';
 import { metricsRouter } from './api/routes/metrics.js';
 import { routingRouter } from './api/routes/routing.js';
-import { webhookRouter } from './api/routes/webhook.js';
+import { webhookRoute } from './api/routes/webhook.js';
 import { loadSloCatalog } from './alerts/slo-catalog.js';
 import { isLoopback, type Config } from './config/env.js';
 import { buildNotifiers, closeNotifiers } from './notifiers/build.js';
@@ -127,6 +127,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
 
   const adminAuth = requireToken(config.adminToken ? [config.adminToken] : [], 'admin');
   const app = createApp({
+    direct: [webhookRoute({ tokens: config.webhookTokens, maxBodyBytes: config.maxBodyBytes, ingest, metrics, logger })],
     metrics,
     logger,
     routers: [
@@ -143,7 +144,6 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
           for (const [state, count] of Object.entries(counts)) metrics.queueDepth.set({ queue, state }, count);
         }
       }),
-      webhookRouter({ tokens: config.webhookTokens, maxBodyBytes: config.maxBodyBytes, ingest, metrics, logger }),
       routingRouter(routing, catalog, config.defaultSeverity, adminAuth),
       deliveriesRouter(deliveries, adminAuth),
       alertsRouter(alertState, deliveries, adminAuth),

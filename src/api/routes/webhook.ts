@@ -1,12 +1,11 @@
-import type { Router } from 'express';
 import { parseWebhookPayload } from '../../alerts/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { IngestProducer } from '../../queue/ingest.js';
-import { directRoute, replyJson } from '../app.js';
+import type { DirectRoute } from '../app.js';
 import { tokenCheck, unauthorized } from '../auth.js';
 import { readJsonBody } from '../body.js';
-import { ApiError } from '../errors.js';
+import { ApiError, replyJson } from '../errors.js';
 
 export const WEBHOOK_PATH = '/api/v1/webhooks/alertmanager';
 
@@ -21,12 +20,12 @@ interface WebhookDeps {
 /**
  * POST /api/v1/webhooks/alertmanager: Alertmanager's webhook (version 4; Grafana's superset too).
  * 202 only once the payload is in Redis. A 4xx is final for Alertmanager, so an outage of our own
- * must be a 503, which it retries. Served without express (see directRoute): it is the hot path.
+ * must be a 503, which it retries. Served without express (see DirectRoute): it is the hot path.
  */
-export function webhookRouter({ tokens, maxBodyBytes, ingest, metrics, logger }: WebhookDeps): Router {
+export function webhookRoute({ tokens, maxBodyBytes, ingest, metrics, logger }: WebhookDeps): DirectRoute {
   const refuse = (reason: string) => metrics.webhookRejections.inc({ reason });
   const authorized = tokenCheck(tokens);
-  return directRoute('POST', WEBHOOK_PATH, async (req, res) => {
+  const handle: DirectRoute['handle'] = async (req, res) => {
     if (!authorized(req.headers.authorization)) {
       refuse('unauthorized');
       throw unauthorized('webhook');
@@ -52,5 +51,6 @@ export function webhookRouter({ tokens, maxBodyBytes, ingest, metrics, logger }:
       throw new ApiError(503, 'unavailable', 'the router cannot store alerts right now (Redis unreachable); retry later');
     }
     replyJson(res, 202, { accepted: parsed.payload.alerts.length });
-  });
+  };
+  return { method: 'POST', path: WEBHOOK_PATH, handle };
 }
