@@ -5,17 +5,16 @@ import { fileURLToPath } from 'node:url';
 import type { Counter } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { startPagerDutyPeer, type PagerDutyPeer } from '../peers/pagerduty-peer.js';
-import { startSlackPeer, type SlackPeer } from '../peers/slack-peer.js';
-import { startSmtpPeer, type SmtpPeer } from '../peers/smtp-peer.js';
+import { startChannelPeers, type ChannelPeers } from '../peers/channel-peers.js';
+import type { PagerDutyPeer } from '../peers/pagerduty-peer.js';
+import type { SlackPeer } from '../peers/slack-peer.js';
+import type { SmtpPeer } from '../peers/smtp-peer.js';
 import { hasAlertmanager, startAlertmanager, type AlertmanagerProcess, type PostableAlert } from '../support/alertmanager.js';
 import { cleanRedis, eventually, startTestRouter, type TestRouter } from '../support/router.js';
 import { burnAlertRule, firingAlert, resolvedAlert } from './prometheus-alerts.js';
 
 const WEBHOOK_TOKEN = 'e2e-webhook-token-5f1c';
 const ADMIN_TOKEN = 'e2e-admin-token-9b27';
-const SLACK_TOKEN = 'xoxb-e2e-alertmanager';
-const ROUTING_KEY = 'R0UTINGKEY0000000000000000000E2E';
 const SHIPPED_CONFIG = fileURLToPath(new URL('../../deploy/alertmanager/alertmanager.yml', import.meta.url));
 /** Receivers per severity in the shipped routing/routes.yaml: warning -> email + Slack, critical -> PagerDuty. */
 const RECEIVERS_PER_ALERT = { warning: 2, critical: 1 } as const;
@@ -69,6 +68,7 @@ const title = `Prometheus alerts through two unclustered Alertmanagers to the ro
 }`;
 
 describe.skipIf(!hasAlertmanager)(title, () => {
+  let peers: ChannelPeers;
   let slack: SlackPeer;
   let smtp: SmtpPeer;
   let pagerduty: PagerDutyPeer;
@@ -83,19 +83,12 @@ describe.skipIf(!hasAlertmanager)(title, () => {
   const fingerprints = new Map<PostableAlert, string>();
 
   beforeAll(async () => {
-    [slack, smtp, pagerduty] = await Promise.all([
-      startSlackPeer({ token: SLACK_TOKEN }),
-      startSmtpPeer(),
-      startPagerDutyPeer({ routingKeys: [ROUTING_KEY] }),
-    ]);
+    peers = await startChannelPeers();
+    ({ slack, smtp, pagerduty } = peers);
     router = await startTestRouter({
       WEBHOOK_TOKENS: WEBHOOK_TOKEN,
       ADMIN_TOKEN,
-      SLACK_BOT_TOKEN: SLACK_TOKEN,
-      SLACK_API_URL: slack.url,
-      SMTP_URL: smtp.url(),
-      PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
-      PAGERDUTY_SERVER: pagerduty.server,
+      ...peers.env,
     });
     tokenDir = mkdtempSync(join(tmpdir(), 'alertcenter-e2e-token-'));
     const tokenFile = join(tokenDir, 'webhook.token');
@@ -108,7 +101,7 @@ describe.skipIf(!hasAlertmanager)(title, () => {
   afterAll(async () => {
     await Promise.all(alertmanagers.map((alertmanager) => alertmanager.stop()));
     await router?.stop();
-    await Promise.all([slack?.close(), smtp?.close(), pagerduty?.close(), router && cleanRedis(router.prefix)]);
+    await Promise.all([peers?.close(), router && cleanRedis(router.prefix)]);
     if (tokenDir) rmSync(tokenDir, { recursive: true, force: true });
   });
 

@@ -4,9 +4,10 @@ import { Redis } from 'ioredis';
 import type { ChannelKind } from '../../src/notifiers/types.js';
 import { CHANNEL_KINDS, deliveryQueueName, INGEST_QUEUE } from '../../src/queue/names.js';
 import type { PeerBehavior } from '../peers/http-peer.js';
-import { startPagerDutyPeer, type PagerDutyPeer, type PagerDutyRequest } from '../peers/pagerduty-peer.js';
-import { startSlackPeer, type SlackCall, type SlackPeer, type SlackPeerBehavior } from '../peers/slack-peer.js';
-import { startSmtpPeer, type ReceivedMail, type SmtpPeer } from '../peers/smtp-peer.js';
+import { startChannelPeers } from '../peers/channel-peers.js';
+import type { PagerDutyPeer, PagerDutyRequest } from '../peers/pagerduty-peer.js';
+import type { SlackCall, SlackPeer, SlackPeerBehavior } from '../peers/slack-peer.js';
+import type { ReceivedMail, SmtpPeer } from '../peers/smtp-peer.js';
 import { startDelayProxy, type DelayProxy } from '../support/delay-proxy.js';
 import { recordArrivals, scriptPeer, type Arrival } from '../support/peer-script.js';
 import { exited, startRouterProcess, type RouterProcess } from '../support/processes.js';
@@ -16,8 +17,6 @@ import { eventually } from '../support/router.js';
 
 export const WEBHOOK_PATH = '/api/v1/webhooks/alertmanager';
 export const WEBHOOK_TOKEN = 'fault-tests-webhook-token-0001';
-const SLACK_TOKEN = 'xoxb-fault-tests';
-const ROUTING_KEY = 'R0UTINGKEYFAULTS00000000000000AB';
 
 /** Shipped routing (routing/routes.yaml): pages go to PagerDuty, warnings to email and Slack. */
 export const CHANNELS_BY_SEVERITY: Record<'critical' | 'warning', ChannelKind[]> = {
@@ -52,11 +51,8 @@ export interface FaultPeers {
 const answerNormally = () => ({ kind: 'ok' }) as const;
 
 export async function startFaultPeers(options: FaultPeerOptions = {}): Promise<FaultPeers> {
-  const [slack, smtp, pagerduty] = await Promise.all([
-    startSlackPeer({ token: SLACK_TOKEN }),
-    startSmtpPeer(),
-    startPagerDutyPeer({ routingKeys: [ROUTING_KEY] }),
-  ]);
+  const peers = await startChannelPeers();
+  const { slack, smtp, pagerduty } = peers;
   const proxies: DelayProxy[] = [];
   const portOf = async (kind: ChannelKind, port: number) => {
     const delayMs = options.delayMs?.[kind];
@@ -77,16 +73,16 @@ export async function startFaultPeers(options: FaultPeerOptions = {}): Promise<F
     slackCalls: scriptPeer(slack, options.slack ?? answerNormally),
     pagerdutyEvents: scriptPeer(pagerduty, options.pagerduty ?? answerNormally),
     mails: recordArrivals(smtp.received),
+    // The peers' settings, with each port replaced by its delay proxy's where there is one.
     env: {
-      SLACK_BOT_TOKEN: SLACK_TOKEN,
+      ...peers.env,
       SLACK_API_URL: `http://127.0.0.1:${slackPort}/api/`,
       SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
-      PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
       PAGERDUTY_SERVER: `127.0.0.1:${pagerdutyPort}`,
     },
     close: async () => {
       await Promise.all(proxies.map((proxy) => proxy.close()));
-      await Promise.all([slack.close(), smtp.close(), pagerduty.close()]);
+      await peers.close();
     },
   };
 }

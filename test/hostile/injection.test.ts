@@ -1,15 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPagerDutyPeer, type PagerDutyPeer } from '../peers/pagerduty-peer.js';
-import { startSlackPeer, type SlackPeer } from '../peers/slack-peer.js';
-import { startSmtpPeer, type SmtpPeer } from '../peers/smtp-peer.js';
+import { startChannelPeers, PEER_ROUTING_KEY, type ChannelPeers } from '../peers/channel-peers.js';
+import type { PagerDutyPeer } from '../peers/pagerduty-peer.js';
+import type { SlackPeer } from '../peers/slack-peer.js';
+import type { SmtpPeer } from '../peers/smtp-peer.js';
 import { burnRatePayload } from '../support/payloads.js';
 import { cleanRedis, eventually, startTestRouter, type TestRouter } from '../support/router.js';
 import { printFigures } from './figures.js';
 
-const SLACK_TOKEN = 'xoxb-hostile-injection';
-const ROUTING_KEY = 'R0UTINGKEY0000000000000000H0STIL';
 const RECIPIENT = 'oncall@maestro.example';
 const ROUTING_FILE = fileURLToPath(new URL('fixtures/all-channels.yaml', import.meta.url));
 
@@ -62,24 +61,18 @@ function mrkdwnTexts(value: unknown, found: Array<{ text: string; verbatim: unkn
 const unescapeSlack = (text: string) => text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 
 describe('injection through labels and annotations, webhook to every channel', () => {
+  let peers: ChannelPeers;
   let slack: SlackPeer;
   let smtp: SmtpPeer;
   let pagerduty: PagerDutyPeer;
   let router: TestRouter;
 
   beforeAll(async () => {
-    [slack, smtp, pagerduty] = await Promise.all([
-      startSlackPeer({ token: SLACK_TOKEN }),
-      startSmtpPeer(),
-      startPagerDutyPeer({ routingKeys: [ROUTING_KEY] }),
-    ]);
+    peers = await startChannelPeers();
+    ({ slack, smtp, pagerduty } = peers);
     router = await startTestRouter({
       ROUTING_FILE,
-      SLACK_BOT_TOKEN: SLACK_TOKEN,
-      SLACK_API_URL: slack.url,
-      SMTP_URL: smtp.url(),
-      PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
-      PAGERDUTY_SERVER: pagerduty.server,
+      ...peers.env,
       DELIVERY_ATTEMPTS: '2',
     });
     const res = await request(router.server).post('/api/v1/webhooks/alertmanager').send(hostileWebhook());
@@ -88,7 +81,7 @@ describe('injection through labels and annotations, webhook to every channel', (
 
   afterAll(async () => {
     await router?.stop();
-    await Promise.all([slack?.close(), smtp?.close(), pagerduty?.close(), router && cleanRedis(router.prefix)]);
+    await Promise.all([peers?.close(), router && cleanRedis(router.prefix)]);
   });
 
   it('Slack: every mrkdwn text escapes < > &, so nothing pings, links or formats; the text still arrives whole', async () => {
@@ -146,7 +139,7 @@ describe('injection through labels and annotations, webhook to every channel', (
   it('PagerDuty: the event carries the text as JSON data, exactly as sent, with one-line summary fields', async () => {
     const { event } = await eventually(() => pagerduty.received.find((r) => JSON.stringify(r.event).includes(MARKER)), 15_000, 'the PagerDuty event');
     expect(Object.keys(event).sort()).toEqual(['dedup_key', 'event_action', 'links', 'payload', 'routing_key']);
-    expect(event.routing_key).toBe(ROUTING_KEY);
+    expect(event.routing_key).toBe(PEER_ROUTING_KEY);
     expect(pagerduty.incidents.get(event.dedup_key)?.status).toBe('triggered');
 
     const { payload } = event;

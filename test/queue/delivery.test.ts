@@ -1,17 +1,17 @@
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startPagerDutyPeer, type PagerDutyPeer } from '../peers/pagerduty-peer.js';
-import { startSlackPeer, type SlackPeer } from '../peers/slack-peer.js';
-import { startSmtpPeer, type SmtpPeer } from '../peers/smtp-peer.js';
+import { startChannelPeers, type ChannelPeers } from '../peers/channel-peers.js';
+import type { PagerDutyPeer } from '../peers/pagerduty-peer.js';
+import type { SlackPeer } from '../peers/slack-peer.js';
+import type { SmtpPeer } from '../peers/smtp-peer.js';
 import { burnRatePayload } from '../support/payloads.js';
 import { cleanRedis, eventually, startTestRouter, type TestRouter } from '../support/router.js';
 
-const SLACK_TOKEN = 'xoxb-test-delivery';
-const ROUTING_KEY = 'R0UTINGKEY00000000000000000000AB';
 const WEBHOOK = '/api/v1/webhooks/alertmanager';
 
 /** The whole pipeline in one process: webhook -> Redis -> routing -> delivery queues -> real peers. */
 describe('delivery through the queues to the channel peers', () => {
+  let peers: ChannelPeers;
   let slack: SlackPeer;
   let smtp: SmtpPeer;
   let pagerduty: PagerDutyPeer;
@@ -19,17 +19,10 @@ describe('delivery through the queues to the channel peers', () => {
   let seed = 0;
 
   beforeAll(async () => {
-    [slack, smtp, pagerduty] = await Promise.all([
-      startSlackPeer({ token: SLACK_TOKEN }),
-      startSmtpPeer(),
-      startPagerDutyPeer({ routingKeys: [ROUTING_KEY] }),
-    ]);
+    peers = await startChannelPeers();
+    ({ slack, smtp, pagerduty } = peers);
     router = await startTestRouter({
-      SLACK_BOT_TOKEN: SLACK_TOKEN,
-      SLACK_API_URL: slack.url,
-      SMTP_URL: smtp.url(),
-      PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
-      PAGERDUTY_SERVER: pagerduty.server,
+      ...peers.env,
       DELIVERY_ATTEMPTS: '4',
       DELIVERY_BACKOFF: '200ms',
       DELIVERY_TIMEOUT: '2s',
@@ -43,7 +36,7 @@ describe('delivery through the queues to the channel peers', () => {
 
   afterAll(async () => {
     await router.stop();
-    await Promise.all([slack.close(), smtp.close(), pagerduty.close(), cleanRedis(router.prefix)]);
+    await Promise.all([peers.close(), cleanRedis(router.prefix)]);
   });
 
   const send = async (payload: object) => {
