@@ -28,18 +28,33 @@ export class AlertState {
     return `${this.prefix}:alerts:by-update`;
   }
 
-  async record(alert: NormalizedAlert, receivers: string[]): Promise<void> {
-    const current = await this.get(alert.fingerprint);
-    // HA copies and retries arrive out of order: never let an older state overwrite a newer one.
-    if (current && isOlder(alert, current.alert)) return;
+  /**
+   * Records the state of a webhook's alerts in two round trips (one read, one write), whatever
+   * their number. Copies of one alert are applied in order, so the newer state wins.
+   */
+  async recordAll(entries: ReadonlyArray<readonly [NormalizedAlert, string[]]>): Promise<void> {
+    if (entries.length === 0) return;
+    const fingerprints = [...new Set(entries.map(([alert]) => alert.fingerprint))];
+    const stored = await this.redis.mget(fingerprints.map((f) => this.key(f)));
+    const latest = new Map<string, NormalizedAlert>();
+    fingerprints.forEach((f, i) => {
+      if (stored[i]) latest.set(f, (JSON.parse(stored[i]!) as AlertRecord).alert);
+    });
     const now = Date.now();
-    const record: AlertRecord = { alert, updatedAt: new Date(now).toISOString(), receivers };
-    await this.redis
-      .multi()
-      .set(this.key(alert.fingerprint), JSON.stringify(record), 'EX', RETENTION_SECONDS)
-      .zadd(this.index, now, alert.fingerprint)
-      .zremrangebyscore(this.index, '-inf', now - RETENTION_SECONDS * 1000)
-      .exec();
+    const winners = new Map<string, AlertRecord>();
+    for (const [alert, receivers] of entries) {
+      const current = latest.get(alert.fingerprint);
+      // HA copies and retries arrive out of order: never let an older state overwrite a newer one.
+      if (current && isOlder(alert, current)) continue;
+      latest.set(alert.fingerprint, alert);
+      winners.set(alert.fingerprint, { alert, updatedAt: new Date(now).toISOString(), receivers });
+    }
+    if (winners.size === 0) return;
+    const write = this.redis.multi();
+    for (const [fingerprint, record] of winners) {
+      write.set(this.key(fingerprint), JSON.stringify(record), 'EX', RETENTION_SECONDS).zadd(this.index, now, fingerprint);
+    }
+    await write.zremrangebyscore(this.index, '-inf', now - RETENTION_SECONDS * 1000).exec();
   }
 
   async get(fingerprint: string): Promise<AlertRecord | null> {

@@ -73,24 +73,9 @@ export function startIngestWorker(deps: IngestWorkerDeps): Worker<IngestJobData>
       else metrics.notificationsRouted.inc({ route, receiver });
       receivers.get(alert)!.push(receiver);
     });
-    await recordStates(receivers);
+    await deps.alertState.recordAll([...receivers]);
     return { alerts: alerts.length };
   };
-
-  /**
-   * Records the alerts' state at once, not one after the other: a busy event loop makes every
-   * awaited round trip long, and a job of 10 alerts waited for 20 of them. Copies of one alert in
-   * the same webhook are still recorded in order, so the newer state wins.
-   */
-  async function recordStates(receivers: Map<NormalizedAlert, string[]>): Promise<void> {
-    const byFingerprint = new Map<string, Array<[NormalizedAlert, string[]]>>();
-    for (const entry of receivers) byFingerprint.set(entry[0].fingerprint, [...(byFingerprint.get(entry[0].fingerprint) ?? []), entry]);
-    await Promise.all(
-      [...byFingerprint.values()].map(async (copies) => {
-        for (const [alert, routedTo] of copies) await deps.alertState.record(alert, routedTo);
-      }),
-    );
-  }
 
   const worker = new Worker<IngestJobData>(INGEST_QUEUE, processor, {
     connection: deps.connection,

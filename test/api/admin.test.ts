@@ -113,6 +113,15 @@ describe('admin API, hot reload and AlertCenter state', () => {
       .send(burnRatePayload({ severity: 'critical', seed: 'ad', status: 'resolved' }))
       .expect(202);
     await eventually(async () => (await admin('get', `/api/v1/alerts/${fingerprint}`)).body.alert.status === 'resolved', 10_000, 'resolved state');
+
+    // A late HA copy of the firing state, in one webhook with a new alert: once the new alert shows,
+    // the copy was processed too, and it must not have won.
+    const late = burnRatePayload({ severity: 'critical', seed: 'ad' });
+    const marker = burnRatePayload({ severity: 'critical', seed: 'ae' }).alerts[0];
+    late.alerts.push(marker);
+    await request(router.server).post('/api/v1/webhooks/alertmanager').set('Authorization', `Bearer ${WEBHOOK}`).send(late).expect(202);
+    await eventually(async () => (await admin('get', `/api/v1/alerts/${marker.fingerprint}`)).status === 200, 10_000, 'the new alert');
+    expect((await admin('get', `/api/v1/alerts/${fingerprint}`)).body.alert.status).toBe('resolved');
     const list = await admin('get', '/api/v1/alerts?status=resolved');
     expect(list.body.alerts.map((r: any) => r.alert.fingerprint)).toContain(fingerprint);
     expect((await admin('get', '/api/v1/alerts?status=open')).status).toBe(400);
