@@ -10,12 +10,12 @@ import { healthRouter } from './api/routes/health.js';
 import { metricsRouter } from './api/routes/metrics.js';
 import { routingRouter } from './api/routes/routing.js';
 import { webhookRoute } from './api/routes/webhook.js';
-import { loadSloCatalog } from './alerts/slo-catalog.js';
+import { loadSloCatalog, type SloCatalog } from './alerts/slo-catalog.js';
 import { isLoopback, type Config } from './config/env.js';
 import { buildNotifiers, closeNotifiers } from './notifiers/build.js';
 import type { Notifier } from './notifiers/types.js';
 import type { Logger } from './observability/logger.js';
-import { createMetrics } from './observability/metrics.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
 import { AlertState } from './queue/alert-state.js';
 import { DeliveryQueues } from './queue/deliveries.js';
 import { startDeliveryWorker } from './queue/delivery-worker.js';
@@ -53,81 +53,33 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
   // Checked on every (re)connection: the Redis behind the URL may have been replaced.
   producerRedis.on('ready', () => void warnAboutRedisDurability(producerRedis, logger));
 
-  const timeoutMs = config.delivery.timeoutMs;
-  const channels = {
-    slack: { ...config.channels.slack, timeoutMs },
-    email: { ...config.channels.email, timeoutMs },
-    pagerduty: { ...config.channels.pagerduty, timeoutMs },
-  };
-  // Receivers are rebuilt with each routing reload; deliveries always use the ones in force.
-  let notifiers = new Map<string, Notifier>();
-  const buildReceivers = (routingConfig: RoutingConfig) => {
-    const built = buildNotifiers(routingConfig.receivers, channels, {
-      redis: workerRedis,
-      keyPrefix: config.redisPrefix,
-      logger,
-    });
-    for (const name of built.fallbacks) {
-      logger.warn({ receiver: name }, `receiver "${name}" has no credentials for its channel: it only logs what it would send`);
-    }
-    const previous = notifiers;
-    notifiers = built.notifiers;
-    // Let in-flight sends of the old receivers finish before closing their transports.
-    setTimeout(() => void closeNotifiers(previous.values()), timeoutMs).unref();
-  };
-
   const routing = new RoutingStore(config.routingFile, config.env, {
     onReload: (result) => {
       metrics.configReloadSuccessful.set(result.ok ? 1 : 0);
       if (result.ok) {
         metrics.configReloadSuccessTimestamp.set(Date.now() / 1000);
-        buildReceivers(result.config);
+        pipeline?.reloadReceivers(result.config);
         logger.info({ file: config.routingFile, hash: routing.hash }, 'routing configuration loaded');
       } else {
         logger.error({ file: config.routingFile, err: result.error.message }, 'routing configuration refused; keeping the running one');
       }
     },
   });
-  buildReceivers(routing.current());
   metrics.configReloadSuccessful.set(1);
   metrics.configReloadSuccessTimestamp.set(Date.now() / 1000);
 
   const ingest = new IngestProducer(producerRedis, config.redisPrefix);
   const deliveries = new DeliveryQueues(workerRedis, config.redisPrefix, config.delivery);
   const alertState = new AlertState(workerRedis, config.redisPrefix);
-
-  const workers: Worker[] = [
-    startIngestWorker({
-      connection: workerRedis,
-      prefix: config.redisPrefix,
-      catalog,
-      defaultSeverity: config.defaultSeverity,
-      routing: () => routing.current(),
-      deliveries,
-      alertState,
-      lockMs: config.jobLockMs,
-      metrics,
-      logger,
-    }),
-    ...CHANNEL_KINDS.map((kind) =>
-      startDeliveryWorker({
-        kind,
-        connection: workerRedis,
-        prefix: config.redisPrefix,
-        queues: deliveries,
-        notifierFor: (receiver) => notifiers.get(receiver),
-        timeoutMs: config.delivery.timeoutMs,
-        concurrency: config.delivery.concurrency,
-        lockMs: config.jobLockMs,
-        metrics,
-        logger,
-      }),
-    ),
-  ];
+  const servesApi = config.role !== 'worker';
+  const pipeline =
+    config.role === 'api'
+      ? undefined
+      : startPipeline({ config, redis: workerRedis, routing, catalog, deliveries, alertState, metrics, logger });
 
   const adminAuth = requireToken(config.adminToken ? [config.adminToken] : [], 'admin');
   const app = createApp({
-    direct: [webhookRoute({ tokens: config.webhookTokens, maxBodyBytes: config.maxBodyBytes, ingest, metrics, logger })],
+    direct: servesApi ? [webhookRoute({ tokens: config.webhookTokens, maxBodyBytes: config.maxBodyBytes, ingest, metrics, logger })] : [],
     metrics,
     logger,
     routers: [
@@ -144,9 +96,13 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
           for (const [state, count] of Object.entries(counts)) metrics.queueDepth.set({ queue, state }, count);
         }
       }),
-      routingRouter(routing, catalog, config.defaultSeverity, adminAuth),
-      deliveriesRouter(deliveries, adminAuth),
-      alertsRouter(alertState, deliveries, adminAuth),
+      ...(servesApi
+        ? [
+            routingRouter(routing, catalog, config.defaultSeverity, adminAuth),
+            deliveriesRouter(deliveries, adminAuth),
+            alertsRouter(alertState, deliveries, adminAuth),
+          ]
+        : []),
     ],
   });
 
@@ -168,13 +124,13 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   routing.watch();
 
-  if (config.webhookTokens.length === 0) {
+  if (servesApi && config.webhookTokens.length === 0) {
     logger.warn({ host: config.host }, 'WEBHOOK_TOKENS is empty: the webhook takes unauthenticated requests, so the router listens on loopback only');
   }
-  if (!config.adminToken && isLoopback(config.host)) {
+  if (servesApi && !config.adminToken && isLoopback(config.host)) {
     logger.warn('ADMIN_TOKEN is empty: the admin API is open to local clients only');
   }
-  logger.info({ url, routingFile: config.routingFile, receivers: [...notifiers.keys()] }, 'alertcenter router listening');
+  logger.info({ url, role: config.role, routingFile: config.routingFile, receivers: pipeline?.receivers() ?? [] }, 'alertcenter router listening');
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -185,9 +141,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
       server.closeIdleConnections();
       await closed;
       // Without Redis no job can finish anyway, and bullmq's graceful close would wait for it forever.
-      const force = workerRedis.status !== 'ready';
-      await Promise.all(workers.map((worker) => worker.close(force)));
-      await closeNotifiers(notifiers.values());
+      await pipeline?.stop(workerRedis.status !== 'ready');
       await Promise.all([ingest.close(), deliveries.close()]);
       for (const redis of [producerRedis, workerRedis]) {
         if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
@@ -214,4 +168,84 @@ async function warnAboutRedisDurability(redis: Redis, logger: Logger): Promise<v
   } catch {
     // CONFIG may be disabled on managed Redis; nothing to check then.
   }
+}
+
+interface PipelineDeps {
+  config: Config;
+  /** The workers' connection: blocking commands, retried for ever. */
+  redis: Redis;
+  routing: RoutingStore;
+  catalog: SloCatalog;
+  deliveries: DeliveryQueues;
+  alertState: AlertState;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+interface Pipeline {
+  /** Rebuilds the receivers from a newly loaded routing config; deliveries then use the new ones. */
+  reloadReceivers(routingConfig: RoutingConfig): void;
+  receivers(): string[];
+  /** Finishes the running jobs (`force`: without Redis none can finish, so do not wait) and closes the channels. */
+  stop(force: boolean): Promise<void>;
+}
+
+/** The workers: ingest (normalize, deduplicate, route) and one delivery worker per channel kind. */
+function startPipeline({ config, redis, routing, catalog, deliveries, alertState, metrics, logger }: PipelineDeps): Pipeline {
+  const timeoutMs = config.delivery.timeoutMs;
+  const channels = {
+    slack: { ...config.channels.slack, timeoutMs },
+    email: { ...config.channels.email, timeoutMs },
+    pagerduty: { ...config.channels.pagerduty, timeoutMs },
+  };
+  let notifiers = new Map<string, Notifier>();
+  const reloadReceivers = (routingConfig: RoutingConfig) => {
+    const built = buildNotifiers(routingConfig.receivers, channels, { redis, keyPrefix: config.redisPrefix, logger });
+    for (const name of built.fallbacks) {
+      logger.warn({ receiver: name }, `receiver "${name}" has no credentials for its channel: it only logs what it would send`);
+    }
+    const previous = notifiers;
+    notifiers = built.notifiers;
+    // Let in-flight sends of the old receivers finish before closing their transports.
+    setTimeout(() => void closeNotifiers(previous.values()), timeoutMs).unref();
+  };
+  reloadReceivers(routing.current());
+
+  const workers: Worker[] = [
+    startIngestWorker({
+      connection: redis,
+      prefix: config.redisPrefix,
+      catalog,
+      defaultSeverity: config.defaultSeverity,
+      routing: () => routing.current(),
+      deliveries,
+      alertState,
+      lockMs: config.jobLockMs,
+      metrics,
+      logger,
+    }),
+    ...CHANNEL_KINDS.map((kind) =>
+      startDeliveryWorker({
+        kind,
+        connection: redis,
+        prefix: config.redisPrefix,
+        queues: deliveries,
+        notifierFor: (receiver) => notifiers.get(receiver),
+        timeoutMs,
+        concurrency: config.delivery.concurrency,
+        lockMs: config.jobLockMs,
+        metrics,
+        logger,
+      }),
+    ),
+  ];
+
+  return {
+    reloadReceivers,
+    receivers: () => [...notifiers.keys()],
+    stop: async (force) => {
+      await Promise.all(workers.map((worker) => worker.close(force)));
+      await closeNotifiers(notifiers.values());
+    },
+  };
 }

@@ -70,6 +70,7 @@ const tokenList = z
   .transform((value) => (value ?? '').split(',').map((token) => token.trim()).filter(Boolean));
 
 const envSchema = z.object({
+  ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   PORT: integer(0, 65535, 8080),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   REDIS_URL: url(['redis', 'rediss'], 'redis://127.0.0.1:6379'),
@@ -104,7 +105,15 @@ const envSchema = z.object({
 
 type Env = z.infer<typeof envSchema>;
 
+/**
+ * What a process runs: `api` takes webhooks and serves the AlertCenter API, `worker` normalizes,
+ * routes and delivers; `all` is both in one process. Separate processes keep the webhook's event
+ * loop free of delivery work in an alert storm; every role serves /healthz, /readyz and /metrics.
+ */
+export type Role = 'all' | 'api' | 'worker';
+
 export interface Config {
+  role: Role;
   port: number;
   host: string;
   redisUrl: string;
@@ -152,12 +161,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     e.WEBHOOK_TOKENS.length === 0 && 'WEBHOOK_TOKENS',
     e.ADMIN_TOKEN === undefined && 'ADMIN_TOKEN',
   ].filter(Boolean);
-  if (!isLoopback(e.HOST) && unauthenticated.length > 0) {
+  // A worker serves only health and metrics: no webhook or admin API to leave open.
+  if (e.ROLE !== 'worker' && !isLoopback(e.HOST) && unauthenticated.length > 0) {
     throw new ConfigError(
       `HOST: refusing to listen on ${e.HOST} without ${unauthenticated.join(' and ')}: set them, or keep HOST on loopback (127.0.0.1)`,
     );
   }
   return {
+    role: e.ROLE,
     port: e.PORT,
     host: e.HOST,
     redisUrl: e.REDIS_URL!,

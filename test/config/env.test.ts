@@ -5,6 +5,7 @@ describe('loadConfig', () => {
   it('has working defaults on an empty environment', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
+      role: 'all',
       port: 8080,
       host: '127.0.0.1',
       redisUrl: 'redis://127.0.0.1:6379',
@@ -33,6 +34,10 @@ describe('loadConfig', () => {
     expect(loadConfig({ HOST: '0.0.0.0', WEBHOOK_TOKENS: 'a', ADMIN_TOKEN: 'b' }).host).toBe('0.0.0.0');
   });
 
+  it('lets a worker, which serves only health and metrics, listen beyond loopback without tokens', () => {
+    expect(loadConfig({ ROLE: 'worker', HOST: '0.0.0.0' })).toMatchObject({ role: 'worker', host: '0.0.0.0' });
+  });
+
   // One case per bad setting; each message is one line that names the setting.
   it.each([
     [{ PORT: '70000' }, 'PORT: expected an integer from 0 to 65535, got "70000"'],
@@ -40,6 +45,8 @@ describe('loadConfig', () => {
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL: expected a redis or rediss URL, got a malformed one'],
     [{ REDIS_URL: 'http://127.0.0.1:6379' }, 'REDIS_URL: expected a redis or rediss URL, got http://...'],
     [{ MAX_BODY_BYTES: '12' }, 'MAX_BODY_BYTES: expected an integer from 1024 to 67108864, got "12"'],
+    [{ ROLE: 'both' }, 'ROLE: Invalid option: expected one of "all"|"api"|"worker"'],
+    [{ ROLE: 'api', HOST: '0.0.0.0' }, 'HOST: refusing to listen on 0.0.0.0 without WEBHOOK_TOKENS and ADMIN_TOKEN: set them, or keep HOST on loopback (127.0.0.1)'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"'],
     [{ DEFAULT_SEVERITY: 'page' }, 'DEFAULT_SEVERITY: Invalid option: expected one of "critical"|"warning"|"info"'],
     [{ DELIVERY_TIMEOUT: '10 seconds' }, 'DELIVERY_TIMEOUT: expected a duration such as 10s or 5m, got "10 seconds"'],
