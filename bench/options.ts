@@ -12,6 +12,8 @@ export interface BenchOptions {
   e2eAlertsPerSecond: number;
   /** After the last webhook, how long the peers may receive nothing before the rest counts as lost. */
   stallTimeoutSeconds: number;
+  /** The router as one process of ROLE=all (BENCH_SINGLE_PROCESS=1 or --single-process), to compare with the split. */
+  singleProcess: boolean;
   /** `node --cpu-prof` on the router processes (BENCH_PROFILE=1). */
   profile: boolean;
   /** Experiments only, and always reported: settings over the router's (BENCH_ROUTER_ENV='{"DELIVERY_CONCURRENCY":"4"}'). */
@@ -55,6 +57,7 @@ export function benchOptions(env: Record<string, string | undefined>, argv: read
     e2eSeconds: smoke ? 2 : positive(env, 'BENCH_E2E_DURATION', 20),
     e2eAlertsPerSecond: positive(env, 'BENCH_E2E_RATE', 500),
     stallTimeoutSeconds: 30,
+    singleProcess: env.BENCH_SINGLE_PROCESS === '1' || argv.includes('--single-process'),
     profile: env.BENCH_PROFILE === '1' || argv.includes('--profile'),
     routerEnv: stringRecord(env, 'BENCH_ROUTER_ENV'),
   };

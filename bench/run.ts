@@ -59,25 +59,57 @@ async function startPeers(ctx: Context, phase: string) {
 }
 
 /** The router as it ships (dist/), configured as production would be, with the peers as channels. */
-function startRouter(ctx: Context, phase: string, peers: PeerEndpoints): Promise<RouterProcess> {
-  return startRouterProcess(
-    {
-      REDIS_URL: ctx.redisUrl,
-      REDIS_PREFIX: 'bench',
-      WEBHOOK_TOKENS: secrets.webhookToken,
-      ADMIN_TOKEN: randomBytes(16).toString('hex'),
-      LOG_LEVEL: 'info',
-      SLACK_BOT_TOKEN: secrets.slackToken,
-      SLACK_API_URL: peers.slackApiUrl,
-      SMTP_URL: peers.smtpUrl,
-      PAGERDUTY_ROUTING_KEY: secrets.routingKey,
-      PAGERDUTY_SERVER: peers.pagerdutyServer,
-      // The PagerDuty peer speaks TLS with a test-only certificate, as a private CA would be trusted.
-      NODE_EXTRA_CA_CERTS: TEST_CA,
-      ...ctx.options.routerEnv,
+function routerEnv(ctx: Context, peers: PeerEndpoints): Record<string, string> {
+  return {
+    REDIS_URL: ctx.redisUrl,
+    REDIS_PREFIX: 'bench',
+    WEBHOOK_TOKENS: secrets.webhookToken,
+    ADMIN_TOKEN: randomBytes(16).toString('hex'),
+    LOG_LEVEL: 'info',
+    SLACK_BOT_TOKEN: secrets.slackToken,
+    SLACK_API_URL: peers.slackApiUrl,
+    SMTP_URL: peers.smtpUrl,
+    PAGERDUTY_ROUTING_KEY: secrets.routingKey,
+    PAGERDUTY_SERVER: peers.pagerdutyServer,
+    // The PagerDuty peer speaks TLS with a test-only certificate, as a private CA would be trusted.
+    NODE_EXTRA_CA_CERTS: TEST_CA,
+    ...ctx.options.routerEnv,
+  };
+}
+
+/** The router's processes: the webhook's and the workers' (one process of ROLE=all with --single-process). */
+interface Router {
+  api: RouterProcess;
+  worker?: RouterProcess;
+  pids: Record<string, number>;
+  stop(): Promise<void>;
+}
+
+async function startRouter(ctx: Context, phase: string, peers: PeerEndpoints, roles: Array<'api' | 'worker'>): Promise<Router> {
+  const start = (role: string) =>
+    startRouterProcess(
+      { ...routerEnv(ctx, peers), ROLE: role },
+      { logFile: join(ctx.workDir, `router-${phase}-${role}.log`), ...(ctx.options.profile && { profileDir: ctx.workDir }) },
+    );
+  if (ctx.options.singleProcess && roles.includes('worker')) {
+    const all = await start('all');
+    return { api: all, pids: { router: all.pid }, stop: () => stop(all.child, 30_000) };
+  }
+  const [api, worker] = await Promise.all(roles.map(start));
+  return {
+    api: api!,
+    ...(worker && { worker }),
+    pids: { api: api!.pid, ...(worker && { worker: worker.pid }) },
+    stop: async () => {
+      await Promise.all([api!, worker].map((part) => part && stop(part.child, 30_000)));
     },
-    { logFile: join(ctx.workDir, `router-${phase}.log`), ...(ctx.options.profile && { profileDir: ctx.workDir }) },
-  );
+  };
+}
+
+/** Peak RSS of the router: of its one process, or of its api and worker processes together. */
+function routerPeakRssMb(router: Router): { total: number; byProcess: Record<string, number> } {
+  const byProcess = Object.fromEntries(Object.entries(router.pids).map(([name, pid]) => [name, round(peakRssMb(pid))]));
+  return { total: round(Object.values(byProcess).reduce((sum, mb) => sum + mb, 0)), byProcess };
 }
 
 /** Runs the load generator (its own process) against `url` and returns what it measured. */
@@ -116,31 +148,29 @@ async function measureCeiling(ctx: Context): Promise<IngestFigures> {
   return figures(result, used);
 }
 
-async function measureApiOnly(ctx: Context): Promise<IngestFigures> {
-  progress('webhook path alone: the same app, auth, validation and Redis producer, no workers');
-  const server = forkModule('./api-only.ts', {
-    logFile: join(ctx.workDir, 'api-only.log'),
-    env: { REDIS_URL: ctx.redisUrl, BENCH_WEBHOOK_TOKEN: secrets.webhookToken },
-  });
-  const { url } = await nextMessage<{ url: string }>(server);
-  const cpu = cpuMeter({ server: server.pid!, redis: ctx.redis.pid! });
-  const result = await hammer(ctx, 'api-only', `${url}${WEBHOOK_PATH}`, secrets.webhookToken);
+async function measureApiAlone(ctx: Context): Promise<IngestFigures> {
+  progress('webhook process alone: the router with ROLE=api and no worker running (a diagnostic)');
+  const peers = await startPeers(ctx, 'api-alone');
+  const router = await startRouter(ctx, 'api-alone', peers.endpoints, ['api']);
+  const cpu = cpuMeter({ ...router.pids, redis: ctx.redis.pid! });
+  const result = await hammer(ctx, 'api-alone', `${router.api.url}${WEBHOOK_PATH}`, secrets.webhookToken);
   const used = cpu();
-  await stop(server);
+  await router.stop();
+  await stop(peers.child);
   return figures(result, used);
 }
 
-async function measureIngest(ctx: Context): Promise<IngestFigures & { peakRssMb: number }> {
+async function measureIngest(ctx: Context): Promise<IngestFigures & { peakRssMb: number; peakRssMbByProcess: Record<string, number> }> {
   progress('ingest: router with Redis, auth, validation, and its workers delivering to the peers');
   const peers = await startPeers(ctx, 'ingest');
-  const router = await startRouter(ctx, 'ingest', peers.endpoints);
-  const cpu = cpuMeter({ router: router.pid, redis: ctx.redis.pid!, peers: peers.child.pid! });
-  const result = await hammer(ctx, 'ingest', `${router.url}${WEBHOOK_PATH}`, secrets.webhookToken);
+  const router = await startRouter(ctx, 'ingest', peers.endpoints, ['api', 'worker']);
+  const cpu = cpuMeter({ ...router.pids, redis: ctx.redis.pid!, peers: peers.child.pid! });
+  const result = await hammer(ctx, 'ingest', `${router.api.url}${WEBHOOK_PATH}`, secrets.webhookToken);
   const used = cpu();
-  const peakRss = peakRssMb(router.pid);
-  await stop(router.child, 30_000);
+  const peakRss = routerPeakRssMb(router);
+  await router.stop();
   await stop(peers.child);
-  return { ...figures(result, used), peakRssMb: round(peakRss) };
+  return { ...figures(result, used), peakRssMb: peakRss.total, peakRssMbByProcess: peakRss.byProcess };
 }
 
 /**
@@ -162,16 +192,16 @@ async function measureEndToEnd(ctx: Context): Promise<BenchReport['e2e']> {
   const { e2eAlertsPerSecond: rate, e2eSeconds: seconds } = ctx.options;
   progress(`end to end: ${rate} alerts/s for ${seconds} s to the Slack, email and PagerDuty peers`);
   const peers = await startPeers(ctx, 'e2e');
-  const router = await startRouter(ctx, 'e2e', peers.endpoints);
-  const cpu = cpuMeter({ router: router.pid, redis: ctx.redis.pid!, peers: peers.child.pid!, sender: process.pid });
-  const sent = await sendSteadily({ url: router.url, token: secrets.webhookToken, alertsPerSecond: rate, durationSeconds: seconds, seedPrefix: 'e' });
+  const router = await startRouter(ctx, 'e2e', peers.endpoints, ['api', 'worker']);
+  const cpu = cpuMeter({ ...router.pids, redis: ctx.redis.pid!, peers: peers.child.pid!, sender: process.pid });
+  const sent = await sendSteadily({ url: router.api.url, token: secrets.webhookToken, alertsPerSecond: rate, durationSeconds: seconds, seedPrefix: 'e' });
   await drained(peers.child, expectedNotifications(sent), ctx.options.stallTimeoutSeconds * 1000);
   // A duplicate would come after the original: give it a moment to show up.
   await sleep(1000);
   const { receipts } = await ask<{ receipts: Receipt[] }>(peers.child, { type: 'receipts' });
   const cpuCores = cpu();
-  const peakRss = peakRssMb(router.pid);
-  await stop(router.child, 30_000);
+  const peakRss = routerPeakRssMb(router);
+  await router.stop();
   await stop(peers.child);
   const delivery = account(sent, receipts);
   return {
@@ -181,7 +211,8 @@ async function measureEndToEnd(ctx: Context): Promise<BenchReport['e2e']> {
     non2xx: sent.filter((webhook) => webhook.status < 200 || webhook.status > 299).length,
     ...delivery,
     deliveredRatio: delivery.expected === 0 ? 0 : round(delivery.delivered / delivery.expected, 4),
-    peakRssMb: round(peakRss),
+    peakRssMb: peakRss.total,
+    peakRssMbByProcess: peakRss.byProcess,
     cpuCores,
   };
 }
@@ -203,7 +234,8 @@ async function main(): Promise<void> {
   const ctx: Context = { options, workDir, redisUrl: redis.url, redis: redis.child };
 
   const ceiling = await measureCeiling(ctx);
-  const apiOnly = await measureApiOnly(ctx);
+  const apiAlone = await measureApiAlone(ctx);
+  await flushRedis(redis.url);
   await flushRedis(redis.url);
   const ingest = await measureIngest(ctx);
   await flushRedis(redis.url);
@@ -216,10 +248,11 @@ async function main(): Promise<void> {
     ...commit(),
     smoke: options.smoke,
     routerEnv: options.routerEnv,
+    singleProcess: options.singleProcess,
     connections: options.connections,
     ingestSeconds: options.ingestSeconds,
     ceiling,
-    apiOnly,
+    apiAlone,
     ingest,
     ingestToCeiling: round(ingest.requestsPerSecond / ceiling.requestsPerSecond, 3),
     e2e,
