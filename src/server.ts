@@ -195,7 +195,7 @@ function startPipeline({ config, redis, routing, catalog, deliveries, alertState
   const timeoutMs = config.delivery.timeoutMs;
   const channels = {
     slack: { ...config.channels.slack, timeoutMs },
-    email: { ...config.channels.email, timeoutMs },
+    email: { ...config.channels.email, timeoutMs, connections: config.delivery.concurrency },
     pagerduty: { ...config.channels.pagerduty, timeoutMs },
   };
   let notifiers = new Map<string, Notifier>();

@@ -15,7 +15,7 @@ import type { Notification, Notifier } from './types.js';
 /** Channel-wide settings from the environment; a missing credential means a dry run. */
 export interface ChannelSettings {
   slack: { botToken?: string; apiUrl: string; timeoutMs: number };
-  email: { smtpUrl?: string; from: string; timeoutMs: number };
+  email: { smtpUrl?: string; from: string; timeoutMs: number; connections: number };
   /** `routingKey` is the default for receivers that name none. */
   pagerduty: { routingKey?: string; server: string; timeoutMs: number };
 }
@@ -60,9 +60,9 @@ function buildNotifier(receiver: ReceiverConfig, channels: ChannelSettings, thre
     }
     case 'email': {
       const addressing = { from: receiver.email.from ?? channels.email.from, to: receiver.email.to };
-      const { smtpUrl, timeoutMs } = channels.email;
+      const { smtpUrl, timeoutMs, connections } = channels.email;
       return smtpUrl
-        ? new EmailNotifier({ receiver: receiver.name, ...addressing, smtpUrl, timeoutMs })
+        ? new EmailNotifier({ receiver: receiver.name, ...addressing, smtpUrl, timeoutMs, connections })
         : dryRun((notification) => composeMail(notification, addressing));
     }
     case 'pagerduty': {

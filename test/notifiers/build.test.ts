@@ -20,7 +20,7 @@ const RECEIVERS: ReceiverConfig[] = [
 function settings(credentials: { botToken?: string; smtpUrl?: string; routingKey?: string }): ChannelSettings {
   return {
     slack: { botToken: credentials.botToken, apiUrl: 'http://127.0.0.1:1/api/', timeoutMs: 1000 },
-    email: { smtpUrl: credentials.smtpUrl, from: 'AlertCenter <alerts@maestro.example>', timeoutMs: 1000 },
+    email: { smtpUrl: credentials.smtpUrl, from: 'AlertCenter <alerts@maestro.example>', timeoutMs: 1000, connections: 1 },
     pagerduty: { routingKey: credentials.routingKey, server: '127.0.0.1:1', timeoutMs: 1000 },
   };
 }

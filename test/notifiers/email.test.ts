@@ -4,6 +4,7 @@ import { TRUNCATION_MARKER } from '../../src/notifiers/render/text.js';
 import { DeliveryError, type DeliveryReceipt } from '../../src/notifiers/types.js';
 import { startSmtpPeer, type SmtpPeer, type SmtpPeerOptions } from '../peers/smtp-peer.js';
 import { TEST_TLS, UNRELATED_CA } from '../peers/tls.js';
+import { eventually } from '../support/router.js';
 import { alertFixture, HOSTILE, hostileAlert, NEVER_ABORTED, notificationFixture, resolvedFixture } from './helpers.js';
 
 const LOGIN = { user: 'alertcenter', pass: 'smtp-secret-p@ss:word' };
@@ -19,7 +20,7 @@ async function peer(options: SmtpPeerOptions = { users: { [LOGIN.user]: LOGIN.pa
 }
 
 function notifier(smtpUrl: string, overrides: Partial<EmailNotifierOptions> = {}): EmailNotifier {
-  const email = new EmailNotifier({ receiver: 'team-api', to: TO, from: FROM, smtpUrl, timeoutMs: 2000, ca: TEST_TLS.cert, ...overrides });
+  const email = new EmailNotifier({ receiver: 'team-api', to: TO, from: FROM, smtpUrl, timeoutMs: 2000, connections: 2, ca: TEST_TLS.cert, ...overrides });
   opened.unshift(email); // closed before the peers
   return email;
 }
@@ -166,6 +167,27 @@ describe('EmailNotifier failures', () => {
 
     expect(error).toMatchObject({ reason: 'timeout', retryable: true });
     expect(error.message).toContain('cancelled by the caller');
+  });
+
+  it('gives each delivery slot its own connection: relay sessions that hang hold back no other send', async () => {
+    const smtp = await peer();
+    const slots = 7;
+    smtp.setBehavior({ kind: 'hang' }, slots - 1);
+    const email = notifier(smtp.url(LOGIN), { timeoutMs: 30_000, connections: slots });
+    const controller = new AbortController();
+    const sends = Array.from({ length: slots }, (_, i) =>
+      email.send(notificationFixture(alertFixture({ fingerprint: `slot${i}` })), controller.signal).then(
+        () => 'sent',
+        () => 'failed',
+      ),
+    );
+
+    // With fewer connections than slots the free send would queue behind the hung sessions until they time out.
+    await eventually(() => smtp.received.length === 1, 10_000, 'the one send not held by a hung session');
+    controller.abort();
+    const outcomes = await Promise.all(sends);
+    expect(outcomes.filter((outcome) => outcome === 'sent')).toHaveLength(1);
+    expect(outcomes.filter((outcome) => outcome === 'failed')).toHaveLength(slots - 1);
   });
 
   it('makes a refused connection a retryable network failure that hides the URL credentials', async () => {

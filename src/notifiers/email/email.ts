@@ -11,6 +11,11 @@ export interface EmailNotifierOptions {
   smtpUrl: string;
   /** Each SMTP wait: connecting, the greeting, every reply. */
   timeoutMs: number;
+  /**
+   * SMTP connections the pool may open: one per delivery slot of the channel. With fewer, a send
+   * waits in the pool's queue while its deadline runs, behind connections a slow relay holds.
+   */
+  connections: number;
   /** Extra CA certificates (PEM) to trust, e.g. a private relay's. */
   ca?: string | Buffer;
 }
@@ -31,6 +36,7 @@ export class EmailNotifier implements Notifier {
     this.transport = createTransport({
       url: options.smtpUrl,
       pool: true,
+      maxConnections: options.connections,
       // The queue retries; nodemailer would otherwise requeue a message whose connection dropped.
       maxRequeues: 0,
       connectionTimeout: options.timeoutMs,
