@@ -9,7 +9,9 @@ export type PeerBehavior =
   | { kind: 'rate_limited'; retryAfterSeconds?: number }
   | { kind: 'http_error'; status: number }
   /** Reads the request and never answers. */
-  | { kind: 'hang' };
+  | { kind: 'hang' }
+  /** Answers as `ok` would once `until` settles: keeps requests in flight together for as long as a test needs. */
+  | { kind: 'held'; until: Promise<unknown> };
 
 type Server = HttpServer | HttpsServer;
 
@@ -33,6 +35,15 @@ export async function closeServer(server: Server): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeAllConnections();
   await closed;
+}
+
+/** A `held` behaviour, and `release` to let the peer answer the requests it holds. */
+export function heldAnswers(): { held: PeerBehavior; release: () => void } {
+  let release!: () => void;
+  const until = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return { held: { kind: 'held', until }, release };
 }
 
 export function retryAfterHeader(seconds: number | undefined): Record<string, string> {

@@ -30,6 +30,8 @@ export interface PagerDutyPeer {
   server: string;
   port: number;
   received: PagerDutyRequest[];
+  /** TLS connections (completed handshakes) so far: a client that keeps its connections alive makes few. */
+  readonly tlsConnections: number;
   /** By dedup_key. */
   incidents: Map<string, PagerDutyIncident>;
   setBehavior(behavior: PeerBehavior, times?: number): void;
@@ -49,9 +51,13 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
   const incidents = new Map<string, PagerDutyIncident>();
   const behaviors = new BehaviorSchedule<PeerBehavior>();
   let generatedKeys = 0;
+  let tlsConnections = 0;
 
   const server = createServer(TEST_TLS, (req, res) => {
     void handle(req, res);
+  });
+  server.on('secureConnection', () => {
+    tlsConnections += 1;
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -83,12 +89,18 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
         res.writeHead(behavior.status, { 'Content-Type': 'text/html' });
         res.end('<html><body>Bad gateway</body></html>');
         return;
-      case 'ok': {
-        const errors = invalidities(event);
-        if (errors.length > 0) return reply(res, 400, { status: 'invalid event', message: 'Event object is invalid', errors });
-        return reply(res, 202, { status: 'success', message: 'Event processed', dedup_key: apply(event) });
-      }
+      case 'held':
+        await behavior.until;
+        return answer(res, event);
+      case 'ok':
+        return answer(res, event);
     }
+  }
+
+  function answer(res: ServerResponse, event: any): void {
+    const errors = invalidities(event);
+    if (errors.length > 0) return reply(res, 400, { status: 'invalid event', message: 'Event object is invalid', errors });
+    reply(res, 202, { status: 'success', message: 'Event processed', dedup_key: apply(event) });
   }
 
   function invalidities(event: any): string[] {
@@ -127,6 +139,9 @@ export async function startPagerDutyPeer(options: PagerDutyPeerOptions): Promise
     server: `127.0.0.1:${port}`,
     port,
     received,
+    get tlsConnections() {
+      return tlsConnections;
+    },
     incidents,
     setBehavior: (behavior, times) => behaviors.set(behavior, times),
     close: () => closeServer(server),

@@ -75,6 +75,9 @@ export async function startSlackPeer(options: SlackPeerOptions = {}): Promise<Sl
         return;
       case 'slack_error':
         return reply(res, { ok: false, error: behavior.error });
+      case 'held':
+        await behavior.until;
+        return reply(res, answer(method, req.headers.authorization, args));
       case 'ok':
         return reply(res, answer(method, req.headers.authorization, args));
     }
