@@ -1,17 +1,21 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { channel } from 'node:diagnostics_channel';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PagerDutyNotifier, type PagerDutyNotifierOptions } from '../../src/notifiers/pagerduty/pagerduty.js';
 import { TRUNCATION_MARKER } from '../../src/notifiers/render/text.js';
 import { DeliveryError, type DeliveryReceipt } from '../../src/notifiers/types.js';
+import { heldAnswers, type PeerBehavior } from '../peers/http-peer.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../peers/pagerduty-peer.js';
 import { TEST_TLS, UNRELATED_CA } from '../peers/tls.js';
+import { scriptPeer } from '../support/peer-script.js';
 import { alertFixture, HOSTILE, hostileAlert, NEVER_ABORTED, notificationFixture, resolvedFixture } from './helpers.js';
 
 const ROUTING_KEY = 'R0UT1NGKEY0000000000000000SECRET';
 
 let peer: PagerDutyPeer;
+let notifiers: PagerDutyNotifier[] = [];
 
 function notifier(overrides: Partial<PagerDutyNotifierOptions> = {}): PagerDutyNotifier {
-  return new PagerDutyNotifier({
+  const pagerduty = new PagerDutyNotifier({
     receiver: 'pager-api',
     routingKey: ROUTING_KEY,
     server: peer.server,
@@ -19,6 +23,8 @@ function notifier(overrides: Partial<PagerDutyNotifierOptions> = {}): PagerDutyN
     ca: TEST_TLS.cert,
     ...overrides,
   });
+  notifiers.push(pagerduty);
+  return pagerduty;
 }
 
 async function sendExpectingFailure(send: Promise<DeliveryReceipt>): Promise<DeliveryError> {
@@ -35,6 +41,8 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  await Promise.all(notifiers.map((pagerduty) => pagerduty.close()));
+  notifiers = [];
   await peer.close();
 });
 
@@ -172,6 +180,81 @@ describe('PagerDutyNotifier failures', () => {
     expect(error).toMatchObject({ reason: 'network', retryable: true });
     expect(error.message).toContain('ECONNREFUSED');
     expect(error.message).not.toContain(ROUTING_KEY);
+  });
+});
+
+describe('PagerDutyNotifier, sends sharing one connection pool', () => {
+  /** Triggers of distinct alerts, each with its own dedup_key. */
+  const alertNumbered = (n: number) => notificationFixture(alertFixture({ fingerprint: `concurrent-${n}` }));
+  const keyOf = (n: number) => `alertcenter/concurrent-${n}`;
+
+  it('sends one event after another over one TLS connection', async () => {
+    const pagerduty = notifier();
+
+    await pagerduty.send(notificationFixture(alertFixture()), NEVER_ABORTED);
+    await pagerduty.send(notificationFixture(resolvedFixture()), NEVER_ABORTED);
+
+    expect(peer.received).toHaveLength(2);
+    expect(peer.tlsConnections).toBe(1);
+  });
+
+  it("fails only the send whose caller's signal aborts, while the others are in flight", async () => {
+    const { held, release } = heldAnswers();
+    peer.setBehavior(held);
+    const pagerduty = notifier({ timeoutMs: 10_000 });
+    const controllers = [0, 1, 2, 3].map(() => new AbortController());
+
+    const sends = controllers.map((controller, n) => pagerduty.send(alertNumbered(n), controller.signal));
+    const settled = Promise.allSettled(sends);
+    await vi.waitFor(() => expect(peer.received).toHaveLength(4), { timeout: 10_000 });
+    controllers[1]!.abort();
+    await sends[1]!.catch(() => {});
+    release();
+    const results = await settled;
+
+    expect(results[1]).toMatchObject({
+      status: 'rejected',
+      reason: { reason: 'timeout', message: expect.stringContaining('cancelled by the caller') },
+    });
+    for (const n of [0, 2, 3]) expect(results[n]).toEqual({ status: 'fulfilled', value: { id: keyOf(n), action: 'triggered' } });
+  });
+
+  it('ends only the throttled send at its 429, and classifies each failure by its own response', async () => {
+    const [throttled, broken] = [keyOf(1), keyOf(4)];
+    const { held, release } = heldAnswers();
+    scriptPeer(peer, ({ event }): PeerBehavior => {
+      if (event.dedup_key === throttled) return { kind: 'rate_limited', retryAfterSeconds: 12 };
+      if (event.dedup_key === broken) return { kind: 'http_error', status: 502 };
+      return held;
+    });
+    const pagerduty = notifier({ timeoutMs: 10_000 });
+
+    const sends = [0, 1, 2, 3, 4, 5].map((n) => pagerduty.send(alertNumbered(n), NEVER_ABORTED));
+    const settled = Promise.allSettled(sends);
+    // The others are still in flight when the 429 and the 502 arrive.
+    await Promise.allSettled([sends[1], sends[4]]);
+    release();
+    const results = await settled;
+
+    expect(results[1]).toMatchObject({ status: 'rejected', reason: { reason: 'rate_limited', retryAfterMs: 12_000 } });
+    expect(results[4]).toMatchObject({
+      status: 'rejected',
+      reason: { reason: 'server_error', message: expect.stringContaining('HTTP 502') },
+    });
+    for (const n of [0, 2, 3, 5]) expect(results[n]).toEqual({ status: 'fulfilled', value: { id: keyOf(n), action: 'triggered' } });
+    // pdjs retried nothing.
+    expect(peer.received).toHaveLength(6);
+  });
+
+  it('stops watching responses once closed', async () => {
+    const pagerduty = notifier();
+    await pagerduty.send(notificationFixture(alertFixture()), NEVER_ABORTED);
+    expect(channel('http.client.response.finish').hasSubscribers).toBe(true);
+
+    await pagerduty.close();
+
+    expect(channel('http.client.request.start').hasSubscribers).toBe(false);
+    expect(channel('http.client.response.finish').hasSubscribers).toBe(false);
   });
 });
 

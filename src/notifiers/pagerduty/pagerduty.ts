@@ -4,7 +4,7 @@ import { event } from '@pagerduty/pdjs';
 import { Failures } from '../failures.js';
 import { DeliveryError, type DeliveryReceipt, type Notification, type Notifier } from '../types.js';
 import { composePagerDutyEvent, type EventParameters } from './event.js';
-import { watchResponses } from './response-watch.js';
+import { AgentResponses, ResponseWatch } from './response-watch.js';
 
 export interface PagerDutyNotifierOptions {
   receiver: string;
@@ -27,48 +27,55 @@ interface EventsApiReply {
 /**
  * Triggers and resolves PagerDuty incidents through the Events API v2, one dedup_key per alert.
  * pdjs resolves on HTTP errors, retries 429s itself and leaves a 30 s timer behind: here the
- * status is checked, the first 429 ends the request (see watchResponses), its timer is off
+ * status is checked, the first 429 ends the request (see AgentResponses), its timer is off
  * (requestTimeout 0) and the deadline is our own signal.
  */
 export class PagerDutyNotifier implements Notifier {
   readonly kind = 'pagerduty';
   readonly dryRun = false;
   private readonly failures: Failures;
+  /**
+   * Shared by all sends, so a send reuses a TLS connection instead of a handshake of its own. No
+   * maxSockets: pdjs's node-fetch 2 fails a chunked response as "Premature close" when the agent
+   * hands its socket straight to a queued request.
+   */
+  private readonly agent: Agent;
+  private readonly responses: AgentResponses;
 
   constructor(private readonly options: PagerDutyNotifierOptions) {
     this.failures = new Failures('pagerduty', options.receiver, [options.routingKey]);
+    this.agent = new Agent({ keepAlive: true, ...(options.ca === undefined ? {} : { ca: options.ca }) });
+    this.responses = new AgentResponses(this.agent);
   }
 
   async send(notification: Notification, signal: AbortSignal): Promise<DeliveryReceipt> {
     const data = { routing_key: this.options.routingKey, ...composePagerDutyEvent(notification) };
-    // One agent per send, so the watch sees this send's responses only.
-    const agent = new Agent(this.options.ca === undefined ? {} : { ca: this.options.ca });
     const rateLimited = new AbortController();
-    const responses = watchResponses(agent, (response) => {
+    const watch = new ResponseWatch((response) => {
       if (response.statusCode === 429) rateLimited.abort();
     });
     const request: EventParameters & { agent: Agent } = {
       data,
       server: this.options.server,
-      agent,
+      agent: this.agent,
       requestTimeout: 0,
       signal: AbortSignal.any([signal, AbortSignal.timeout(this.options.timeoutMs), rateLimited.signal]),
     };
     try {
-      const reply = await event(request);
+      const reply = await this.responses.watch(watch, () => event(request));
       if (reply.status < 200 || reply.status >= 300) {
         throw this.fromReply(reply.status, reply.data as EventsApiReply, reply.headers.get('retry-after'));
       }
       return { id: data.dedup_key!, action: data.event_action === 'trigger' ? 'triggered' : 'resolved' };
     } catch (error) {
-      throw this.classify(error, signal, responses.last);
-    } finally {
-      responses.stop();
-      agent.destroy();
+      throw this.classify(error, signal, watch.last);
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.responses.close();
+    this.agent.destroy();
+  }
 
   /** `last` is the response whose headers arrived, if any: its status says more than the error pdjs saw. */
   private classify(error: unknown, signal: AbortSignal, last: IncomingMessage | undefined): DeliveryError {
