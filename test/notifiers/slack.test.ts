@@ -1,8 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SlackNotifier } from '../../src/notifiers/slack/slack.js';
 import { SlackThreadStore } from '../../src/notifiers/slack/thread-store.js';
 import { TRUNCATION_MARKER } from '../../src/notifiers/render/text.js';
 import { DeliveryError, type DeliveryReceipt } from '../../src/notifiers/types.js';
+import { heldAnswers } from '../peers/http-peer.js';
 import { startSlackPeer, type SlackPeer } from '../peers/slack-peer.js';
 import {
   alertFixture,
@@ -267,6 +268,35 @@ describe('SlackNotifier failures', () => {
       expect(text).not.toContain(wrongToken);
       expect(text).not.toContain(TOKEN);
     }
+  });
+});
+
+describe('SlackNotifier, concurrent sends through one client', () => {
+  it("fails only the send whose caller's signal aborts, with more sends in flight than the client queues by default", async () => {
+    // By default the Slack client queues requests beyond 100 in flight, and starts each from the
+    // callback of one that finished: from the aborted send's, with that send's signal.
+    const count = 150;
+    const { held, release } = heldAnswers();
+    peer.setBehavior(held);
+    const slack = notifier({ timeoutMs: 10_000 });
+    const controllers = Array.from({ length: count }, () => new AbortController());
+
+    const sends = controllers.map((controller, n) =>
+      slack.send(notificationFixture(alertFixture({ fingerprint: `concurrent-${n}` })), controller.signal),
+    );
+    const settled = Promise.allSettled(sends);
+    await vi.waitFor(() => expect(peer.received.length).toBeGreaterThanOrEqual(100), { timeout: 10_000 });
+    controllers[0]!.abort();
+    await sends[0]!.catch(() => {});
+    release();
+    const [aborted, ...others] = await settled;
+
+    expect(aborted).toMatchObject({
+      status: 'rejected',
+      reason: { reason: 'timeout', message: expect.stringContaining('cancelled by the caller') },
+    });
+    expect(others.filter((result) => result.status === 'rejected')).toEqual([]);
+    expect(peer.received).toHaveLength(count);
   });
 });
 
