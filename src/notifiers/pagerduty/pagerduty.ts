@@ -44,7 +44,9 @@ export class PagerDutyNotifier implements Notifier {
 
   constructor(private readonly options: PagerDutyNotifierOptions) {
     this.failures = new Failures('pagerduty', options.receiver, [options.routingKey]);
-    this.agent = new Agent({ keepAlive: true, ...(options.ca === undefined ? {} : { ca: options.ca }) });
+    // Idle connections close after 5 s, as Node's global agent's do: one the server or a proxy closed
+    // meanwhile would otherwise fail the send that reuses it. (The agent only times out idle sockets.)
+    this.agent = new Agent({ keepAlive: true, timeout: 5_000, ...(options.ca === undefined ? {} : { ca: options.ca }) });
     this.responses = new AgentResponses(this.agent);
   }
 
