@@ -14,6 +14,10 @@ export interface BenchOptions {
   stallTimeoutSeconds: number;
   /** The router as one process of ROLE=all (BENCH_SINGLE_PROCESS=1 or --single-process), to compare with the split. */
   singleProcess: boolean;
+  /** Worker processes beside the api process (BENCH_WORKERS): one per core the rest of the run leaves. */
+  workers: number;
+  /** Their nice value (BENCH_WORKER_NICE; 0 = the api's priority). */
+  workerNice: number;
   /** `node --cpu-prof` on the router processes (BENCH_PROFILE=1). */
   profile: boolean;
   /** Experiments only, and always reported: settings over the router's (BENCH_ROUTER_ENV='{"DELIVERY_CONCURRENCY":"4"}'). */
@@ -29,6 +33,14 @@ function positive(env: Record<string, string | undefined>, name: string, fallbac
   if (!text) return fallback;
   const value = Number(text);
   if (!Number.isFinite(value) || value <= 0) throw new BenchOptionError(`${name}: expected a positive number, got "${text}"`);
+  return value;
+}
+
+function integer(env: Record<string, string | undefined>, name: string, [min, max]: [number, number], fallback: number): number {
+  const text = env[name]?.trim();
+  if (!text) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) throw new BenchOptionError(`${name}: expected an integer from ${min} to ${max}, got "${text}"`);
   return value;
 }
 
@@ -58,6 +70,8 @@ export function benchOptions(env: Record<string, string | undefined>, argv: read
     e2eAlertsPerSecond: positive(env, 'BENCH_E2E_RATE', 500),
     stallTimeoutSeconds: 30,
     singleProcess: env.BENCH_SINGLE_PROCESS === '1' || argv.includes('--single-process'),
+    workers: integer(env, 'BENCH_WORKERS', [1, 16], 2),
+    workerNice: integer(env, 'BENCH_WORKER_NICE', [0, 19], 10),
     profile: env.BENCH_PROFILE === '1' || argv.includes('--profile'),
     routerEnv: stringRecord(env, 'BENCH_ROUTER_ENV'),
   };

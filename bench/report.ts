@@ -29,6 +29,9 @@ export interface BenchReport {
   ceiling: IngestFigures;
   /** The router as one process of ROLE=all (--single-process), instead of an api and a worker process. */
   singleProcess: boolean;
+  /** Worker processes beside the api process, and their nice value. */
+  workers: number;
+  workerNice: number;
   /** Diagnostic: the webhook's process (ROLE=api) with no worker running. */
   apiAlone: IngestFigures;
   ingest: IngestFigures & { peakRssMb: number; peakRssMbByProcess: Record<string, number> };
@@ -96,7 +99,7 @@ export function printTable(report: BenchReport): void {
     '',
     `Maestro AlertCenter router bench, ${report.date}, commit ${report.commit}${report.srcDirty ? ' (src has uncommitted changes)' : ''}, load average ${report.loadAverage} at start${report.smoke ? ', SMOKE run (not for judging speed)' : ''}`,
     ...(Object.keys(report.routerEnv).length > 0 ? [`EXPERIMENT, router settings changed: ${JSON.stringify(report.routerEnv)}`] : []),
-    `Router: ${report.singleProcess ? 'one process (ROLE=all)' : 'an api process (ROLE=api) and a worker process (ROLE=worker)'}`,
+    `Router: ${report.singleProcess ? 'one process (ROLE=all)' : `an api process (ROLE=api) and ${report.workers} worker process(es) (ROLE=worker) at nice ${report.workerNice}`}`,
     `Ingest: ${report.connections} connections, ${report.ingestSeconds} s, webhooks of ${ALERTS_PER_WEBHOOK} burn-rate alerts with distinct fingerprints`,
     ...rows.map((row) => row.map(align).join('  ').trimEnd()),
     `router / ceiling: ${report.ingestToCeiling}, webhook process alone / ceiling: ${round(apiAlone.requestsPerSecond / ceiling.requestsPerSecond, 3)}  (target >= ${TARGETS.ingestToCeiling}: ${verdict(targets.ingestToCeiling)})`,

@@ -1,7 +1,7 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -80,28 +80,34 @@ function routerEnv(ctx: Context, peers: PeerEndpoints): Record<string, string> {
 /** The router's processes: the webhook's and the workers' (one process of ROLE=all with --single-process). */
 interface Router {
   api: RouterProcess;
-  worker?: RouterProcess;
   pids: Record<string, number>;
   stop(): Promise<void>;
 }
 
-async function startRouter(ctx: Context, phase: string, peers: PeerEndpoints, roles: Array<'api' | 'worker'>): Promise<Router> {
-  const start = (role: string) =>
+/**
+ * An api process and `options.workers` worker processes, the workers at nice `options.workerNice`:
+ * on one host the webhook, whose answer Alertmanager waits for, goes first; deliveries take the
+ * rest of the CPU. `workers: 0` is the webhook's process alone.
+ */
+async function startRouter(ctx: Context, phase: string, peers: PeerEndpoints, { workers }: { workers: number }): Promise<Router> {
+  const start = (role: string, name: string) =>
     startRouterProcess(
       { ...routerEnv(ctx, peers), ROLE: role },
-      { logFile: join(ctx.workDir, `router-${phase}-${role}.log`), ...(ctx.options.profile && { profileDir: ctx.workDir }) },
+      { logFile: join(ctx.workDir, `router-${phase}-${name}.log`), ...(ctx.options.profile && { profileDir: ctx.workDir }) },
     );
-  if (ctx.options.singleProcess && roles.includes('worker')) {
-    const all = await start('all');
+  if (ctx.options.singleProcess && workers > 0) {
+    const all = await start('all', 'all');
     return { api: all, pids: { router: all.pid }, stop: () => stop(all.child, 30_000) };
   }
-  const [api, worker] = await Promise.all(roles.map(start));
+  const names = Array.from({ length: workers }, (_, i) => (workers === 1 ? 'worker' : `worker${i + 1}`));
+  const [api, ...started] = await Promise.all([start('api', 'api'), ...names.map((name) => start('worker', name))]);
+  for (const worker of started) setPriority(worker.pid, ctx.options.workerNice);
+  const all = [api!, ...started];
   return {
     api: api!,
-    ...(worker && { worker }),
-    pids: { api: api!.pid, ...(worker && { worker: worker.pid }) },
+    pids: Object.fromEntries([['api', api!.pid], ...started.map((worker, i) => [names[i]!, worker.pid])]),
     stop: async () => {
-      await Promise.all([api!, worker].map((part) => part && stop(part.child, 30_000)));
+      await Promise.all(all.map((part) => stop(part.child, 30_000)));
     },
   };
 }
@@ -151,7 +157,7 @@ async function measureCeiling(ctx: Context): Promise<IngestFigures> {
 async function measureApiAlone(ctx: Context): Promise<IngestFigures> {
   progress('webhook process alone: the router with ROLE=api and no worker running (a diagnostic)');
   const peers = await startPeers(ctx, 'api-alone');
-  const router = await startRouter(ctx, 'api-alone', peers.endpoints, ['api']);
+  const router = await startRouter(ctx, 'api-alone', peers.endpoints, { workers: 0 });
   const cpu = cpuMeter({ ...router.pids, redis: ctx.redis.pid! });
   const result = await hammer(ctx, 'api-alone', `${router.api.url}${WEBHOOK_PATH}`, secrets.webhookToken);
   const used = cpu();
@@ -163,7 +169,7 @@ async function measureApiAlone(ctx: Context): Promise<IngestFigures> {
 async function measureIngest(ctx: Context): Promise<IngestFigures & { peakRssMb: number; peakRssMbByProcess: Record<string, number> }> {
   progress('ingest: router with Redis, auth, validation, and its workers delivering to the peers');
   const peers = await startPeers(ctx, 'ingest');
-  const router = await startRouter(ctx, 'ingest', peers.endpoints, ['api', 'worker']);
+  const router = await startRouter(ctx, 'ingest', peers.endpoints, ctx.options);
   const cpu = cpuMeter({ ...router.pids, redis: ctx.redis.pid!, peers: peers.child.pid! });
   const result = await hammer(ctx, 'ingest', `${router.api.url}${WEBHOOK_PATH}`, secrets.webhookToken);
   const used = cpu();
@@ -192,7 +198,7 @@ async function measureEndToEnd(ctx: Context): Promise<BenchReport['e2e']> {
   const { e2eAlertsPerSecond: rate, e2eSeconds: seconds } = ctx.options;
   progress(`end to end: ${rate} alerts/s for ${seconds} s to the Slack, email and PagerDuty peers`);
   const peers = await startPeers(ctx, 'e2e');
-  const router = await startRouter(ctx, 'e2e', peers.endpoints, ['api', 'worker']);
+  const router = await startRouter(ctx, 'e2e', peers.endpoints, ctx.options);
   const cpu = cpuMeter({ ...router.pids, redis: ctx.redis.pid!, peers: peers.child.pid!, sender: process.pid });
   const sent = await sendSteadily({ url: router.api.url, token: secrets.webhookToken, alertsPerSecond: rate, durationSeconds: seconds, seedPrefix: 'e' });
   await drained(peers.child, expectedNotifications(sent), ctx.options.stallTimeoutSeconds * 1000);
@@ -249,6 +255,8 @@ async function main(): Promise<void> {
     smoke: options.smoke,
     routerEnv: options.routerEnv,
     singleProcess: options.singleProcess,
+    workers: options.workers,
+    workerNice: options.workerNice,
     connections: options.connections,
     ingestSeconds: options.ingestSeconds,
     ceiling,
