@@ -253,7 +253,6 @@ describe('PagerDutyNotifier, sends sharing one connection pool', () => {
 
     await pagerduty.close();
 
-    expect(channel('http.client.request.start').hasSubscribers).toBe(false);
     expect(channel('http.client.response.finish').hasSubscribers).toBe(false);
   });
 });

@@ -271,10 +271,10 @@ describe('SlackNotifier failures', () => {
   });
 });
 
-describe('SlackNotifier, concurrent sends through one client', () => {
-  it("fails only the send whose caller's signal aborts, with more sends in flight than the client queues by default", async () => {
-    // By default the Slack client queues requests beyond 100 in flight, and starts each from the
-    // callback of one that finished: from the aborted send's, with that send's signal.
+describe('SlackNotifier, concurrent sends', () => {
+  it("fails only the send whose caller's signal aborts, with more sends in flight than one Slack client would run at once", async () => {
+    // A Slack client queues requests beyond 100 in flight and starts each from the callback of one
+    // that finished: a client shared through an async context would hand them the aborted send's signal.
     const count = 150;
     const { held, release } = heldAnswers();
     peer.setBehavior(held);

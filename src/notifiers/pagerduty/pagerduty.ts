@@ -56,15 +56,16 @@ export class PagerDutyNotifier implements Notifier {
     const watch = new ResponseWatch((response) => {
       if (response.statusCode === 429) rateLimited.abort();
     });
-    const request: EventParameters & { agent: Agent } = {
+    const request = (headers: Record<string, string>): EventParameters & { agent: Agent } => ({
       data,
       server: this.options.server,
       agent: this.agent,
+      headers,
       requestTimeout: 0,
       signal: AbortSignal.any([signal, AbortSignal.timeout(this.options.timeoutMs), rateLimited.signal]),
-    };
+    });
     try {
-      const reply = await this.responses.watch(watch, () => event(request));
+      const reply = await this.responses.watch(watch, (headers) => event(request(headers)));
       if (reply.status < 200 || reply.status >= 300) {
         throw this.fromReply(reply.status, reply.data as EventsApiReply, reply.headers.get('retry-after'));
       }

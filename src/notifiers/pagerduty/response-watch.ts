@@ -1,12 +1,12 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Agent } from 'node:https';
 
-/** Published by Node's HTTP client once a request has its socket and is sent. */
-const REQUEST_CHANNEL = 'http.client.request.start';
 /** Published by Node's HTTP client as each response's headers arrive. */
 const RESPONSE_CHANNEL = 'http.client.response.finish';
+/** Names the send a request belongs to; also a request id PagerDuty's support can be given. */
+const SEND_HEADER = 'x-request-id';
 
 /** One send's view of the responses to its own requests. */
 export class ResponseWatch {
@@ -30,39 +30,38 @@ export class ResponseWatch {
  * that made the request sees them. pdjs needs this: it retries a 429 on its own (three times, 20 s
  * apart) and loses the status of a reply whose body is not JSON.
  *
- * Sends share the agent (and its keep-alive connections), so a response is told apart by its
- * request. Node publishes the request's start in the async context of the http.request() call (a
- * tick later, or when the agent gives a queued request a socket, through the agent's QueuedRequest
- * async resource), so the send running there is the one `watch()` stored; the WeakMap carries it
- * to the response, which arrives in the socket's context.
+ * Sends share the agent (and its keep-alive connections), so a response is told apart by a header
+ * its request carries. (An AsyncLocalStorage would do it too, but on Node 20 it turns on async
+ * hooks for every promise of the process: several percent of a busy worker's CPU.)
  */
 export class AgentResponses {
-  private readonly sendInProgress = new AsyncLocalStorage<ResponseWatch>();
-  private readonly watchOfRequest = new WeakMap<ClientRequest, ResponseWatch>();
+  private readonly watchOfSend = new Map<string, ResponseWatch>();
 
   constructor(private readonly agent: Agent) {
-    subscribe(REQUEST_CHANNEL, this.onRequestStart);
     subscribe(RESPONSE_CHANNEL, this.onResponseFinish);
   }
 
-  /** Runs `send`; the responses to the requests it makes through the agent go to `watch`. */
-  watch<T>(watch: ResponseWatch, send: () => T): T {
-    return this.sendInProgress.run(watch, send);
+  /** Runs `send` with the headers its requests must carry; their responses go to `watch`. */
+  async watch<T>(watch: ResponseWatch, send: (headers: Record<string, string>) => Promise<T>): Promise<T> {
+    const id = randomUUID();
+    this.watchOfSend.set(id, watch);
+    try {
+      return await send({ [SEND_HEADER]: id });
+    } finally {
+      this.watchOfSend.delete(id);
+    }
   }
 
   close(): void {
-    unsubscribe(REQUEST_CHANNEL, this.onRequestStart);
     unsubscribe(RESPONSE_CHANNEL, this.onResponseFinish);
   }
 
-  private readonly onRequestStart = (message: unknown): void => {
-    const { request } = message as { request: ClientRequest & { agent?: unknown } };
-    const watch = this.sendInProgress.getStore();
-    if (watch !== undefined && request.agent === this.agent) this.watchOfRequest.set(request, watch);
-  };
-
   private readonly onResponseFinish = (message: unknown): void => {
-    const { request, response } = message as { request: ClientRequest; response: IncomingMessage };
-    this.watchOfRequest.get(request)?.see(response);
+    const { request, response } = message as { request: ClientRequest & { agent?: unknown }; response: IncomingMessage };
+    if (request.agent !== this.agent) return;
+    // node-fetch sets every header as an array of values.
+    const value = request.getHeader(SEND_HEADER);
+    const id = Array.isArray(value) ? value[0] : value;
+    if (typeof id === 'string') this.watchOfSend.get(id)?.see(response);
   };
 }

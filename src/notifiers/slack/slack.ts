@@ -1,10 +1,10 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   WebAPIHTTPError,
   WebAPIPlatformError,
   WebAPIRateLimitedError,
   WebAPIRequestError,
   WebClient,
+  type Logger as SlackLogger,
 } from '@slack/web-api';
 import type { Logger } from '../../observability/logger.js';
 import { Failures } from '../failures.js';
@@ -57,22 +57,21 @@ export class SlackNotifier implements Notifier {
   readonly dryRun = false;
   private readonly failures: Failures;
   private readonly logger: Logger;
-  /** The signal of the send whose request the client is making: the client takes no per-call signal. */
-  private readonly sendSignal = new AsyncLocalStorage<AbortSignal>();
-  private readonly slack: WebClient;
+  private readonly clientLogger: SlackLogger;
 
   constructor(private readonly options: SlackNotifierOptions) {
     this.failures = new Failures('slack', options.receiver, [options.token]);
     this.logger = options.logger.child({ receiver: options.receiver, channel: 'slack' });
-    this.slack = this.createClient();
+    this.clientLogger = slackClientLogger(this.logger);
   }
 
   async send(notification: Notification, signal: AbortSignal): Promise<DeliveryReceipt> {
+    const slack = this.client(signal);
     const view = renderAlert(notification.alert);
     try {
-      return await this.sendSignal.run(signal, () =>
-        view.status === 'firing' ? this.sendFiring(notification, view) : this.sendResolved(notification, view),
-      );
+      return view.status === 'firing'
+        ? await this.sendFiring(slack, notification, view)
+        : await this.sendResolved(slack, notification, view);
     } catch (error) {
       throw this.classify(error, signal);
     }
@@ -80,29 +79,29 @@ export class SlackNotifier implements Notifier {
 
   async close(): Promise<void> {}
 
-  private async sendFiring(notification: Notification, view: AlertView): Promise<DeliveryReceipt> {
+  private async sendFiring(slack: WebClient, notification: Notification, view: AlertView): Promise<DeliveryReceipt> {
     // A retried job whose message went out before a crash: the stored ts says so; post nothing twice.
     const posted = await this.options.threads.get(notification);
     if (posted !== null) {
       this.logger.debug({ ts: posted.ts }, 'firing message already posted');
       return { id: posted.ts, action: 'posted' };
     }
-    const thread = await this.post(view);
+    const thread = await this.post(slack, view);
     await this.options.threads.save(notification, thread);
     return { id: thread.ts, action: 'posted' };
   }
 
-  private async sendResolved(notification: Notification, view: AlertView): Promise<DeliveryReceipt> {
+  private async sendResolved(slack: WebClient, notification: Notification, view: AlertView): Promise<DeliveryReceipt> {
     const thread = await this.options.threads.get(notification);
     if (thread === null) {
       // The firing message was never posted here (or is long gone): say it resolved all the same.
-      const posted = await this.post(view);
+      const posted = await this.post(slack, view);
       await this.options.threads.save(notification, { ...posted, resolved: true });
       return { id: posted.ts, action: 'posted' };
     }
     if (!thread.resolved) {
-      await this.slack.chat.update({ channel: thread.channel, ts: thread.ts, ...composeSlackMessage(view), ...NO_PARSING });
-      await this.slack.chat.postMessage({
+      await slack.chat.update({ channel: thread.channel, ts: thread.ts, ...composeSlackMessage(view), ...NO_PARSING });
+      await slack.chat.postMessage({
         channel: thread.channel,
         thread_ts: thread.ts,
         text: composeResolvedReply(view),
@@ -115,15 +114,15 @@ export class SlackNotifier implements Notifier {
   }
 
   /** A new message in the receiver's channel; where Slack put it. */
-  private async post(view: AlertView): Promise<SlackThread> {
+  private async post(slack: WebClient, view: AlertView): Promise<SlackThread> {
     const message = { channel: this.options.channel, ...composeSlackMessage(view), ...NO_PARSING, ...NO_UNFURLS };
-    const { channel, ts } = await this.slack.chat.postMessage(message);
+    const { channel, ts } = await slack.chat.postMessage(message);
     if (!channel || !ts) throw this.failures.error('invalid_response', 'chat.postMessage answered without channel or ts', false);
     return { channel, ts };
   }
 
-  /** One client for all sends; its fetch hook adds the signal of the send making the request. */
-  private createClient(): WebClient {
+  /** One client per send: the Slack client takes no per-call signal, so its fetch hook adds the job's. */
+  private client(signal: AbortSignal): WebClient {
     const { token, apiUrl, timeoutMs } = this.options;
     return new WebClient(token, {
       slackApiUrl: apiUrl,
@@ -132,16 +131,8 @@ export class SlackNotifier implements Notifier {
       retryConfig: { retries: 0 },
       // Throw on 429 instead of sleeping through Retry-After, so the queue can pause the channel.
       rejectRateLimitedCalls: true,
-      // The client's request queue starts a waiting request from the callback of the one that just
-      // finished, i.e. in another send's async context, where the fetch hook would find that send's
-      // signal. Unbounded, it never makes a request wait: each starts within its own send.
-      maxRequestConcurrency: Infinity,
-      logger: slackClientLogger(this.logger),
-      fetch: (url, init) => {
-        const signal = this.sendSignal.getStore();
-        if (signal === undefined) throw new Error('Slack request made outside a send');
-        return fetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal });
-      },
+      logger: this.clientLogger,
+      fetch: (url, init) => fetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal }),
     });
   }
 
