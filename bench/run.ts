@@ -204,8 +204,8 @@ async function measureEndToEnd(ctx: Context): Promise<BenchReport['e2e']> {
   await drained(peers.child, expectedNotifications(sent), ctx.options.stallTimeoutSeconds * 1000);
   // A duplicate would come after the original: give it a moment to show up.
   await sleep(1000);
-  const { receipts } = await ask<{ receipts: Receipt[] }>(peers.child, { type: 'receipts' });
   const cpuCores = cpu();
+  const { receipts } = await ask<{ receipts: Receipt[] }>(peers.child, { type: 'receipts' });
   const peakRss = routerPeakRssMb(router);
   await router.stop();
   await stop(peers.child);
