@@ -7,6 +7,12 @@ export interface BenchOptions {
   /** Uncounted load before each ingest measurement: JIT and connection pools settle. */
   warmupSeconds: number;
   connections: number;
+  /**
+   * Uncounted end-to-end load at the same rate first (BENCH_E2E_WARMUP), drained before the
+   * measurement: an alert storm meets a running router, not one fresh from start-up (its JIT cold,
+   * no connections open). Its latency is reported apart, as the cold start.
+   */
+  e2eWarmupSeconds: number;
   /** End-to-end steady load (BENCH_E2E_DURATION, BENCH_E2E_RATE alerts/s). */
   e2eSeconds: number;
   e2eAlertsPerSecond: number;
@@ -66,6 +72,7 @@ export function benchOptions(env: Record<string, string | undefined>, argv: read
     ingestSeconds: smoke ? 2 : positive(env, 'BENCH_DURATION', 10),
     warmupSeconds: smoke ? 0.5 : 2,
     connections: 32,
+    e2eWarmupSeconds: smoke ? 1 : positive(env, 'BENCH_E2E_WARMUP', 10),
     e2eSeconds: smoke ? 2 : positive(env, 'BENCH_E2E_DURATION', 20),
     e2eAlertsPerSecond: positive(env, 'BENCH_E2E_RATE', 500),
     stallTimeoutSeconds: 30,

@@ -14,7 +14,8 @@ import type { ChannelKind } from '../src/notifiers/types.js';
 export type PeersRequest =
   | { type: 'start'; slackToken: string; routingKey: string }
   | { type: 'count' }
-  | { type: 'receipts' };
+  /** The receipts so far, which the peers then forget (a warm-up's are not the measurement's). */
+  | { type: 'take' };
 
 export interface PeerEndpoints {
   slackApiUrl: string;
@@ -48,7 +49,7 @@ function stampArrivals<T>(received: T[], channel: ChannelKind, instanceIn: (item
  * test peer's MIME parse before answering would spend the machine's CPU the router is measured on;
  * the bench decodes the stored mails after the run, when it matches receipts.
  */
-async function startRelay(): Promise<{ url: string; arrivals: () => number; decoded: () => Promise<Receipt[]> }> {
+async function startRelay(): Promise<{ url: string; arrivals: () => number; take: () => Promise<Receipt[]> }> {
   const arrivals: Array<{ raw: string; at: number }> = [];
   const server = new SMTPServer({
     disabledCommands: ['STARTTLS', 'AUTH'],
@@ -67,9 +68,9 @@ async function startRelay(): Promise<{ url: string; arrivals: () => number; deco
   return {
     url: `smtp://127.0.0.1:${port}`,
     arrivals: () => arrivals.length,
-    decoded: async () =>
+    take: async () =>
       Promise.all(
-        arrivals.map(async ({ raw, at }) => ({
+        arrivals.splice(0).map(async ({ raw, at }) => ({
           channel: 'email' as const,
           instance: INSTANCE_LABEL.exec((await simpleParser(raw)).text ?? '')?.[1] ?? null,
           at,
@@ -103,9 +104,9 @@ process.on('message', (request: PeersRequest) => {
     case 'count':
       process.send!({ count: receipts.length + relay.arrivals() });
       return;
-    case 'receipts':
-      relay.decoded().then(
-        (mails) => process.send!({ receipts: [...receipts, ...mails] }),
+    case 'take':
+      relay.take().then(
+        (mails) => process.send!({ receipts: [...receipts.splice(0), ...mails] }),
         (error: Error) => process.send!({ error: error.message }),
       );
       return;

@@ -42,6 +42,8 @@ export interface BenchReport {
     webhooks: number;
     non2xx: number;
     deliveredRatio: number;
+    /** The uncounted warm-up, on routers fresh from start-up. */
+    coldStart: { seconds: number; delivered: number; expected: number; latencyMs: DeliveryAccount['latencyMs'] };
     /** The router's processes together; each in peakRssMbByProcess. */
     peakRssMb: number;
     peakRssMbByProcess: Record<string, number>;
@@ -105,11 +107,12 @@ export function printTable(report: BenchReport): void {
     `router / ceiling: ${report.ingestToCeiling}, webhook process alone / ceiling: ${round(apiAlone.requestsPerSecond / ceiling.requestsPerSecond, 3)}  (target >= ${TARGETS.ingestToCeiling}: ${verdict(targets.ingestToCeiling)})`,
     `ingest latency: p99 ${ingest.latencyMs.p99} ms, p99.9 ${ingest.latencyMs.p99_9} ms, ${ingest.non2xx} non-2xx  (target <= ${TARGETS.ingestP99Ms} / ${TARGETS.ingestP999Ms} ms, none: ${verdict(targets.ingestLatency)})`,
     '',
-    `End to end: ${e2e.alertsPerSecond} alerts/s for ${e2e.seconds} s (${e2e.webhooks} webhooks, warning and critical alternating, ${e2e.non2xx} non-2xx)`,
+    `End to end: ${e2e.alertsPerSecond} alerts/s for ${e2e.seconds} s after the warm-up (${e2e.webhooks} webhooks, warning and critical alternating, ${e2e.non2xx} non-2xx)`,
     `delivered ${e2e.delivered} / ${e2e.expected} = ${e2e.deliveredRatio}, duplicates ${e2e.duplicates}, unexpected ${e2e.unexpected}`,
     `202 -> peer receipt: p50 ${e2e.latencyMs.p50} ms, p99 ${e2e.latencyMs.p99} ms, max ${e2e.latencyMs.max} ms  (target p99 <= ${TARGETS.e2eP99Ms} ms, nothing lost or doubled: ${verdict(targets.e2e)})`,
     `by channel (p50 / p99 / max ms): ${Object.entries(e2e.latencyMsByChannel).map(([channel, l]) => `${channel} ${l.p50} / ${l.p99} / ${l.max}`).join(', ')}`,
     `CPU cores used: ${cores(e2e.cpuCores)}`,
+    `cold start (the ${e2e.coldStart.seconds} s warm-up before, not counted): delivered ${e2e.coldStart.delivered} / ${e2e.coldStart.expected}, p50 ${e2e.coldStart.latencyMs.p50} ms, p99 ${e2e.coldStart.latencyMs.p99} ms`,
     '',
     `router peak RSS (VmHWM, its processes together): ingest ${ingest.peakRssMb} MB (${megabytes(ingest.peakRssMbByProcess)}), end to end ${e2e.peakRssMb} MB (${megabytes(e2e.peakRssMbByProcess)})  (target < ${TARGETS.peakRssMb} MB: ${verdict(targets.memory)})`,
     '',

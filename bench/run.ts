@@ -196,16 +196,24 @@ async function drained(peers: ChildProcess, expected: number, stallMs: number): 
 
 async function measureEndToEnd(ctx: Context): Promise<BenchReport['e2e']> {
   const { e2eAlertsPerSecond: rate, e2eSeconds: seconds } = ctx.options;
-  progress(`end to end: ${rate} alerts/s for ${seconds} s to the Slack, email and PagerDuty peers`);
+  progress(`end to end: ${rate} alerts/s, ${ctx.options.e2eWarmupSeconds} s of warm-up then ${seconds} s measured, to the Slack, email and PagerDuty peers`);
   const peers = await startPeers(ctx, 'e2e');
   const router = await startRouter(ctx, 'e2e', peers.endpoints, ctx.options);
+  const load = { url: router.api.url, token: secrets.webhookToken, alertsPerSecond: rate };
+  const stallMs = ctx.options.stallTimeoutSeconds * 1000;
+  const take = async () => (await ask<{ receipts: Receipt[] }>(peers.child, { type: 'take' })).receipts;
+
+  const warmup = await sendSteadily({ ...load, durationSeconds: ctx.options.e2eWarmupSeconds, seedPrefix: 'w' });
+  await drained(peers.child, expectedNotifications(warmup), stallMs);
+  const coldStart = account(warmup, await take());
+
   const cpu = cpuMeter({ ...router.pids, redis: ctx.redis.pid!, peers: peers.child.pid!, sender: process.pid });
-  const sent = await sendSteadily({ url: router.api.url, token: secrets.webhookToken, alertsPerSecond: rate, durationSeconds: seconds, seedPrefix: 'e' });
-  await drained(peers.child, expectedNotifications(sent), ctx.options.stallTimeoutSeconds * 1000);
+  const sent = await sendSteadily({ ...load, durationSeconds: seconds, seedPrefix: 'e' });
+  await drained(peers.child, expectedNotifications(sent), stallMs);
   // A duplicate would come after the original: give it a moment to show up.
   await sleep(1000);
   const cpuCores = cpu();
-  const { receipts } = await ask<{ receipts: Receipt[] }>(peers.child, { type: 'receipts' });
+  const receipts = await take();
   const peakRss = routerPeakRssMb(router);
   await router.stop();
   await stop(peers.child);
@@ -217,6 +225,7 @@ async function measureEndToEnd(ctx: Context): Promise<BenchReport['e2e']> {
     non2xx: sent.filter((webhook) => webhook.status < 200 || webhook.status > 299).length,
     ...delivery,
     deliveredRatio: delivery.expected === 0 ? 0 : round(delivery.delivered / delivery.expected, 4),
+    coldStart: { seconds: ctx.options.e2eWarmupSeconds, delivered: coldStart.delivered, expected: coldStart.expected, latencyMs: coldStart.latencyMs },
     peakRssMb: peakRss.total,
     peakRssMbByProcess: peakRss.byProcess,
     cpuCores,
