@@ -26,7 +26,7 @@ import {
   stopAll,
   type RouterProcess,
 } from './processes.js';
-import { printTable, targetsOf, type BenchReport, type IngestFigures } from './report.js';
+import { printTable, targetsOf, type BenchReport, type IngestFigures, type PeakRss } from './report.js';
 import { round } from './stats.js';
 
 /**
@@ -112,10 +112,14 @@ async function startRouter(ctx: Context, phase: string, peers: PeerEndpoints, { 
   };
 }
 
-/** Peak RSS of the router: of its one process, or of its api and worker processes together. */
-function routerPeakRssMb(router: Router): { total: number; byProcess: Record<string, number> } {
+/**
+ * Peak RSS of each of the router's processes, the largest of them (what a container's memory limit
+ * must hold) and their sum.
+ */
+function routerPeakRss(router: Router): PeakRss {
   const byProcess = Object.fromEntries(Object.entries(router.pids).map(([name, pid]) => [name, round(peakRssMb(pid))]));
-  return { total: round(Object.values(byProcess).reduce((sum, mb) => sum + mb, 0)), byProcess };
+  const values = Object.values(byProcess);
+  return { largestMb: Math.max(...values), togetherMb: round(values.reduce((sum, mb) => sum + mb, 0)), byProcess };
 }
 
 /** Runs the load generator (its own process) against `url` and returns what it measured. */
@@ -166,17 +170,17 @@ async function measureApiAlone(ctx: Context): Promise<IngestFigures> {
   return figures(result, used);
 }
 
-async function measureIngest(ctx: Context): Promise<IngestFigures & { peakRssMb: number; peakRssMbByProcess: Record<string, number> }> {
+async function measureIngest(ctx: Context): Promise<IngestFigures & { peakRss: PeakRss }> {
   progress('ingest: router with Redis, auth, validation, and its workers delivering to the peers');
   const peers = await startPeers(ctx, 'ingest');
   const router = await startRouter(ctx, 'ingest', peers.endpoints, ctx.options);
   const cpu = cpuMeter({ ...router.pids, redis: ctx.redis.pid!, peers: peers.child.pid! });
   const result = await hammer(ctx, 'ingest', `${router.api.url}${WEBHOOK_PATH}`, secrets.webhookToken);
   const used = cpu();
-  const peakRss = routerPeakRssMb(router);
+  const peakRss = routerPeakRss(router);
   await router.stop();
   await stop(peers.child);
-  return { ...figures(result, used), peakRssMb: peakRss.total, peakRssMbByProcess: peakRss.byProcess };
+  return { ...figures(result, used), peakRss };
 }
 
 /**
@@ -214,7 +218,7 @@ async function measureEndToEnd(ctx: Context): Promise<BenchReport['e2e']> {
   await sleep(1000);
   const cpuCores = cpu();
   const receipts = await take();
-  const peakRss = routerPeakRssMb(router);
+  const peakRss = routerPeakRss(router);
   await router.stop();
   await stop(peers.child);
   const delivery = account(sent, receipts);
@@ -226,8 +230,7 @@ async function measureEndToEnd(ctx: Context): Promise<BenchReport['e2e']> {
     ...delivery,
     deliveredRatio: delivery.expected === 0 ? 0 : round(delivery.delivered / delivery.expected, 4),
     coldStart: { seconds: ctx.options.e2eWarmupSeconds, delivered: coldStart.delivered, expected: coldStart.expected, latencyMs: coldStart.latencyMs },
-    peakRssMb: peakRss.total,
-    peakRssMbByProcess: peakRss.byProcess,
+    peakRss,
     cpuCores,
   };
 }
@@ -273,7 +276,7 @@ async function main(): Promise<void> {
     ingest,
     ingestToCeiling: round(ingest.requestsPerSecond / ceiling.requestsPerSecond, 3),
     e2e,
-    peakRssMb: Math.max(ingest.peakRssMb, e2e.peakRssMb),
+    peakRssMb: Math.max(ingest.peakRss.largestMb, e2e.peakRss.largestMb),
     targets: { ingestToCeiling: false, ingestLatency: false, e2e: false, memory: false },
   };
   report.targets = targetsOf(report);
