@@ -10,7 +10,10 @@ RUN npm run build
 
 # Runtime stage: production dependencies only, non-root.
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080
+# A heap ceiling well above what the router keeps (about 30 MB): without one, V8 lets garbage grow
+# towards its default limit (a quarter of the host's memory) before collecting it. Raise it with the
+# container's memory limit.
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 NODE_OPTIONS=--max-old-space-size=192
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force

@@ -121,13 +121,21 @@ export interface RouterProcess {
   pid: number;
 }
 
-/** `node dist/main.js` on a free port; resolves once /readyz says Redis and routing are up. */
+/** `npm start`'s command line without npm (it would build first): the router exactly as it starts. */
+function startArguments(): string[] {
+  const { scripts } = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } };
+  const [program, ...args] = scripts.start.trim().split(/\s+/);
+  if (program !== 'node') throw new Error(`package.json's start script runs ${program}, not node: the bench cannot start it`);
+  return args;
+}
+
+/** The router as `npm start` runs it, on a free port; resolves once /readyz says Redis and routing are up. */
 export async function startRouterProcess(env: Record<string, string>, { logFile, profileDir }: { logFile: string; profileDir?: string }): Promise<RouterProcess> {
   const port = await freePort();
   const log = openSync(logFile, 'w');
   const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const child = track(
-    spawn(process.execPath, [...profile, 'dist/main.js'], {
+    spawn(process.execPath, [...profile, ...startArguments()], {
       env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', ...env },
       stdio: ['ignore', log, log],
     }),
