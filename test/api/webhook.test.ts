@@ -4,6 +4,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INGEST_QUEUE } from '../../src/queue/names.js';
 import { burnRatePayload } from '../support/payloads.js';
+import { OwnRedis } from '../support/processes.js';
 import { cleanRedis, REDIS_URL, startTestRouter, type TestRouter } from '../support/router.js';
 
 const TOKEN = 'webhook-token-one';
@@ -51,6 +52,15 @@ describe('POST /api/v1/webhooks/alertmanager', () => {
     const stored = (await ingest.getWaiting()).find((job) => job.data.payload.alerts[0].fingerprint === payload.alerts[0].fingerprint);
     expect(stored?.data.payload.notification_reason).toBe('new_alerts');
     expect(stored?.data.payload.routeLabels).toEqual({ team: 'sre' });
+  });
+
+  it('stores each of many concurrent webhooks before its 202', async () => {
+    // Webhooks arriving together leave for Redis in one write: each must still be answered for itself.
+    const payloads = Array.from({ length: 40 }, (_, i) => burnRatePayload({ count: 2, seed: `many-${i}` }));
+    const answers = await Promise.all(payloads.map((payload) => post().set('Authorization', `Bearer ${TOKEN}`).send(payload)));
+    expect(answers.map((res) => res.status)).toEqual(payloads.map(() => 202));
+    const stored = new Set((await ingest.getWaiting()).map((job) => job.data.payload.alerts[0].fingerprint));
+    expect(payloads.filter((payload) => !stored.has(payload.alerts[0].fingerprint))).toEqual([]);
   });
 
   it('accepts a rotated token and basic auth with the token as password', async () => {
@@ -106,6 +116,38 @@ describe('POST /api/v1/webhooks/alertmanager', () => {
     for (const reason of ['unauthorized', 'invalid_json', 'invalid_payload', 'unsupported_media_type', 'payload_too_large']) {
       expect(res.text).toMatch(new RegExp(`alertcenter_webhook_rejections_total\\{reason="${reason}"\\} [1-9]`));
     }
+  });
+});
+
+describe('the webhook when Redis refuses writes (maxmemory reached, noeviction)', () => {
+  let redis: OwnRedis;
+  let router: TestRouter;
+  let admin: Redis;
+
+  beforeAll(async () => {
+    redis = await OwnRedis.start();
+    router = await startTestRouter({ REDIS_URL: redis.url, ROLE: 'api' });
+    admin = new Redis(redis.url);
+  });
+
+  afterAll(async () => {
+    await router.stop();
+    admin.disconnect();
+    await redis.down();
+  });
+
+  it('answers 503 to every webhook sent together, and 202 again once Redis has room', async () => {
+    const send = (seed: string) => request(router.server).post(PATH).send(burnRatePayload({ seed }));
+    await admin.config('SET', 'maxmemory', '1');
+    const refused = await Promise.all(Array.from({ length: 10 }, (_, i) => send(`full-${i}`)));
+    expect(refused.map((res) => [res.status, res.body.error?.code])).toEqual(refused.map(() => [503, 'unavailable']));
+
+    await admin.config('SET', 'maxmemory', '0');
+    const accepted = await Promise.all(Array.from({ length: 10 }, (_, i) => send(`room-${i}`)));
+    expect(accepted.map((res) => res.status)).toEqual(accepted.map(() => 202));
+    const ingest = new Queue(INGEST_QUEUE, { connection: admin, prefix: router.prefix });
+    expect(await ingest.getWaitingCount()).toBe(10);
+    await ingest.close();
   });
 });
 
