@@ -19,8 +19,6 @@ export const INGEST_JOB_OPTIONS = {
 /** The webhook's only write: one job per accepted payload, on a connection that fails fast. */
 export class IngestProducer {
   private readonly queue: Queue<IngestJobData>;
-  /** Whether this turn of the event loop already holds the connection's writes (see `holdWrites`). */
-  private holding = false;
 
   constructor(private readonly connection: Redis, prefix: string) {
     this.queue = new Queue<IngestJobData>(INGEST_QUEUE, { connection, prefix, skipVersionCheck: true });
@@ -32,25 +30,7 @@ export class IngestProducer {
   async enqueue(payload: unknown, acceptedAt: number): Promise<void> {
     // bullmq waits for a connection that is not ready; a webhook must not. No connection: fail now.
     if (this.connection.status !== 'ready') throw new Error(`Redis connection is ${this.connection.status}`);
-    this.holdWrites();
     await this.queue.add('webhook', { payload, acceptedAt }, INGEST_JOB_OPTIONS);
-  }
-
-  /**
-   * Holds the connection's writes until this turn's I/O callbacks are done (setImmediate), so the
-   * jobs of webhooks that arrive together leave in one write: in an alert storm a socket write per
-   * webhook cost the webhook 7% of its CPU and Redis a fifth of its own. Each job stays its own
-   * command with its own reply: a webhook is still answered only for itself.
-   */
-  private holdWrites(): void {
-    if (this.holding) return;
-    const socket = this.connection.stream;
-    socket.cork();
-    this.holding = true;
-    setImmediate(() => {
-      this.holding = false;
-      socket.uncork();
-    });
   }
 
   counts(): Promise<Record<string, number>> {
