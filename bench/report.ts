@@ -51,7 +51,7 @@ export interface BenchReport {
     non2xx: number;
     deliveredRatio: number;
     /** The uncounted warm-up, on routers fresh from start-up. */
-    coldStart: { seconds: number; delivered: number; expected: number; latencyMs: DeliveryAccount['latencyMs'] };
+    coldStart: { seconds: number; delivered: number; expected: number; latencyMs: DeliveryAccount['latencyMs']; latencyMsByChannel: DeliveryAccount['latencyMsByChannel'] };
     peakRss: PeakRss;
     cpuCores: Record<string, number>;
   };
@@ -85,6 +85,8 @@ const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
 const megabytes = (byProcess: Record<string, number>) => Object.entries(byProcess).map(([name, mb]) => `${name} ${mb}`).join(', ');
 
 const cores = (cpu: Record<string, number>) => Object.entries(cpu).map(([name, used]) => `${name} ${used}`).join(', ');
+const byChannel = (latency: DeliveryAccount['latencyMsByChannel']) =>
+  Object.entries(latency).map(([channel, l]) => `${channel} ${l.p50} / ${l.p99} / ${l.max}`).join(', ');
 
 export function printTable(report: BenchReport): void {
   const { ceiling, apiAlone, ingest, e2e, targets } = report;
@@ -117,9 +119,9 @@ export function printTable(report: BenchReport): void {
     `End to end: ${e2e.alertsPerSecond} alerts/s for ${e2e.seconds} s after the warm-up (${e2e.webhooks} webhooks, warning and critical alternating, ${e2e.non2xx} non-2xx)`,
     `delivered ${e2e.delivered} / ${e2e.expected} = ${e2e.deliveredRatio}, duplicates ${e2e.duplicates}, unexpected ${e2e.unexpected}`,
     `202 -> peer receipt: p50 ${e2e.latencyMs.p50} ms, p99 ${e2e.latencyMs.p99} ms, max ${e2e.latencyMs.max} ms  (target p99 <= ${TARGETS.e2eP99Ms} ms, nothing lost or doubled: ${verdict(targets.e2e)})`,
-    `by channel (p50 / p99 / max ms): ${Object.entries(e2e.latencyMsByChannel).map(([channel, l]) => `${channel} ${l.p50} / ${l.p99} / ${l.max}`).join(', ')}`,
+    `by channel (p50 / p99 / max ms): ${byChannel(e2e.latencyMsByChannel)}`,
     `CPU cores used: ${cores(e2e.cpuCores)}`,
-    `cold start (the ${e2e.coldStart.seconds} s warm-up before, not counted): delivered ${e2e.coldStart.delivered} / ${e2e.coldStart.expected}, p50 ${e2e.coldStart.latencyMs.p50} ms, p99 ${e2e.coldStart.latencyMs.p99} ms`,
+    `cold start (the ${e2e.coldStart.seconds} s warm-up before, not counted): delivered ${e2e.coldStart.delivered} / ${e2e.coldStart.expected}, p50 ${e2e.coldStart.latencyMs.p50} ms, p99 ${e2e.coldStart.latencyMs.p99} ms; by channel ${byChannel(e2e.coldStart.latencyMsByChannel)}`,
     '',
     `router peak RSS (VmHWM) per process: ingest ${megabytes(ingest.peakRss.byProcess)}; end to end ${megabytes(e2e.peakRss.byProcess)}; largest ${report.peakRssMb} MB  (target < ${TARGETS.peakRssMb} MB: ${verdict(targets.memory)})`,
     `  the processes together: ingest ${ingest.peakRss.togetherMb} MB, end to end ${e2e.peakRss.togetherMb} MB`,

@@ -229,7 +229,13 @@ async function measureEndToEnd(ctx: Context): Promise<BenchReport['e2e']> {
     non2xx: sent.filter((webhook) => webhook.status < 200 || webhook.status > 299).length,
     ...delivery,
     deliveredRatio: delivery.expected === 0 ? 0 : round(delivery.delivered / delivery.expected, 4),
-    coldStart: { seconds: ctx.options.e2eWarmupSeconds, delivered: coldStart.delivered, expected: coldStart.expected, latencyMs: coldStart.latencyMs },
+    coldStart: {
+      seconds: ctx.options.e2eWarmupSeconds,
+      delivered: coldStart.delivered,
+      expected: coldStart.expected,
+      latencyMs: coldStart.latencyMs,
+      latencyMsByChannel: coldStart.latencyMsByChannel,
+    },
     peakRss,
     cpuCores,
   };
