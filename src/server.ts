@@ -221,6 +221,11 @@ function startPipeline({ config, redis, routing, catalog, deliveries, alertState
       deliveries,
       alertState,
       lockMs: config.jobLockMs,
+      // Processing a webhook costs ten times accepting it. Beside the webhook (ROLE=all), two at a
+      // time keep up and leave it the event loop in a storm. A worker process has no webhook to
+      // leave room for: eight at a time drain the backlog that a router started in the middle of a
+      // storm builds up while its JIT is cold.
+      concurrency: config.role === 'worker' ? 8 : 2,
       metrics,
       logger,
     }),

@@ -27,7 +27,8 @@ interface IngestWorkerDeps {
   lockMs: number;
   metrics: Metrics;
   logger: Logger;
-  concurrency?: number;
+  /** Webhooks processed at a time. */
+  concurrency: number;
 }
 
 /**
@@ -80,9 +81,7 @@ export function startIngestWorker(deps: IngestWorkerDeps): Worker<IngestJobData>
   const worker = new Worker<IngestJobData>(INGEST_QUEUE, processor, {
     connection: deps.connection,
     prefix: deps.prefix,
-    // Processing a webhook costs ten times accepting it and shares the event loop with the webhook:
-    // two at a time keep up (about 160/s alone) and leave the loop to the webhook in a storm.
-    concurrency: deps.concurrency ?? 2,
+    concurrency: deps.concurrency,
     lockDuration: deps.lockMs,
     stalledInterval: deps.lockMs,
     skipVersionCheck: true,
