@@ -141,6 +141,8 @@ describe('the webhook when Redis refuses writes (maxmemory reached, noeviction)'
     await admin.config('SET', 'maxmemory', '1');
     const refused = await Promise.all(Array.from({ length: 10 }, (_, i) => send(`full-${i}`)));
     expect(refused.map((res) => [res.status, res.body.error?.code])).toEqual(refused.map(() => [503, 'unavailable']));
+    expect(refused[0]!.body.error.message).toMatch(/refusing writes/);
+    expect(router.logs.text).toMatch(/OOM command not allowed/);
 
     await admin.config('SET', 'maxmemory', '0');
     const accepted = await Promise.all(Array.from({ length: 10 }, (_, i) => send(`room-${i}`)));

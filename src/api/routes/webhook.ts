@@ -48,7 +48,7 @@ export function webhookRoute({ tokens, maxBodyBytes, ingest, metrics, logger }: 
     } catch (error) {
       refuse('unavailable');
       logger.error({ err: error }, 'cannot store webhook in Redis; answering 503 so Alertmanager retries');
-      throw new ApiError(503, 'unavailable', 'the router cannot store alerts right now (Redis unreachable); retry later');
+      throw new ApiError(503, 'unavailable', 'the router cannot store alerts right now (Redis unreachable or refusing writes); retry later');
     }
     replyJson(res, 202, { accepted: parsed.payload.alerts.length });
   };
