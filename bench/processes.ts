@@ -167,14 +167,29 @@ export function cpuSeconds(pid: number): number {
 /** USER_HZ, 100 on every Linux this runs on. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** Where the machine's CPU went during a phase: cores used by each named process. */
-export function cpuMeter(pids: Record<string, number>): () => Record<string, number> {
+/**
+ * Time a live process's main thread spent runnable but waiting for a core, so far, in seconds
+ * (/proc/<pid>/schedstat: time on the CPU, time waiting on a run queue, timeslices; in ns).
+ */
+export function runnableWaitSeconds(pid: number): number {
+  const [, waitingNs] = readFileSync(join('/proc', String(pid), 'schedstat'), 'utf8').trim().split(' ');
+  return Number(waitingNs) / 1e9;
+}
+
+/** How fast a per-process count of seconds (`read`) grew during a phase, per second, for each named process. */
+function secondsPerSecond(read: (pid: number) => number, pids: Record<string, number>): () => Record<string, number> {
   const started = performance.now();
-  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, read(pid)]));
   return () => {
     const seconds = (performance.now() - started) / 1000;
     return Object.fromEntries(
-      Object.entries(pids).map(([name, pid]) => [name, Math.round(((cpuSeconds(pid) - before[name]!) / seconds) * 100) / 100]),
+      Object.entries(pids).map(([name, pid]) => [name, Math.round(((read(pid) - before[name]!) / seconds) * 100) / 100]),
     );
   };
 }
+
+/** Where the machine's CPU went during a phase: cores used by each named process. */
+export const cpuMeter = (pids: Record<string, number>) => secondsPerSecond(cpuSeconds, pids);
+
+/** How long each named process waited for a core while it could have run, per second of the phase. */
+export const runnableWaitMeter = (pids: Record<string, number>) => secondsPerSecond(runnableWaitSeconds, pids);

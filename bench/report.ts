@@ -12,6 +12,11 @@ export interface IngestFigures {
   errors: number;
   /** Cores each process used during the phase (warm-up included; the load generator: measured part only). */
   cpuCores: Record<string, number>;
+  /**
+   * Seconds per second the server's main thread (the ceiling's, or the router's webhook process's)
+   * was runnable but waiting for a core: CPU it wanted and did not get.
+   */
+  serverWaitedForCore: number;
 }
 
 /** Peak RSS (VmHWM) of the router's processes during a phase, in MB. */
@@ -114,6 +119,7 @@ export function printTable(report: BenchReport): void {
     `Ingest: ${report.connections} connections, ${report.ingestSeconds} s, webhooks of ${ALERTS_PER_WEBHOOK} burn-rate alerts with distinct fingerprints`,
     ...rows.map((row) => row.map(align).join('  ').trimEnd()),
     `router / ceiling: ${report.ingestToCeiling}, webhook process alone / ceiling: ${round(apiAlone.requestsPerSecond / ceiling.requestsPerSecond, 3)}  (target >= ${TARGETS.ingestToCeiling}: ${verdict(targets.ingestToCeiling)})`,
+    `webhook server runnable but waiting for a core, s/s: ceiling ${ceiling.serverWaitedForCore}, webhook process alone ${apiAlone.serverWaitedForCore}, router ingest ${ingest.serverWaitedForCore}`,
     `ingest latency: p99 ${ingest.latencyMs.p99} ms, p99.9 ${ingest.latencyMs.p99_9} ms, ${ingest.non2xx} non-2xx  (target <= ${TARGETS.ingestP99Ms} / ${TARGETS.ingestP999Ms} ms, none: ${verdict(targets.ingestLatency)})`,
     '',
     `End to end: ${e2e.alertsPerSecond} alerts/s for ${e2e.seconds} s after the warm-up (${e2e.webhooks} webhooks, warning and critical alternating, ${e2e.non2xx} non-2xx)`,

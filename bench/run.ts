@@ -15,6 +15,7 @@ import {
   ask,
   buildRouter,
   cpuMeter,
+  runnableWaitMeter,
   flushRedis,
   forkModule,
   killAllNow,
@@ -136,7 +137,7 @@ async function hammer(ctx: Context, phase: string, url: string, token?: string):
   return ask<LoadResult>(load, request);
 }
 
-function figures(result: LoadResult, cpu: Record<string, number>): IngestFigures {
+function figures(result: LoadResult, cpu: Record<string, number>, serverWaitedForCore: number): IngestFigures {
   return {
     requestsPerSecond: round(result.requestsPerSecond, 0),
     alertsPerSecond: round(result.requestsPerSecond * ALERTS_PER_WEBHOOK, 0),
@@ -144,6 +145,7 @@ function figures(result: LoadResult, cpu: Record<string, number>): IngestFigures
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
     cpuCores: { ...cpu, load: result.cpuCores },
+    serverWaitedForCore,
   };
 }
 
@@ -152,10 +154,12 @@ async function measureCeiling(ctx: Context): Promise<IngestFigures> {
   const server = forkModule('./ceiling.ts', { logFile: join(ctx.workDir, 'ceiling.log') });
   const { url } = await nextMessage<{ url: string }>(server);
   const cpu = cpuMeter({ server: server.pid! });
+  const wait = runnableWaitMeter({ server: server.pid! });
   const result = await hammer(ctx, 'ceiling', `${url}${WEBHOOK_PATH}`);
   const used = cpu();
+  const waited = wait().server!;
   await stop(server);
-  return figures(result, used);
+  return figures(result, used, waited);
 }
 
 async function measureApiAlone(ctx: Context): Promise<IngestFigures> {
@@ -163,11 +167,13 @@ async function measureApiAlone(ctx: Context): Promise<IngestFigures> {
   const peers = await startPeers(ctx, 'api-alone');
   const router = await startRouter(ctx, 'api-alone', peers.endpoints, { workers: 0 });
   const cpu = cpuMeter({ ...router.pids, redis: ctx.redis.pid! });
+  const wait = runnableWaitMeter({ api: router.api.pid });
   const result = await hammer(ctx, 'api-alone', `${router.api.url}${WEBHOOK_PATH}`, secrets.webhookToken);
   const used = cpu();
+  const waited = wait().api!;
   await router.stop();
   await stop(peers.child);
-  return figures(result, used);
+  return figures(result, used, waited);
 }
 
 async function measureIngest(ctx: Context): Promise<IngestFigures & { peakRss: PeakRss }> {
@@ -175,12 +181,14 @@ async function measureIngest(ctx: Context): Promise<IngestFigures & { peakRss: P
   const peers = await startPeers(ctx, 'ingest');
   const router = await startRouter(ctx, 'ingest', peers.endpoints, ctx.options);
   const cpu = cpuMeter({ ...router.pids, redis: ctx.redis.pid!, peers: peers.child.pid! });
+  const wait = runnableWaitMeter({ api: router.api.pid });
   const result = await hammer(ctx, 'ingest', `${router.api.url}${WEBHOOK_PATH}`, secrets.webhookToken);
   const used = cpu();
+  const waited = wait().api!;
   const peakRss = routerPeakRss(router);
   await router.stop();
   await stop(peers.child);
-  return { ...figures(result, used), peakRss };
+  return { ...figures(result, used, waited), peakRss };
 }
 
 /**
