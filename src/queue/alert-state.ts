@@ -28,33 +28,36 @@ export class AlertState {
     return `${this.prefix}:alerts:by-update`;
   }
 
+  /** Each alert's `version`, the state the script compares against. */
+  private get order() {
+    return `${this.prefix}:alerts:by-version`;
+  }
+
   /**
-   * Records the state of a webhook's alerts in two round trips (one read, one write), whatever
-   * their number. Copies of one alert are applied in order, so the newer state wins.
+   * Records the state of a webhook's alerts in one round trip, whatever their number. Copies of an
+   * alert arrive out of order and are processed concurrently (HA pairs, retries, several workers):
+   * the script keeps the newest state by `version`, so an older one never replaces a newer one.
    */
   async recordAll(entries: ReadonlyArray<readonly [NormalizedAlert, string[]]>): Promise<void> {
     if (entries.length === 0) return;
-    const fingerprints = [...new Set(entries.map(([alert]) => alert.fingerprint))];
-    const stored = await this.redis.mget(fingerprints.map((f) => this.key(f)));
-    const latest = new Map<string, NormalizedAlert>();
-    fingerprints.forEach((f, i) => {
-      if (stored[i]) latest.set(f, (JSON.parse(stored[i]!) as AlertRecord).alert);
-    });
     const now = Date.now();
-    const winners = new Map<string, AlertRecord>();
+    const newest = new Map<string, { version: number; record: AlertRecord }>();
     for (const [alert, receivers] of entries) {
-      const current = latest.get(alert.fingerprint);
-      // HA copies and retries arrive out of order: never let an older state overwrite a newer one.
-      if (current && isOlder(alert, current)) continue;
-      latest.set(alert.fingerprint, alert);
-      winners.set(alert.fingerprint, { alert, updatedAt: new Date(now).toISOString(), receivers });
+      const candidate = { version: version(alert), record: { alert, updatedAt: new Date(now).toISOString(), receivers } };
+      const current = newest.get(alert.fingerprint);
+      if (!current || candidate.version >= current.version) newest.set(alert.fingerprint, candidate);
     }
-    if (winners.size === 0) return;
-    const write = this.redis.multi();
-    for (const [fingerprint, record] of winners) {
-      write.set(this.key(fingerprint), JSON.stringify(record), 'EX', RETENTION_SECONDS).zadd(this.index, now, fingerprint);
-    }
-    await write.zremrangebyscore(this.index, '-inf', now - RETENTION_SECONDS * 1000).exec();
+    const fingerprints = [...newest.keys()];
+    await this.redis.eval(
+      RECORD_NEWEST,
+      2 + fingerprints.length,
+      this.index,
+      this.order,
+      ...fingerprints.map((f) => this.key(f)),
+      now,
+      RETENTION_SECONDS,
+      ...fingerprints.flatMap((f) => [f, newest.get(f)!.version, JSON.stringify(newest.get(f)!.record)]),
+    );
   }
 
   async get(fingerprint: string): Promise<AlertRecord | null> {
@@ -76,9 +79,33 @@ export class AlertState {
   }
 }
 
-function isOlder(candidate: NormalizedAlert, current: NormalizedAlert): boolean {
-  const a = Date.parse(candidate.startsAt);
-  const b = Date.parse(current.startsAt);
-  if (a !== b) return a < b;
-  return candidate.status === 'firing' && current.status === 'resolved';
+/**
+ * Orders the states of one alert: a later start is newer, and at the same start, resolved is newer
+ * than firing (a late firing copy must not undo a resolve). Exact in a double, as Redis scores are.
+ */
+function version(alert: NormalizedAlert): number {
+  return 2 * Date.parse(alert.startsAt) + (alert.status === 'resolved' ? 1 : 0);
 }
+
+/**
+ * KEYS: the index by update time, the index by version, then one alert key per fingerprint.
+ * ARGV: now (ms), retention (s), then per alert: fingerprint, version, record (JSON).
+ * Also forgets alerts whose last update is older than the retention (their keys have expired).
+ */
+const RECORD_NEWEST = `
+local now, retention = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i = 3, #KEYS do
+  local at = 3 + (i - 3) * 3
+  local fingerprint, version = ARGV[at], tonumber(ARGV[at + 1])
+  local current = redis.call('ZSCORE', KEYS[2], fingerprint)
+  if not current or version >= tonumber(current) then
+    redis.call('SET', KEYS[i], ARGV[at + 2], 'EX', retention)
+    redis.call('ZADD', KEYS[1], now, fingerprint)
+    redis.call('ZADD', KEYS[2], version, fingerprint)
+  end
+end
+for _, fingerprint in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - retention * 1000)) do
+  redis.call('ZREM', KEYS[1], fingerprint)
+  redis.call('ZREM', KEYS[2], fingerprint)
+end
+`;

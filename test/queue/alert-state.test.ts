@@ -1,0 +1,58 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AlertState } from '../../src/queue/alert-state.js';
+import { alertFixture, resolvedFixture } from '../notifiers/helpers.js';
+import { cleanRedis, REDIS_URL, testPrefix } from '../support/router.js';
+
+describe('the alert state the AlertCenter lists', () => {
+  const prefix = testPrefix();
+  let redis: Redis;
+  let state: AlertState;
+
+  beforeAll(() => {
+    redis = new Redis(REDIS_URL);
+    state = new AlertState(redis, prefix);
+  });
+
+  afterAll(async () => {
+    await cleanRedis(prefix);
+    redis.disconnect();
+  });
+
+  it('keeps a resolve when late firing copies of the same alert are recorded at the same time', async () => {
+    const fingerprint = 'race0000000000a1';
+    // All issued in one turn, as concurrent ingest jobs do: each reads before any of them writes.
+    await Promise.all([
+      state.recordAll([[resolvedFixture({ fingerprint }), ['ops-email']]]),
+      ...Array.from({ length: 10 }, () => state.recordAll([[alertFixture({ fingerprint }), ['ops-email']]])),
+    ]);
+    expect((await state.get(fingerprint))?.alert.status).toBe('resolved');
+  });
+
+  it('takes a firing state that started later than the stored resolve (the alert fired again)', async () => {
+    const fingerprint = 'refire00000000a2';
+    await state.recordAll([[resolvedFixture({ fingerprint }), ['ops-email']]]);
+    await state.recordAll([[alertFixture({ fingerprint, startsAt: '2026-11-27T13:00:00Z' }), ['ops-slack']]]);
+    const record = await state.get(fingerprint);
+    expect([record?.alert.status, record?.alert.startsAt, record?.receivers]).toEqual(['firing', '2026-11-27T13:00:00Z', ['ops-slack']]);
+  });
+
+  it('applies copies within one webhook in order of their state, not of their position', async () => {
+    const fingerprint = 'ordered0000000a3';
+    await state.recordAll([
+      [resolvedFixture({ fingerprint }), ['ops-email']],
+      [alertFixture({ fingerprint }), ['ops-slack']],
+    ]);
+    expect((await state.get(fingerprint))?.alert.status).toBe('resolved');
+  });
+
+  it('forgets an alert from both of its indexes once its last update is older than the retention', async () => {
+    const fingerprint = 'expired00000000a4';
+    await state.recordAll([[alertFixture({ fingerprint }), ['ops-email']]]);
+    await redis.zadd(`${prefix}:alerts:by-update`, 0, fingerprint); // last updated in 1970
+    await state.recordAll([[alertFixture({ fingerprint: 'fresh0000000000a5' }), ['ops-email']]]);
+    expect(await redis.zscore(`${prefix}:alerts:by-update`, fingerprint)).toBeNull();
+    expect(await redis.zscore(`${prefix}:alerts:by-version`, fingerprint)).toBeNull();
+    expect((await state.list()).map((record) => record.alert.fingerprint)).not.toContain(fingerprint);
+  });
+});
