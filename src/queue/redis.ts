@@ -5,7 +5,8 @@ import type { Logger } from '../observability/logger.js';
  * A connection whose commands issued in one turn of the event loop leave in one socket write: the
  * socket is corked at the turn's first command and uncorked once its I/O callbacks are done
  * (setImmediate). In an alert storm a write per command was the webhook's largest single cost and
- * a fifth of Redis's. Each command keeps its own reply; none waits longer than the turn.
+ * a fifth of Redis's. Each command keeps its own reply. A command waits at most for the rest of its
+ * turn (one issued from a setImmediate callback, for the next turn's).
  */
 class TurnBatchedRedis extends Redis {
   private holding = false;
