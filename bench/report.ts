@@ -119,7 +119,7 @@ export function printTable(report: BenchReport): void {
     `Ingest: ${report.connections} connections, ${report.ingestSeconds} s, webhooks of ${ALERTS_PER_WEBHOOK} burn-rate alerts with distinct fingerprints`,
     ...rows.map((row) => row.map(align).join('  ').trimEnd()),
     `router / ceiling: ${report.ingestToCeiling}, webhook process alone / ceiling: ${round(apiAlone.requestsPerSecond / ceiling.requestsPerSecond, 3)}  (target >= ${TARGETS.ingestToCeiling}: ${verdict(targets.ingestToCeiling)})`,
-    `webhook server runnable but waiting for a core, s/s: ceiling ${ceiling.serverWaitedForCore}, webhook process alone ${apiAlone.serverWaitedForCore}, router ingest ${ingest.serverWaitedForCore}`,
+    `webhook server runnable but waiting for a core, s/s: ceiling ${ceiling.serverWaitedForCore}, webhook process alone ${apiAlone.serverWaitedForCore}, router ingest ${ingest.serverWaitedForCore}${report.singleProcess ? ' (the ROLE=all process: its workers wait too)' : ''}`,
     `ingest latency: p99 ${ingest.latencyMs.p99} ms, p99.9 ${ingest.latencyMs.p99_9} ms, ${ingest.non2xx} non-2xx  (target <= ${TARGETS.ingestP99Ms} / ${TARGETS.ingestP999Ms} ms, none: ${verdict(targets.ingestLatency)})`,
     '',
     `End to end: ${e2e.alertsPerSecond} alerts/s for ${e2e.seconds} s after the warm-up (${e2e.webhooks} webhooks, warning and critical alternating, ${e2e.non2xx} non-2xx)`,
