@@ -110,7 +110,7 @@ type Env = z.infer<typeof envSchema>;
  * routes and delivers; `all` is both in one process. Separate processes keep the webhook's event
  * loop free of delivery work in an alert storm; every role serves /healthz, /readyz and /metrics.
  */
-export type Role = 'all' | 'api' | 'worker';
+export type Role = Env['ROLE'];
 
 export interface Config {
   role: Role;
