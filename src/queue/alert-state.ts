@@ -47,16 +47,16 @@ export class AlertState {
       const current = newest.get(alert.fingerprint);
       if (!current || candidate.version >= current.version) newest.set(alert.fingerprint, candidate);
     }
-    const fingerprints = [...newest.keys()];
+    const states = [...newest];
     await this.redis.eval(
       RECORD_NEWEST,
-      2 + fingerprints.length,
+      2 + states.length,
       this.index,
       this.order,
-      ...fingerprints.map((f) => this.key(f)),
+      ...states.map(([fingerprint]) => this.key(fingerprint)),
       now,
       RETENTION_SECONDS,
-      ...fingerprints.flatMap((f) => [f, newest.get(f)!.version, JSON.stringify(newest.get(f)!.record)]),
+      ...states.flatMap(([fingerprint, { version, record }]) => [fingerprint, version, JSON.stringify(record)]),
     );
   }
 
