@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { mailbox } from '../notifiers/email/address.js';
 import { parseDuration } from './duration.js';
 
 /** One line naming the setting, so a bad deployment says exactly what to fix. */
@@ -94,7 +95,7 @@ const envSchema = z.object({
   SLACK_BOT_TOKEN: optionalText,
   SLACK_API_URL: url(['http', 'https'], 'https://slack.com/api/'),
   SMTP_URL: url(['smtp', 'smtps']),
-  EMAIL_FROM: z.string().trim().min(3).default('Maestro AlertCenter <alertcenter@maestro.example>'),
+  EMAIL_FROM: mailbox.default('Maestro AlertCenter <alertcenter@maestro.example>'),
   PAGERDUTY_ROUTING_KEY: optionalText,
   PAGERDUTY_SERVER: z
     .string()

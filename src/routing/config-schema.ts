@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.js';
+import { emailAddress, mailbox } from '../notifiers/email/address.js';
 import { RoutingSyntaxError } from './errors.js';
 import type { PathIssue } from './interpolate.js';
 import { parseMatcher } from './matchers.js';
@@ -40,18 +41,12 @@ const duration = parsedBy((text) => {
   return ms;
 });
 
-const email = z.email({ error: 'expected an email address' });
-/** "ops@maestro.example" or "Maestro AlertCenter <alertcenter@maestro.example>". */
-const mailbox = z.string().refine((text) => {
-  const address = /^[^<>]*<([^<>]+)>$/.exec(text)?.[1] ?? text;
-  return email.safeParse(address.trim()).success;
-}, 'expected an email address, optionally with a display name: Name <address>');
 
 const receiverSchema = z
   .strictObject({
     name,
     slack: z.strictObject({ channel: name }).optional(),
-    email: z.strictObject({ to: z.array(email).min(1, 'needs at least one address'), from: mailbox.optional() }).optional(),
+    email: z.strictObject({ to: z.array(emailAddress).min(1, 'needs at least one address'), from: mailbox.optional() }).optional(),
     pagerduty: z.strictObject({ routing_key: name.optional() }).optional(),
   })
   .transform((receiver, ctx): ReceiverConfig => {

@@ -52,6 +52,7 @@ describe('loadConfig', () => {
     [{ DELIVERY_TIMEOUT: '10 seconds' }, 'DELIVERY_TIMEOUT: expected a duration such as 10s or 5m, got "10 seconds"'],
     [{ JOB_LOCK_DURATION: '500ms' }, 'JOB_LOCK_DURATION: expected a duration of at least 1s, got "500ms"'],
     [{ SMTP_URL: 'mailto:ops@example.com' }, 'SMTP_URL: expected a smtp or smtps URL, got mailto://...'],
+    [{ EMAIL_FROM: 'Maestro <alerts@maestro.example\r\nBcc: x@evil.example>' }, 'EMAIL_FROM: expected an email address, optionally with a display name: Name <address>'],
     [{ PAGERDUTY_SERVER: 'https://events.pagerduty.com' }, 'PAGERDUTY_SERVER: expected a host name such as events.pagerduty.com'],
     [{ REDIS_PREFIX: 'alert center' }, 'REDIS_PREFIX: expected letters, digits and {}:._- only'],
     [{ HOST: '0.0.0.0' }, 'HOST: refusing to listen on 0.0.0.0 without WEBHOOK_TOKENS and ADMIN_TOKEN: set them, or keep HOST on loopback (127.0.0.1)'],

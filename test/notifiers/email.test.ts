@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmailNotifier, type EmailNotifierOptions } from '../../src/notifiers/email/email.js';
+import { composeMail } from '../../src/notifiers/email/message.js';
+import { mimeMessage } from '../../src/notifiers/email/mime.js';
 import { TRUNCATION_MARKER } from '../../src/notifiers/render/text.js';
 import { DeliveryError, type DeliveryReceipt } from '../../src/notifiers/types.js';
 import { startSmtpPeer, type SmtpPeer, type SmtpPeerOptions } from '../peers/smtp-peer.js';
@@ -249,5 +251,58 @@ describe('EmailNotifier and untrusted text', () => {
     const subject = smtp.received[0]!.parsed.subject!;
     expect(subject).toHaveLength(200);
     expect(subject.endsWith(TRUNCATION_MARKER)).toBe(true);
+  });
+});
+
+describe('EmailNotifier, the message as sent', () => {
+  it('goes out as one MIME message: CRLF only, no line over 78 characters, text and HTML alternatives', async () => {
+    const smtp = await peer();
+
+    const notification = notificationFixture(alertFixture({ description: `${'long words '.repeat(40)}\nsecond line` }));
+
+    await notifier(smtp.url(LOGIN)).send(notification, NEVER_ABORTED);
+
+    // Canonical before the transport sees it (which would mend bare line feeds in transit).
+    const message = mimeMessage(composeMail(notification, { from: FROM, to: TO }));
+    expect(message.split('\r\n').some((line) => line.includes('\n') || line.includes('\r'))).toBe(false);
+    const [mail] = smtp.received;
+    const lines = mail!.raw.split('\r\n');
+    expect(Math.max(...lines.map((line) => line.length))).toBeLessThanOrEqual(78);
+    expect(mail!.parsed.headers.get('content-type')).toMatchObject({ value: 'multipart/alternative' });
+    expect(mail!.parsed.headers.get('mime-version')).toBe('1.0');
+    expect(mail!.parsed.date!.getTime()).toBeGreaterThan(Date.now() - 60_000);
+    expect(mail!.parsed.text).toContain(`${'long words '.repeat(40)}\nsecond line`);
+    expect(mail!.parsed.html).toContain(`${'long words '.repeat(40)}<br>second line`);
+  });
+
+  it('encodes non-ASCII subjects and sender names, quotes names with punctuation, and names the bare address in MAIL FROM', async () => {
+    const smtp = await peer();
+
+    await notifier(smtp.url(LOGIN), { from: 'Équipe SRE <sre@maestro.example>' }).send(
+      notificationFixture(alertFixture({ slo: 'latence-é' })),
+      NEVER_ABORTED,
+    );
+    await notifier(smtp.url(LOGIN), { from: 'Ops, "Maestro" <ops@maestro.example>' }).send(notificationFixture(alertFixture()), NEVER_ABORTED);
+
+    const [accented, punctuated] = smtp.received;
+    expect(accented!.parsed.subject).toBe('[WARNING] latence-é SLO: 5% of error budget consumed (6.0x burn)');
+    expect(accented!.parsed.from!.value).toEqual([{ name: 'Équipe SRE', address: 'sre@maestro.example' }]);
+    expect(accented!.envelope.from).toBe('sre@maestro.example');
+    expect(punctuated!.parsed.from!.value).toEqual([{ name: 'Ops, "Maestro"', address: 'ops@maestro.example' }]);
+    expect(punctuated!.envelope.from).toBe('ops@maestro.example');
+  });
+
+  it('keeps text that looks like SMTP or MIME syntax as text: a lone dot, a leading dot, the part boundary', async () => {
+    const smtp = await peer();
+    const email = notifier(smtp.url(LOGIN));
+    await email.send(notificationFixture(alertFixture()), NEVER_ABORTED);
+    const { boundary } = (smtp.received[0]!.parsed.headers.get('content-type') as { params: { boundary: string } }).params;
+    const tricky = ['.', '.starts with a dot', `--${boundary}`, `--${boundary}--`, 'end'].join('\n');
+
+    await email.send(notificationFixture(alertFixture({ fingerprint: 'b2c3d4e5f6071829', description: tricky })), NEVER_ABORTED);
+
+    const mail = smtp.received[1]!;
+    expect(mail.parsed.text).toContain(tricky);
+    expect(mail.parsed.html).toContain(tricky.replaceAll('\n', '<br>'));
   });
 });

@@ -2,6 +2,7 @@ import { createTransport, type NodemailerError } from 'nodemailer';
 import { Failures, describeError } from '../failures.js';
 import type { DeliveryError, DeliveryReceipt, Notification, Notifier } from '../types.js';
 import { composeMail } from './message.js';
+import { envelopeOf, mimeMessage } from './mime.js';
 
 export interface EmailNotifierOptions {
   receiver: string;
@@ -50,7 +51,8 @@ export class EmailNotifier implements Notifier {
   async send(notification: Notification, signal: AbortSignal): Promise<DeliveryReceipt> {
     const mail = composeMail(notification, { from: this.options.from, to: this.options.to });
     try {
-      await this.transport.sendMail({ ...mail, signal });
+      // messageId only spares nodemailer drawing a random one to log: the raw message carries ours.
+      await this.transport.sendMail({ envelope: envelopeOf(mail), raw: mimeMessage(mail), messageId: mail.messageId, signal });
     } catch (error) {
       throw this.classify(error as NodemailerError, signal);
     }
