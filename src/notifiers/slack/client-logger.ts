@@ -6,8 +6,10 @@ import type { Logger } from '../../observability/logger.js';
 export function slackClientLogger(logger: Logger): SlackLogger {
   const write =
     (level: 'debug' | 'info' | 'warn' | 'error') =>
-    (...message: unknown[]) =>
-      logger[level](format(...message));
+    (...message: unknown[]) => {
+      // The client logs several debug lines per call: format them only when they are written.
+      if (logger.isLevelEnabled(level)) logger[level](format(...message));
+    };
   return {
     debug: write('debug'),
     info: write('info'),

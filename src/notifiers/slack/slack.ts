@@ -4,7 +4,6 @@ import {
   WebAPIRateLimitedError,
   WebAPIRequestError,
   WebClient,
-  type Logger as SlackLogger,
 } from '@slack/web-api';
 import type { Logger } from '../../observability/logger.js';
 import { Failures } from '../failures.js';
@@ -57,21 +56,36 @@ export class SlackNotifier implements Notifier {
   readonly dryRun = false;
   private readonly failures: Failures;
   private readonly logger: Logger;
-  private readonly clientLogger: SlackLogger;
+  /**
+   * Shared by all sends: building a client binds every method of the Web API, a third of a send's
+   * CPU (bench/RESULTS.md). It takes no per-call signal, so each call is bounded by the client's
+   * timeout, and a send stops waiting when its caller's signal aborts (see `untilAborted`).
+   */
+  private readonly slack: WebClient;
 
   constructor(private readonly options: SlackNotifierOptions) {
     this.failures = new Failures('slack', options.receiver, [options.token]);
     this.logger = options.logger.child({ receiver: options.receiver, channel: 'slack' });
-    this.clientLogger = slackClientLogger(this.logger);
+    this.slack = new WebClient(options.token, {
+      slackApiUrl: options.apiUrl,
+      timeout: options.timeoutMs,
+      // The queue retries with backoff; the client's default keeps trying for about 30 minutes.
+      retryConfig: { retries: 0 },
+      // Throw on 429 instead of sleeping through Retry-After, so the queue can pause the channel.
+      rejectRateLimitedCalls: true,
+      // Every delivery slot's call goes out at once; the delivery concurrency is the limit.
+      maxRequestConcurrency: Number.POSITIVE_INFINITY,
+      logger: slackClientLogger(this.logger),
+    });
   }
 
   async send(notification: Notification, signal: AbortSignal): Promise<DeliveryReceipt> {
-    const slack = this.client(signal);
     const view = renderAlert(notification.alert);
     try {
-      return view.status === 'firing'
-        ? await this.sendFiring(slack, notification, view)
-        : await this.sendResolved(slack, notification, view);
+      return await untilAborted(
+        signal,
+        view.status === 'firing' ? this.sendFiring(notification, view, signal) : this.sendResolved(notification, view, signal),
+      );
     } catch (error) {
       throw this.classify(error, signal);
     }
@@ -79,29 +93,33 @@ export class SlackNotifier implements Notifier {
 
   async close(): Promise<void> {}
 
-  private async sendFiring(slack: WebClient, notification: Notification, view: AlertView): Promise<DeliveryReceipt> {
+  private async sendFiring(notification: Notification, view: AlertView, signal: AbortSignal): Promise<DeliveryReceipt> {
     // A retried job whose message went out before a crash: the stored ts says so; post nothing twice.
     const posted = await this.options.threads.get(notification);
     if (posted !== null) {
       this.logger.debug({ ts: posted.ts }, 'firing message already posted');
       return { id: posted.ts, action: 'posted' };
     }
-    const thread = await this.post(slack, view);
+    signal.throwIfAborted();
+    // Saved even when the caller stopped waiting meanwhile: the retry then finds the message posted.
+    const thread = await this.post(view);
     await this.options.threads.save(notification, thread);
     return { id: thread.ts, action: 'posted' };
   }
 
-  private async sendResolved(slack: WebClient, notification: Notification, view: AlertView): Promise<DeliveryReceipt> {
+  private async sendResolved(notification: Notification, view: AlertView, signal: AbortSignal): Promise<DeliveryReceipt> {
     const thread = await this.options.threads.get(notification);
+    signal.throwIfAborted();
     if (thread === null) {
       // The firing message was never posted here (or is long gone): say it resolved all the same.
-      const posted = await this.post(slack, view);
+      const posted = await this.post(view);
       await this.options.threads.save(notification, { ...posted, resolved: true });
       return { id: posted.ts, action: 'posted' };
     }
     if (!thread.resolved) {
-      await slack.chat.update({ channel: thread.channel, ts: thread.ts, ...composeSlackMessage(view), ...NO_PARSING });
-      await slack.chat.postMessage({
+      await this.slack.chat.update({ channel: thread.channel, ts: thread.ts, ...composeSlackMessage(view), ...NO_PARSING });
+      signal.throwIfAborted();
+      await this.slack.chat.postMessage({
         channel: thread.channel,
         thread_ts: thread.ts,
         text: composeResolvedReply(view),
@@ -114,29 +132,15 @@ export class SlackNotifier implements Notifier {
   }
 
   /** A new message in the receiver's channel; where Slack put it. */
-  private async post(slack: WebClient, view: AlertView): Promise<SlackThread> {
+  private async post(view: AlertView): Promise<SlackThread> {
     const message = { channel: this.options.channel, ...composeSlackMessage(view), ...NO_PARSING, ...NO_UNFURLS };
-    const { channel, ts } = await slack.chat.postMessage(message);
+    const { channel, ts } = await this.slack.chat.postMessage(message);
     if (!channel || !ts) throw this.failures.error('invalid_response', 'chat.postMessage answered without channel or ts', false);
     return { channel, ts };
   }
 
-  /** One client per send: the Slack client takes no per-call signal, so its fetch hook adds the job's. */
-  private client(signal: AbortSignal): WebClient {
-    const { token, apiUrl, timeoutMs } = this.options;
-    return new WebClient(token, {
-      slackApiUrl: apiUrl,
-      timeout: timeoutMs,
-      // The queue retries with backoff; the client's default keeps trying for about 30 minutes.
-      retryConfig: { retries: 0 },
-      // Throw on 429 instead of sleeping through Retry-After, so the queue can pause the channel.
-      rejectRateLimitedCalls: true,
-      logger: this.clientLogger,
-      fetch: (url, init) => fetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal }),
-    });
-  }
-
   private classify(error: unknown, signal: AbortSignal): DeliveryError {
+    if (signal.aborted && error === signal.reason) return this.failures.aborted(signal, this.options.timeoutMs);
     if (error instanceof WebAPIRateLimitedError) return this.failures.rateLimited('rate limited', error.retryAfter * 1000);
     if (error instanceof WebAPIPlatformError) {
       const retryAfter = error.data.response_metadata?.retryAfter;
@@ -147,7 +151,7 @@ export class SlackNotifier implements Notifier {
     }
     if (error instanceof WebAPIRequestError) {
       const cause = error.original;
-      return signal.aborted || cause.name === 'TimeoutError' || cause.name === 'AbortError'
+      return cause.name === 'TimeoutError' || cause.name === 'AbortError'
         ? this.failures.aborted(signal, this.options.timeoutMs)
         : this.failures.network(cause);
     }
@@ -162,4 +166,20 @@ export class SlackNotifier implements Notifier {
     if (TRANSIENT_ERRORS.has(code)) return this.failures.error('server_error', detail, true);
     return this.failures.error('bad_request', detail, false);
   }
+}
+
+/**
+ * `work`, or a rejection as soon as `signal` aborts. The request in flight then runs on to the
+ * client's timeout; a later step checks the signal before it starts.
+ */
+function untilAborted<T>(signal: AbortSignal, work: Promise<T>): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
