@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createApp } from './api/app.js';
 import { requireToken } from './api/auth.js';
@@ -19,7 +18,7 @@ import { createMetrics, type Metrics } from './observability/metrics.js';
 import { AlertState } from './queue/alert-state.js';
 import { DeliveryQueues } from './queue/deliveries.js';
 import { startDeliveryWorker } from './queue/delivery-worker.js';
-import { IngestProducer } from './queue/ingest.js';
+import { ingestCounts, IngestProducer } from './queue/ingest.js';
 import { startIngestWorker } from './queue/ingest-worker.js';
 import { CHANNEL_KINDS, INGEST_QUEUE } from './queue/names.js';
 import { createProducerConnection, createWorkerConnection, reportConnectionState } from './queue/redis.js';
@@ -90,9 +89,9 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
         }),
       }),
       metricsRouter(metrics, async () => {
-        const ingestCounts = await ingest.counts().catch(() => undefined);
+        const ingested = await ingestCounts(producerRedis, config.redisPrefix).catch(() => undefined);
         const deliveryCounts = await deliveries.counts().catch(() => undefined);
-        for (const [queue, counts] of Object.entries({ ...(ingestCounts && { [INGEST_QUEUE]: ingestCounts }), ...deliveryCounts })) {
+        for (const [queue, counts] of Object.entries({ ...(ingested && { [INGEST_QUEUE]: ingested }), ...deliveryCounts })) {
           for (const [state, count] of Object.entries(counts)) metrics.queueDepth.set({ queue, state }, count);
         }
       }),
@@ -142,7 +141,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
       await closed;
       // Without Redis no job can finish anyway, and bullmq's graceful close would wait for it forever.
       await pipeline?.stop(workerRedis.status !== 'ready');
-      await Promise.all([ingest.close(), deliveries.close()]);
+      await deliveries.close();
       for (const redis of [producerRedis, workerRedis]) {
         if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
         else redis.disconnect();
@@ -211,7 +210,7 @@ function startPipeline({ config, redis, routing, catalog, deliveries, alertState
   };
   reloadReceivers(routing.current());
 
-  const workers: Worker[] = [
+  const workers: Array<{ close(force: boolean): Promise<void> }> = [
     startIngestWorker({
       connection: redis,
       prefix: config.redisPrefix,

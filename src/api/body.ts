@@ -2,15 +2,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError } from './errors.js';
 
 /**
- * Reads and parses a JSON body within `limit` bytes. Hand-rolled rather than express.json() to keep
- * the webhook's hot path short, and to answer each failure with its own status.
+ * Reads and parses a JSON body within `limit` bytes: the text as received and its value.
+ * Hand-rolled rather than express.json() to keep the webhook's hot path short, and to answer each
+ * failure with its own status.
  */
 export async function readJsonBody(
   req: IncomingMessage,
   limit: number,
   /** Where the answer goes: express sets `req.res`; a handler without express passes it. */
   res: ServerResponse | undefined = (req as { res?: ServerResponse }).res,
-): Promise<unknown> {
+): Promise<{ text: string; value: unknown }> {
   const type = req.headers['content-type'];
   if (!type || !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
     throw new ApiError(415, 'unsupported_media_type', `expected Content-Type application/json, got ${type ? JSON.stringify(type) : 'none'}`);
@@ -36,11 +37,12 @@ export async function readJsonBody(
   } catch (error) {
     throw new ApiError(400, 'invalid_json', `body is not valid JSON: ${(error as Error).message}`);
   }
-  // JSON.parse takes any depth, but storing the body (JSON.stringify) overflows the stack at a few thousand.
+  // JSON.parse takes any depth; no alert nests this deep, and refusing it keeps every later step that
+  // walks or serializes the payload far from the stack's limit (a few thousand levels).
   if (exceedsDepth(text, MAX_JSON_DEPTH)) {
     throw new ApiError(400, 'json_too_deep', `body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
   }
-  return value;
+  return { text, value };
 }
 
 /** Alertmanager and Grafana payloads nest 4 levels deep; unknown fields get ample room beyond that. */

@@ -1,7 +1,6 @@
-import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { normalizePayload, routingLabels } from '../alerts/normalize.js';
-import type { WebhookPayload } from '../alerts/schema.js';
+import { parseWebhookPayload } from '../alerts/schema.js';
 import type { SloCatalog } from '../alerts/slo-catalog.js';
 import type { NormalizedAlert, Severity } from '../alerts/types.js';
 import type { Logger } from '../observability/logger.js';
@@ -10,9 +9,8 @@ import { routeAlert } from '../routing/route.js';
 import type { RoutingConfig } from '../routing/types.js';
 import type { AlertState } from './alert-state.js';
 import type { DeliveryQueues, PlannedDelivery } from './deliveries.js';
-import type { IngestJobData } from './ingest.js';
-import { INGEST_QUEUE } from './names.js';
-import { logWorkerError } from './redis.js';
+import { ingestKeys, type IngestEntry } from './ingest.js';
+import { IngestConsumer, UnprocessableEntryError } from './ingest-consumer.js';
 
 interface IngestWorkerDeps {
   connection: Redis;
@@ -23,7 +21,7 @@ interface IngestWorkerDeps {
   routing: () => RoutingConfig;
   deliveries: DeliveryQueues;
   alertState: AlertState;
-  /** JOB_LOCK_DURATION: a job of a crashed router runs again about this long after the crash. */
+  /** JOB_LOCK_DURATION: a webhook a crashed router was processing goes through again about this long after the crash. */
   lockMs: number;
   metrics: Metrics;
   logger: Logger;
@@ -33,9 +31,9 @@ interface IngestWorkerDeps {
 
 /**
  * Turns each stored webhook into delivery jobs: normalize every alert, route it, and add one job
- * per (alert, receiver). Re-running a job after a crash is safe: the delivery queues deduplicate.
+ * per (alert, receiver). Processing a webhook again after a crash is safe: the delivery queues deduplicate.
  */
-export function startIngestWorker(deps: IngestWorkerDeps): Worker<IngestJobData> {
+export function startIngestWorker(deps: IngestWorkerDeps): IngestConsumer {
   const { metrics, logger } = deps;
 
   /** Routes one alert: its deliveries, with the routing metrics counted. */
@@ -52,9 +50,12 @@ export function startIngestWorker(deps: IngestWorkerDeps): Worker<IngestJobData>
     }));
   }
 
-  const processor = async (job: Job<IngestJobData>) => {
-    const firstAttempt = job.attemptsMade === 0;
-    const alerts = normalizePayload(job.data.payload as WebhookPayload, {
+  const handle = async (entry: IngestEntry, attempt: number) => {
+    const firstAttempt = attempt === 1;
+    // Validated before the 202; only a schema changed by an upgrade since could refuse it now.
+    const parsed = parseWebhookPayload(parseStored(entry.body));
+    if (!parsed.ok) throw new UnprocessableEntryError(`stored webhook no longer valid: ${parsed.message}`);
+    const alerts = normalizePayload(parsed.payload, {
       catalog: deps.catalog,
       defaultSeverity: deps.defaultSeverity,
       onUnknownSeverity: () => firstAttempt && metrics.severityDefaulted.inc(),
@@ -62,7 +63,7 @@ export function startIngestWorker(deps: IngestWorkerDeps): Worker<IngestJobData>
     const config = deps.routing();
     const planned = alerts.flatMap((alert) => {
       if (firstAttempt) metrics.alertsReceived.inc({ status: alert.status, severity: alert.severity });
-      return route(alert, job.data.acceptedAt, config);
+      return route(alert, entry.acceptedAt, config);
     });
     // All of the webhook's jobs in one go: per job, a round trip would cost more than the job.
     const decisions = await deps.deliveries.enqueueAll(planned);
@@ -75,20 +76,22 @@ export function startIngestWorker(deps: IngestWorkerDeps): Worker<IngestJobData>
       receivers.get(alert)!.push(receiver);
     });
     await deps.alertState.recordAll([...receivers]);
-    return { alerts: alerts.length };
   };
 
-  const worker = new Worker<IngestJobData>(INGEST_QUEUE, processor, {
-    connection: deps.connection,
-    prefix: deps.prefix,
+  return new IngestConsumer({
+    redis: deps.connection,
+    keys: ingestKeys(deps.prefix),
     concurrency: deps.concurrency,
-    lockDuration: deps.lockMs,
-    stalledInterval: deps.lockMs,
-    skipVersionCheck: true,
+    lockMs: deps.lockMs,
+    handle,
+    logger,
   });
-  worker.on('failed', (job, error) =>
-    logger.error({ err: error, jobId: job?.id, attempt: job?.attemptsMade }, 'webhook processing failed'),
-  );
-  worker.on('error', logWorkerError(deps.connection, logger, { worker: INGEST_QUEUE }));
-  return worker;
+}
+
+function parseStored(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch (error) {
+    throw new UnprocessableEntryError(`stored webhook is not JSON: ${(error as Error).message}`);
+  }
 }

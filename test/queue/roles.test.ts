@@ -1,11 +1,10 @@
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INGEST_QUEUE } from '../../src/queue/names.js';
+import { ingestCounts } from '../../src/queue/ingest.js';
 import { startChannelPeers, type ChannelPeers } from '../peers/channel-peers.js';
 import { burnRatePayload } from '../support/payloads.js';
-import { REDIS_URL, cleanRedis, eventually, startTestRouter, testPrefix, type TestRouter } from '../support/router.js';
+import { REDIS_URL, cleanRedis, eventually, startTestRouter, testPrefix, unprocessedWebhooks, type TestRouter } from '../support/router.js';
 
 const WEBHOOK = '/api/v1/webhooks/alertmanager';
 
@@ -16,18 +15,15 @@ describe('api and worker roles', () => {
   let api: TestRouter;
   let worker: TestRouter | undefined;
   let redis: Redis;
-  let ingest: Queue;
 
   beforeAll(async () => {
     peers = await startChannelPeers();
     api = await startTestRouter({ ...peers.env, REDIS_PREFIX: prefix, ROLE: 'api' });
     redis = new Redis(REDIS_URL);
-    ingest = new Queue(INGEST_QUEUE, { connection: redis, prefix, skipVersionCheck: true });
   });
 
   afterAll(async () => {
     await Promise.all([api.stop(), worker?.stop()]);
-    await ingest.close();
     redis.disconnect();
     await Promise.all([peers.close(), cleanRedis(prefix)]);
   });
@@ -38,13 +34,13 @@ describe('api and worker roles', () => {
     expect(res.status).toBe(202);
     // No worker in the api process: the webhook waits in the queue, and nothing reaches a channel.
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(await ingest.getWaitingCount()).toBe(1);
+    expect(await ingestCounts(redis, prefix)).toEqual({ waiting: 1, active: 0, failed: 0 });
     expect(peers.pagerduty.received).toHaveLength(0);
 
     worker = await startTestRouter({ ...peers.env, REDIS_PREFIX: prefix, ROLE: 'worker' });
     const trigger = await eventually(() => peers.pagerduty.received.find((r) => r.event.event_action === 'trigger'), 10_000, 'trigger');
     expect(trigger.event.payload.custom_details.Labels.instance).toBe(payload.alerts[0].labels.instance);
-    expect(await ingest.getWaitingCount()).toBe(0);
+    await eventually(async () => (await unprocessedWebhooks(redis, prefix)) === 0, 10_000, 'the webhook to be processed');
 
     // The api answers for the alert the worker recorded.
     const alerts = await request(api.server).get('/api/v1/alerts');

@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { loadConfig, secretsOf } from '../../src/config/env.js';
 import { createLogger, secretSet } from '../../src/observability/logger.js';
+import { fieldsOf, ingestCounts, ingestKeys } from '../../src/queue/ingest.js';
 import { startRouter, type RunningRouter } from '../../src/server.js';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -67,4 +68,19 @@ export async function eventually<T>(probe: () => Promise<T> | T, timeoutMs = 10_
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** The webhooks an api stored and no worker has processed yet, oldest first, parsed. */
+export async function storedWebhooks(redis: Redis, prefix: string): Promise<Array<{ acceptedAt: number; payload: any }>> {
+  const entries = await redis.xrange(ingestKeys(prefix).stream, '-', '+');
+  return entries.map(([, fields]) => {
+    const { acceptedAt, body } = fieldsOf(fields);
+    return { acceptedAt: Number(acceptedAt), payload: JSON.parse(String(body)) };
+  });
+}
+
+/** Webhooks stored and not processed yet: waiting, or taken by a worker that is not done with them. */
+export async function unprocessedWebhooks(redis: Redis, prefix: string): Promise<number> {
+  const { waiting, active } = await ingestCounts(redis, prefix);
+  return waiting + active;
 }

@@ -25,7 +25,7 @@ export function routingRouter(store: RoutingStore, catalog: SloCatalog, defaultS
     res.json(store.maskedConfig());
   });
   router.post('/api/v1/routing/test', adminAuth, async (req, res) => {
-    const parsed = testRequest.safeParse(await readJsonBody(req, 64 * 1024));
+    const parsed = testRequest.safeParse((await readJsonBody(req, 64 * 1024)).value);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       throw new ApiError(400, 'invalid_request', `${issue.path.join('.') || '(body)'}: ${issue.message}`);

@@ -1,0 +1,206 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/observability/logger.js';
+import { IngestConsumer, UnprocessableEntryError, type IngestConsumerOptions } from '../../src/queue/ingest-consumer.js';
+import { fieldsOf, INGEST_GROUP, ingestCounts, ingestKeys, IngestProducer, type IngestEntry } from '../../src/queue/ingest.js';
+import { createProducerConnection, createWorkerConnection } from '../../src/queue/redis.js';
+import { cleanRedis, eventually, LogCapture, REDIS_URL, testPrefix } from '../support/router.js';
+
+const opened: Array<() => Promise<void> | void> = [];
+
+afterEach(async () => {
+  for (const close of opened.splice(0).reverse()) await close();
+});
+
+async function setUp() {
+  const prefix = testPrefix();
+  const redis = createWorkerConnection(REDIS_URL);
+  const producerConnection = createProducerConnection(REDIS_URL);
+  await eventually(() => producerConnection.status === 'ready', 5_000, 'producer connection');
+  opened.push(async () => {
+    await cleanRedis(prefix);
+    redis.disconnect();
+    producerConnection.disconnect();
+  });
+  const producer = new IngestProducer(producerConnection, prefix);
+  const logs = new LogCapture();
+  const consumer = (handle: IngestConsumerOptions['handle'], options: Partial<IngestConsumerOptions> = {}) => {
+    const started = new IngestConsumer({ redis, keys: ingestKeys(prefix), concurrency: 4, lockMs: 1_000, handle, logger: createLogger('info', logs), ...options });
+    opened.push(() => started.close(true));
+    return started;
+  };
+  const store = (n: number) => producer.enqueue(JSON.stringify({ n }), Date.now());
+  return { prefix, redis, consumer, store, logs, keys: ingestKeys(prefix) };
+}
+
+const numberOf = (entry: IngestEntry) => (JSON.parse(entry.body) as { n: number }).n;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('IngestConsumer', () => {
+  it('hands each stored webhook to one of three consumers, at most `concurrency` at a time each, and deletes it once handled', async () => {
+    const { prefix, redis, consumer, store } = await setUp();
+    const handled: Array<{ n: number; by: number; attempt: number }> = [];
+    const running = [0, 0, 0];
+    const mostRunning = [0, 0, 0];
+    [0, 1, 2].forEach((by) =>
+      consumer(async (entry, attempt) => {
+        mostRunning[by] = Math.max(mostRunning[by]!, ++running[by]!);
+        await sleep(Math.random() * 10);
+        running[by]!--;
+        handled.push({ n: numberOf(entry), by, attempt });
+      }),
+    );
+
+    await Promise.all(Array.from({ length: 60 }, (_, n) => store(n)));
+    await eventually(() => handled.length >= 60, 10_000, 'every webhook handled');
+    await eventually(async () => (await ingestCounts(redis, prefix)).active === 0, 5_000, 'every webhook acknowledged');
+
+    expect(handled.map(({ n }) => n).sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, n) => n));
+    expect(handled.every(({ attempt }) => attempt === 1)).toBe(true);
+    expect(new Set(handled.map(({ by }) => by)).size).toBeGreaterThan(1);
+    expect(Math.max(...mostRunning)).toBeLessThanOrEqual(4);
+    expect(await ingestCounts(redis, prefix)).toEqual({ waiting: 0, active: 0, failed: 0 });
+  });
+
+  it('retries a failed webhook after a backoff, counting attempts, until it goes through', async () => {
+    const { prefix, redis, consumer, store, logs } = await setUp();
+    const attempts: Array<{ attempt: number; at: number }> = [];
+    consumer(async (_entry, attempt) => {
+      attempts.push({ attempt, at: Date.now() });
+      if (attempt < 3) throw new Error(`Redis said no (${attempt})`);
+    });
+
+    await store(1);
+    await eventually(async () => attempts.length === 3 && (await ingestCounts(redis, prefix)).active === 0, 10_000, 'the third attempt');
+
+    expect(attempts.map(({ attempt }) => attempt)).toEqual([1, 2, 3]);
+    // The first retry waits 250-500 ms (500 ms with jitter), the second twice that.
+    expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(240);
+    expect(attempts[2]!.at - attempts[1]!.at).toBeGreaterThanOrEqual(490);
+    expect(logs.text).toContain('webhook processing failed: will retry');
+    expect(await ingestCounts(redis, prefix)).toEqual({ waiting: 0, active: 0, failed: 0 });
+  });
+
+  it('gives up on a webhook after its last attempt, and keeps it with the reason of the last failure', async () => {
+    const { prefix, redis, consumer, store, keys } = await setUp();
+    const attempts: number[] = [];
+    consumer(
+      async (_entry, attempt) => {
+        attempts.push(attempt);
+        throw new Error(`OOM command not allowed (${attempt})`);
+      },
+      { retry: { attempts: 3, firstDelayMs: 10, lastDelayMs: 20 } },
+    );
+
+    await store(5);
+    await eventually(async () => (await ingestCounts(redis, prefix)).failed === 1, 5_000, 'the webhook to be given up on');
+
+    expect(attempts).toEqual([1, 2, 3]);
+    expect(await ingestCounts(redis, prefix)).toEqual({ waiting: 0, active: 0, failed: 1 });
+    const [failed] = await redis.xrange(keys.failed, '-', '+');
+    expect(fieldsOf(failed![1])).toMatchObject({ reason: 'OOM command not allowed (3)', body: '{"n":5}' });
+  });
+
+  it('gives up on a webhook no attempt can process at once, and keeps it with the reason', async () => {
+    const { prefix, redis, consumer, store, keys } = await setUp();
+    let calls = 0;
+    consumer(async () => {
+      calls++;
+      throw new UnprocessableEntryError('stored webhook no longer valid: alerts: expected array');
+    });
+
+    await store(7);
+    await eventually(async () => (await ingestCounts(redis, prefix)).failed === 1, 5_000, 'the webhook to be given up on');
+
+    expect(calls).toBe(1);
+    expect(await ingestCounts(redis, prefix)).toEqual({ waiting: 0, active: 0, failed: 1 });
+    const [failed] = await redis.xrange(keys.failed, '-', '+');
+    expect(fieldsOf(failed![1])).toMatchObject({ reason: 'stored webhook no longer valid: alerts: expected array', body: '{"n":7}' });
+  });
+
+  it('takes over, as another attempt, a webhook whose consumer stopped (its process died) once it has been idle for lockMs', async () => {
+    const { prefix, redis, consumer, store, keys } = await setUp();
+    await redis.xgroup('CREATE', keys.stream, INGEST_GROUP, '0', 'MKSTREAM');
+    await store(3);
+    // A consumer reads the webhook, then its process dies: it stays pending in that consumer's name.
+    await redis.xreadgroup('GROUP', INGEST_GROUP, 'departed', 'COUNT', 10, 'STREAMS', keys.stream, '>');
+    const readAt = Date.now();
+    const handled: Array<{ n: number; attempt: number; at: number }> = [];
+
+    consumer(async (entry, attempt) => {
+      handled.push({ n: numberOf(entry), attempt, at: Date.now() });
+    });
+    await eventually(() => handled.length > 0, 5_000, 'the takeover');
+    await eventually(async () => (await ingestCounts(redis, prefix)).active === 0, 5_000, 'the webhook to be acknowledged');
+
+    expect(handled).toEqual([{ n: 3, attempt: 2, at: expect.any(Number) }]);
+    expect(handled[0]!.at - readAt).toBeGreaterThanOrEqual(1_000);
+    expect(await ingestCounts(redis, prefix)).toEqual({ waiting: 0, active: 0, failed: 0 });
+  });
+
+  it('keeps a webhook it is still working on (or waiting to retry) from being taken over', async () => {
+    const { redis, consumer, store, prefix } = await setUp();
+    const seen: string[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    consumer(async (_entry, attempt) => {
+      seen.push(`slow ${attempt}`);
+      await released;
+    });
+    await store(1);
+    await eventually(() => seen.length === 1, 5_000, 'the slow consumer to start');
+    consumer(async (_entry, attempt) => {
+      seen.push(`other ${attempt}`);
+    });
+
+    // Three lock durations: without the slow consumer's renewals, the other would take it over after one.
+    await sleep(3_000);
+    release();
+    await eventually(async () => (await ingestCounts(redis, prefix)).active === 0, 5_000, 'the webhook to be acknowledged');
+
+    expect(seen).toEqual(['slow 1']);
+  });
+
+  it('recreates its group when the stream disappears (a Redis restarted without persistence)', async () => {
+    const { redis, consumer, store, keys } = await setUp();
+    const handled: number[] = [];
+    consumer(async (entry) => {
+      handled.push(numberOf(entry));
+    });
+    await store(1);
+    await eventually(() => handled.length === 1, 5_000, 'the first webhook');
+
+    await redis.del(keys.stream);
+    await store(2);
+
+    await eventually(() => handled.length === 2, 10_000, 'the webhook stored after the stream was lost');
+    expect(handled).toEqual([1, 2]);
+  });
+
+  it('on close, finishes what it is working on and takes nothing new; close(force) does not wait', async () => {
+    const { redis, consumer, store, prefix } = await setUp();
+    const handled: number[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const first = consumer(async (entry) => {
+      await released;
+      handled.push(numberOf(entry));
+    }, { concurrency: 1 });
+    await store(1);
+    await eventually(async () => (await ingestCounts(redis, prefix)).active === 1, 5_000, 'the first webhook to be taken');
+
+    let closed = false;
+    const closing = first.close().then(() => (closed = true));
+    await store(2);
+    await sleep(200);
+    expect(closed).toBe(false);
+    release();
+    await closing;
+
+    expect(handled).toEqual([1]);
+    expect(await ingestCounts(redis, prefix)).toEqual({ waiting: 1, active: 0, failed: 0 });
+
+    const stuck = consumer(() => new Promise(() => {}));
+    await eventually(async () => (await ingestCounts(redis, prefix)).active === 1, 5_000, 'the second webhook to be taken');
+    await stuck.close(true);
+  });
+});
