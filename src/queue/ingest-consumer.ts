@@ -1,22 +1,23 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { fieldsOf, INGEST_GROUP, type IngestEntry, type IngestKeys } from './ingest.js';
 
 export interface IngestConsumerOptions {
-  /** The workers' connection, for acks and takeovers; the blocking read gets a connection of its own. */
+  /** The workers' connection: acks, renewals, retries, give-ups. Reads and takeovers get a connection of their own. */
   redis: Redis;
   keys: IngestKeys;
   /** Entries processed at a time. */
   concurrency: number;
-  /** JOB_LOCK_DURATION: an entry that its consumer has not touched for this long is taken over (its process died). */
+  /** JOB_LOCK_DURATION: an entry nobody has touched for this long is taken over (its worker died, or its retry is due). */
   lockMs: number;
   /** Processes one entry; `attempt` counts from 1, and a takeover is another attempt. A rejection is retried. */
   handle: (entry: IngestEntry, attempt: number) => Promise<void>;
   logger: Logger;
-  /** Attempts, counted only while Redis answers (an outage must not use them up), before an entry is given up on; retry delays. */
-  retry?: { attempts: number; firstDelayMs: number; lastDelayMs: number };
+  /** Attempts before an entry is given up on; the first retry's delay, doubled each time up to lockMs. */
+  retry?: { attempts: number; firstDelayMs: number };
 }
 
 /** A stored payload that no attempt can process: given up on at once. */
@@ -24,75 +25,103 @@ export class UnprocessableEntryError extends Error {
   override name = 'UnprocessableEntryError';
 }
 
-/** About 14 minutes of retries: a Redis refusing writes (maxmemory) has time to be mended. */
-const RETRY = { attempts: 20, firstDelayMs: 500, lastDelayMs: 60_000 };
-/** How long one read waits for new entries; closing interrupts it. */
-const READ_BLOCK_MS = 5_000;
+/** About ten minutes of retries with the default lock: a Redis refusing writes (maxmemory) has time to be mended. */
+const RETRY = { attempts: 20, firstDelayMs: 500 };
+/** Longest wait of one read; a takeover round is due at least this often. */
+const READ_BLOCK_MS = 1_000;
 /** Given-up entries kept for inspection (approximately: MAXLEN ~). */
-const FAILED_KEPT = 10_000;
-/** A consumer with nothing pending and no read for this long belongs to a process that is gone. */
-const DEPARTED_MS = 3_600_000;
+const FAILED_KEPT = 1_000;
 
 type StreamEntries = Array<[id: string, fields: string[] | null]>;
 
 /**
- * Reads the ingest stream through the consumer group, as one consumer of it: at most `concurrency`
- * entries at a time, each deleted once handled. A failed entry is retried with exponential backoff,
- * and given up on (moved to the failed stream, with the reason) after its last attempt. Every lockMs/2
- * it marks its own entries as still in work and takes over entries that another consumer left
- * untouched for lockMs: that consumer's process died, and the entry goes through again (safe: the
- * delivery queues deduplicate). What bullmq's stalled-job check does for its jobs.
+ * Leaves the group only when the consumer has nothing pending and its process no longer says it
+ * is alive: checked and done in one step, so nothing delivered to it meanwhile is dropped.
+ * KEYS: the stream, the consumer's heartbeat key. ARGV: the group, the consumer.
+ */
+const FORGET_CONSUMER = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;
+
+/**
+ * Reads the ingest stream as one consumer of the group, and does for its entries what bullmq's
+ * workers did for jobs:
+ * - at most `concurrency` entries are processed at a time, and each is deleted once processed;
+ * - the entries in work are renewed every lockMs/2, so no other consumer takes them over;
+ * - a failed entry is handed back to the group, due again after an exponential backoff: any
+ *   consumer takes it over then, as its next attempt (Redis counts the attempts, so they add up
+ *   across consumers and crashes); after the last attempt, or at once when it is unprocessable,
+ *   it is moved to the failed stream with the reason;
+ * - an entry left untouched for lockMs (its consumer's process died) is taken over the same way
+ *   (processing it again is safe: the delivery queues deduplicate).
+ * Reads and takeovers run in one loop, so together they never exceed `concurrency`.
  */
 export class IngestConsumer {
   readonly name = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  private readonly blocking: Redis;
-  /** Entries in work here (handled, or waiting for a retry), settled once done with. */
-  private readonly inFlight = new Map<string, Promise<void>>();
-  /** Wakes the waits that end early on close: a full read loop, retry delays. */
-  private readonly wakeOnClose = new Set<() => void>();
-  private slotFreed: (() => void) | undefined;
+  private readonly reader: Redis;
+  private readonly heartbeatKey: string;
+  /** Entries being processed here, each settled once done with. */
+  private readonly running = new Map<string, Promise<void>>();
+  /** Ends the loop's current wait early: a slot freed, the connection back, closing. */
+  private wake: (() => void) | undefined;
   private closing = false;
-  private lastDepartedCheck = 0;
   private readonly reading: Promise<void>;
-  private readonly maintenance: NodeJS.Timeout;
+  private readonly renewals: NodeJS.Timeout;
+  private renewing: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: IngestConsumerOptions) {
-    // Commands fail at once while the connection is down (no offline queue, no resend): the loop
-    // waits for the connection and tries again, and closing never waits for a command stuck offline.
-    this.blocking = options.redis.duplicate({ enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    this.heartbeatKey = `${options.keys.stream}:consumer:${this.name}`;
+    this.reader = options.redis.duplicate({
+      // Commands fail at once while the connection is down (no offline queue, no resend): the loop
+      // waits for the connection and tries again, and closing never waits for a command stuck offline.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      // A read answers within READ_BLOCK_MS; a connection silent far longer is dead (a network partition).
+      socketTimeout: READ_BLOCK_MS + 10_000,
+    });
     // Outages are reported by the workers' connection.
-    this.blocking.on('error', () => {});
+    this.reader.on('error', () => {});
+    this.reader.on('ready', () => this.wake?.());
     this.reading = this.readLoop();
-    this.maintenance = setInterval(() => void this.maintain(), options.lockMs / 2);
+    this.renewals = setInterval(() => (this.renewing = this.renew()), options.lockMs / 2);
+    this.renewing = this.renew();
   }
 
-  /** Stops reading; unless `force`, waits for the entries in work (a retry delay ends at once: another consumer takes the entry over). */
+  /**
+   * Stops reading and, unless `force`, waits for the entries being processed (not past Redis going
+   * away: another consumer takes them over), then leaves the group if nothing is pending here.
+   */
   async close(force = false): Promise<void> {
     this.closing = true;
-    clearInterval(this.maintenance);
-    for (const wake of this.wakeOnClose) wake();
-    this.blocking.disconnect();
+    this.wake?.();
+    this.reader.disconnect();
     await this.reading;
-    if (!force) await Promise.all(this.inFlight.values());
-    if (!force && this.options.redis.status === 'ready') {
-      // Nothing left pending here: leave the group now rather than wait to be found departed.
-      const { redis, keys } = this.options;
-      const mine = (await redis.xpending(keys.stream, INGEST_GROUP, '-', '+', 1, this.name).catch(() => [undefined])) as unknown[];
-      if (mine.length === 0) await redis.xgroup('DELCONSUMER', keys.stream, INGEST_GROUP, this.name).catch(() => {});
+    const { redis } = this.options;
+    if (!force) await this.whileConnected(Promise.all(this.running.values()));
+    clearInterval(this.renewals);
+    await this.renewing;
+    if (!force && redis.status === 'ready') {
+      await this.whileConnected(
+        (async () => {
+          await redis.del(this.heartbeatKey);
+          await redis.eval(FORGET_CONSUMER, 2, this.options.keys.stream, this.heartbeatKey, INGEST_GROUP, this.name);
+        })().catch(() => {}),
+      );
     }
   }
 
   private async readLoop(): Promise<void> {
-    const { keys, concurrency } = this.options;
+    const { keys, concurrency, lockMs } = this.options;
     let groupReady = false;
+    let takeoverDue = 0;
+    let cleanupDue = Date.now() + lockMs;
     while (!this.closing) {
-      const free = concurrency - this.inFlight.size;
-      if (free === 0) {
-        await this.untilWoken((wake) => (this.slotFreed = wake));
-        continue;
-      }
-      if (this.blocking.status !== 'ready') {
-        await this.untilWoken((wake) => this.blocking.once('ready', wake));
+      const free = concurrency - this.running.size;
+      if (free <= 0 || this.reader.status !== 'ready') {
+        await this.pause();
         continue;
       }
       try {
@@ -100,67 +129,92 @@ export class IngestConsumer {
           await this.ensureGroup();
           groupReady = true;
         }
-        const reply = (await this.blocking.xreadgroup('GROUP', INGEST_GROUP, this.name, 'COUNT', free, 'BLOCK', READ_BLOCK_MS, 'STREAMS', keys.stream, '>')) as
+        if (Date.now() >= takeoverDue) {
+          takeoverDue = Date.now() + READ_BLOCK_MS;
+          await this.takeOver(free);
+          continue;
+        }
+        if (Date.now() >= cleanupDue) {
+          cleanupDue = Date.now() + lockMs;
+          await this.forgetStoppedConsumers();
+        }
+        const block = Math.max(takeoverDue - Date.now(), 1);
+        const reply = (await this.reader.xreadgroup('GROUP', INGEST_GROUP, this.name, 'COUNT', free, 'BLOCK', block, 'STREAMS', keys.stream, '>')) as
           | Array<[key: string, entries: StreamEntries]>
           | null;
         for (const [id, fields] of reply?.[0]?.[1] ?? []) this.start(id, fields, 1);
       } catch (error) {
         if (this.closing) break;
         // The stream (and so the group) is gone, e.g. a Redis that restarted without persistence.
-        if (/NOGROUP/.test((error as Error).message)) groupReady = false;
-        else await this.untilWoken((wake) => setTimeout(wake, 1_000));
+        if (/NOGROUP|UNBLOCKED/.test((error as Error).message)) groupReady = false;
+        else await this.pause(1_000);
       }
     }
   }
 
-  /**
-   * From the first entry the stream holds: a group created after the webhook's first XADD misses
-   * nothing. On the reading connection, which closing interrupts, as it does the read.
-   */
+  /** From the first entry the stream holds: a group created after the webhook's first XADD misses nothing. */
   private async ensureGroup(): Promise<void> {
     try {
-      await this.blocking.xgroup('CREATE', this.options.keys.stream, INGEST_GROUP, '0', 'MKSTREAM');
+      await this.reader.xgroup('CREATE', this.options.keys.stream, INGEST_GROUP, '0', 'MKSTREAM');
     } catch (error) {
       if (!/BUSYGROUP/.test((error as Error).message)) throw error;
     }
   }
 
+  /** Claims up to `free` entries untouched for lockMs: each is its next attempt, or given up on after the last. */
+  private async takeOver(free: number): Promise<void> {
+    const { keys, lockMs } = this.options;
+    const { attempts } = this.options.retry ?? RETRY;
+    const stale = (await this.reader.xpending(keys.stream, INGEST_GROUP, 'IDLE', lockMs, '-', '+', free)) as Array<[string, string, number, number]>;
+    if (stale.length === 0) return;
+    const attemptOf = new Map(stale.map(([id, , , deliveries]) => [id, deliveries + 1]));
+    // Only entries still untouched that long are claimed: of two consumers taking over, one gets each.
+    const claimed = (await this.reader.xclaim(keys.stream, INGEST_GROUP, this.name, lockMs, ...attemptOf.keys())) as StreamEntries;
+    for (const [id, fields] of claimed) {
+      const attempt = attemptOf.get(id)!;
+      if (attempt > attempts && fields !== null) {
+        const entry = entryOf(id, fields);
+        this.options.logger.error({ entryId: id, attempts }, `webhook given up on after ${attempts} attempts: kept in ${keys.failed}`);
+        void this.giveUp(entry, `no attempt of ${attempts} succeeded (the last ones may have been cut short by a worker that stopped)`);
+      } else {
+        if (attempt > 1) this.options.logger.info({ entryId: id, attempt }, 'processing a webhook again: a retry, or its worker stopped');
+        this.start(id, fields, attempt);
+      }
+    }
+  }
+
   private start(id: string, fields: string[] | null, attempt: number): void {
-    // Deleted while pending (it was handled, or given up on, by a consumer taken for dead): drop it.
+    // Deleted while pending (processed or given up on by a consumer meanwhile taken for dead): Redis
+    // before 7 hands such an entry over without its fields; Redis 7 drops it from the pending list itself.
     if (fields === null) {
       void this.ack(id).catch(() => {});
       return;
     }
-    const { acceptedAt, body } = fieldsOf(fields);
-    const entry: IngestEntry = { id, acceptedAt: Number(acceptedAt), body: String(body) };
-    const done = this.attempt(entry, attempt).finally(() => {
-      this.inFlight.delete(id);
-      this.slotFreed?.();
+    const done = this.process(entryOf(id, fields), attempt).finally(() => {
+      this.running.delete(id);
+      this.wake?.();
     });
-    this.inFlight.set(id, done);
+    this.running.set(id, done);
   }
 
-  private async attempt(entry: IngestEntry, attempt: number): Promise<void> {
+  private async process(entry: IngestEntry, attempt: number): Promise<void> {
+    const { redis, keys, lockMs, logger } = this.options;
+    const retry = this.options.retry ?? RETRY;
     try {
       await this.options.handle(entry, attempt);
       await this.ack(entry.id);
-      return;
     } catch (error) {
-      const answering = this.options.redis.status === 'ready';
-      const retry = this.options.retry ?? RETRY;
-      const final = error instanceof UnprocessableEntryError || (answering && attempt >= retry.attempts);
-      if (answering) {
-        this.options.logger.error(
-          { err: error, entryId: entry.id, attempt },
-          final ? `webhook processing failed for good: kept in ${this.options.keys.failed}` : 'webhook processing failed: will retry',
-        );
+      const reason = error instanceof Error ? error.message : String(error);
+      const final = error instanceof UnprocessableEntryError || attempt >= retry.attempts;
+      // While Redis is away the failure repeats the outage the connection already reported.
+      if (redis.status === 'ready') {
+        logger.error({ err: error, entryId: entry.id, attempt }, final ? `webhook processing failed for good: kept in ${keys.failed}` : 'webhook processing failed: will retry');
       }
-      if (final) return this.giveUp(entry, error as Error);
-      const delay = Math.min(retry.firstDelayMs * 2 ** (attempt - 1), retry.lastDelayMs) * (0.5 + Math.random() / 2);
-      await this.untilWoken((wake) => setTimeout(wake, delay));
-      // Closing: the entry stays pending, and another consumer takes it over.
-      if (this.closing) return;
-      return this.attempt(entry, answering ? attempt + 1 : attempt);
+      if (final) return this.giveUp(entry, reason);
+      // Handed back to the group, untouched as if for lockMs minus the delay: due once the delay
+      // has passed, for whichever consumer then takes it over. Not written: due after lockMs.
+      const delay = Math.min(retry.firstDelayMs * 2 ** (attempt - 1), lockMs) * (0.5 + Math.random() / 2);
+      await redis.xclaim(keys.stream, INGEST_GROUP, this.name, 0, entry.id, 'IDLE', Math.round(lockMs - delay), 'JUSTID').catch(() => {});
     }
   }
 
@@ -169,70 +223,63 @@ export class IngestConsumer {
     await this.options.redis.multi().xack(stream, INGEST_GROUP, id).xdel(stream, id).exec();
   }
 
-  private async giveUp(entry: IngestEntry, error: Error): Promise<void> {
+  private async giveUp(entry: IngestEntry, reason: string): Promise<void> {
     const { stream, failed } = this.options.keys;
     await this.options.redis
       .multi()
-      .xadd(failed, 'MAXLEN', '~', FAILED_KEPT, '*', 'id', entry.id, 'acceptedAt', String(entry.acceptedAt), 'reason', error.message, 'body', entry.body)
+      .xadd(failed, 'MAXLEN', '~', FAILED_KEPT, '*', 'id', entry.id, 'acceptedAt', String(entry.acceptedAt), 'reason', reason, 'body', entry.body)
       .xack(stream, INGEST_GROUP, entry.id)
       .xdel(stream, entry.id)
       .exec()
-      // Not written: the entry stays pending and is taken over, then tried again.
+      // Not written: the entry stays pending, and its next takeover gives it up again.
       .catch(() => {});
   }
 
-  /** Every lockMs/2: keeps this consumer's entries, takes over those of departed ones, forgets departed consumers. */
-  private async maintain(): Promise<void> {
-    if (this.closing || this.options.redis.status !== 'ready') return;
-    const { redis, keys, lockMs, concurrency } = this.options;
+  /** Marks the entries in work as touched now (JUSTID: no attempt counted) and this process as alive. */
+  private async renew(): Promise<void> {
+    const { redis, keys, lockMs } = this.options;
+    if (redis.status !== 'ready') return;
     try {
-      // Claiming resets an entry's idle time without counting a delivery (JUSTID).
-      if (this.inFlight.size > 0) await redis.xclaim(keys.stream, INGEST_GROUP, this.name, 0, ...this.inFlight.keys(), 'JUSTID');
-
-      const free = concurrency - this.inFlight.size;
-      if (free > 0) {
-        const stale = ((await redis.xpending(keys.stream, INGEST_GROUP, 'IDLE', lockMs, '-', '+', free)) as Array<[string, string, number, number]>).filter(
-          ([id]) => !this.inFlight.has(id),
-        );
-        const deliveries = new Map(stale.map(([id, , , count]) => [id, count]));
-        if (stale.length > 0) {
-          // Only entries still idle that long are claimed: of two consumers taking over, one gets each.
-          const claimed = (await redis.xclaim(keys.stream, INGEST_GROUP, this.name, lockMs, ...deliveries.keys())) as StreamEntries;
-          for (const [id, fields] of claimed) {
-            if (this.closing) break;
-            this.options.logger.warn({ entryId: id, attempt: deliveries.get(id)! + 1 }, 'taking over a webhook whose worker stopped processing it');
-            this.start(id, fields, deliveries.get(id)! + 1);
-          }
-        }
-      }
-      if (Date.now() - this.lastDepartedCheck > DEPARTED_MS / 4) await this.forgetDeparted();
+      await redis.set(this.heartbeatKey, '1', 'PX', lockMs * 3);
+      if (this.running.size > 0) await redis.xclaim(keys.stream, INGEST_GROUP, this.name, 0, ...this.running.keys(), 'JUSTID');
     } catch (error) {
       // No group yet, or Redis went away meanwhile: the next round tries again.
-      if (!/NOGROUP/.test((error as Error).message)) this.options.logger.warn({ err: error }, 'ingest stream maintenance failed');
+      if (!/NOGROUP/.test((error as Error).message)) this.options.logger.warn({ err: error }, 'renewing the webhooks in work failed');
     }
   }
 
-  private async forgetDeparted(): Promise<void> {
-    const { redis, keys } = this.options;
-    this.lastDepartedCheck = Date.now();
-    const consumers = ((await redis.call('XINFO', 'CONSUMERS', keys.stream, INGEST_GROUP)) as unknown[][]).map(fieldsOf);
-    for (const consumer of consumers) {
-      if (consumer.name !== this.name && Number(consumer.pending) === 0 && Number(consumer.idle) > DEPARTED_MS) {
-        await redis.xgroup('DELCONSUMER', keys.stream, INGEST_GROUP, String(consumer.name));
-      }
+  /** Removes consumers of processes that stopped (crashed) with nothing pending: the group does not grow with every restart. */
+  private async forgetStoppedConsumers(): Promise<void> {
+    const { keys } = this.options;
+    const consumers = ((await this.reader.call('XINFO', 'CONSUMERS', keys.stream, INGEST_GROUP)) as unknown[][]).map(fieldsOf);
+    for (const { name, pending } of consumers) {
+      if (name === this.name || Number(pending) > 0) continue;
+      await this.reader.eval(FORGET_CONSUMER, 2, keys.stream, `${keys.stream}:consumer:${String(name)}`, INGEST_GROUP, String(name));
     }
   }
 
-  /** Waits until `arm`'s wake is called, or at once on close. */
-  private untilWoken(arm: (wake: () => void) => void): Promise<void> {
+  /** Until woken (a slot freed, the connection back, closing), or `ms` passed. */
+  private pause(ms?: number): Promise<void> {
     if (this.closing) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const wake = () => {
-        this.wakeOnClose.delete(wake);
+      const timer = ms === undefined ? undefined : setTimeout(() => this.wake?.(), ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
         resolve();
       };
-      this.wakeOnClose.add(wake);
-      arm(wake);
     });
   }
+
+  /** `work`, or nothing once the workers' connection closes: its commands would wait for Redis to come back. */
+  private async whileConnected(work: Promise<unknown>): Promise<void> {
+    const controller = new AbortController();
+    await Promise.race([work, once(this.options.redis, 'close', { signal: controller.signal }).catch(() => {})]);
+    controller.abort();
+  }
+}
+
+function entryOf(id: string, fields: string[]): IngestEntry {
+  const { acceptedAt, body } = fieldsOf(fields);
+  return { id, acceptedAt: Number(acceptedAt), body: String(body) };
 }

@@ -1,5 +1,6 @@
 import type { ChannelKind } from '../notifiers/types.js';
 
+/** The stored webhooks' stage as metrics name it (alertcenter_queue_depth{queue}): a Redis stream, see ingest.ts. */
 export const INGEST_QUEUE = 'ingest';
 
 /** One delivery queue per channel kind, so a slow or rate-limited Slack never delays a page. */

@@ -3,6 +3,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { IngestConsumer, UnprocessableEntryError, type IngestConsumerOptions } from '../../src/queue/ingest-consumer.js';
 import { fieldsOf, INGEST_GROUP, ingestCounts, ingestKeys, IngestProducer, type IngestEntry } from '../../src/queue/ingest.js';
 import { createProducerConnection, createWorkerConnection } from '../../src/queue/redis.js';
+import { OwnRedis } from '../support/processes.js';
 import { cleanRedis, eventually, LogCapture, REDIS_URL, testPrefix } from '../support/router.js';
 
 const opened: Array<() => Promise<void> | void> = [];
@@ -11,13 +12,13 @@ afterEach(async () => {
   for (const close of opened.splice(0).reverse()) await close();
 });
 
-async function setUp() {
+async function setUp(redisUrl = REDIS_URL) {
   const prefix = testPrefix();
-  const redis = createWorkerConnection(REDIS_URL);
-  const producerConnection = createProducerConnection(REDIS_URL);
+  const redis = createWorkerConnection(redisUrl);
+  const producerConnection = createProducerConnection(redisUrl);
   await eventually(() => producerConnection.status === 'ready', 5_000, 'producer connection');
   opened.push(async () => {
-    await cleanRedis(prefix);
+    if (redisUrl === REDIS_URL) await cleanRedis(prefix);
     redis.disconnect();
     producerConnection.disconnect();
   });
@@ -88,7 +89,7 @@ describe('IngestConsumer', () => {
         attempts.push(attempt);
         throw new Error(`OOM command not allowed (${attempt})`);
       },
-      { retry: { attempts: 3, firstDelayMs: 10, lastDelayMs: 20 } },
+      { retry: { attempts: 3, firstDelayMs: 10 } },
     );
 
     await store(5);
@@ -137,7 +138,7 @@ describe('IngestConsumer', () => {
     expect(await ingestCounts(redis, prefix)).toEqual({ waiting: 0, active: 0, failed: 0 });
   });
 
-  it('keeps a webhook it is still working on (or waiting to retry) from being taken over', async () => {
+  it('keeps a webhook it is still working on from being taken over', async () => {
     const { redis, consumer, store, prefix } = await setUp();
     const seen: string[] = [];
     let release!: () => void;
@@ -202,5 +203,119 @@ describe('IngestConsumer', () => {
     const stuck = consumer(() => new Promise(() => {}));
     await eventually(async () => (await ingestCounts(redis, prefix)).active === 1, 5_000, 'the second webhook to be taken');
     await stuck.close(true);
+  });
+  it('stays within `concurrency` while it takes over a stopped consumer\'s webhooks and reads new ones', async () => {
+    const { redis, consumer, store, keys, prefix } = await setUp();
+    await redis.xgroup('CREATE', keys.stream, INGEST_GROUP, '0', 'MKSTREAM');
+    await Promise.all(Array.from({ length: 5 }, (_, n) => store(n)));
+    await redis.xreadgroup('GROUP', INGEST_GROUP, 'departed', 'COUNT', 10, 'STREAMS', keys.stream, '>');
+    await Promise.all(Array.from({ length: 30 }, (_, n) => store(100 + n)));
+    let running = 0;
+    let mostRunning = 0;
+    const handled: number[] = [];
+
+    consumer(
+      async (entry) => {
+        mostRunning = Math.max(mostRunning, ++running);
+        await sleep(50);
+        running--;
+        handled.push(numberOf(entry));
+      },
+      { concurrency: 2 },
+    );
+    await eventually(async () => handled.length === 35 && (await ingestCounts(redis, prefix)).active === 0, 20_000, 'every webhook handled');
+
+    expect(mostRunning).toBe(2);
+    expect(handled).toEqual(expect.arrayContaining([0, 4, 100, 129]));
+  });
+
+  it('frees the slot of a failed webhook while it waits for its retry', async () => {
+    const { consumer, store } = await setUp();
+    const seen: string[] = [];
+    consumer(
+      async (entry, attempt) => {
+        seen.push(`${numberOf(entry)}#${attempt}`);
+        if (numberOf(entry) === 1) throw new Error('fails every time');
+      },
+      { concurrency: 1, retry: { attempts: 20, firstDelayMs: 60_000 } },
+    );
+
+    await store(1);
+    await eventually(() => seen.length === 1, 5_000, 'the first attempt');
+    await store(2);
+
+    await eventually(() => seen.includes('2#1'), 5_000, 'the next webhook, while the first waits for its retry');
+    expect(seen).toEqual(['1#1', '2#1']);
+  });
+
+  it('counts the attempts of a webhook whose every worker stops while processing it, and gives it up after the last', async () => {
+    const { redis, consumer, store, keys, prefix } = await setUp();
+    const attempts: number[] = [];
+    const retry = { attempts: 3, firstDelayMs: 10 };
+    await store(9);
+
+    // Each consumer hangs on the webhook, then its process "dies" (closed without waiting, no more renewals).
+    for (let n = 1; n <= 3; n++) {
+      const stopping = consumer(
+        async (_entry, attempt) => {
+          attempts.push(attempt);
+          await new Promise(() => {});
+        },
+        { retry },
+      );
+      await eventually(() => attempts.length === n, 10_000, `attempt ${n}`);
+      await stopping.close(true);
+    }
+    consumer(async (_entry, attempt) => void attempts.push(attempt), { retry });
+
+    await eventually(async () => (await ingestCounts(redis, prefix)).failed === 1, 10_000, 'the webhook to be given up on');
+    expect(attempts).toEqual([1, 2, 3]);
+    const [failed] = await redis.xrange(keys.failed, '-', '+');
+    expect(fieldsOf(failed![1])).toMatchObject({ reason: expect.stringContaining('no attempt of 3 succeeded'), body: '{"n":9}' });
+  });
+
+  it('forgets consumers whose process stopped with nothing pending, and keeps those still running', async () => {
+    const { redis, consumer, store, keys } = await setUp();
+    await redis.xgroup('CREATE', keys.stream, INGEST_GROUP, '0', 'MKSTREAM');
+    await redis.xgroup('CREATECONSUMER', keys.stream, INGEST_GROUP, 'stopped-long-ago');
+    const handledBy = new Set<number>();
+    // Redis lists a consumer once it has been handed an entry: each of the two gets some.
+    const running = [0, 1].map((n) =>
+      consumer(
+        async () => {
+          handledBy.add(n);
+          await sleep(100);
+        },
+        { concurrency: 1 },
+      ),
+    );
+    const names = async () => ((await redis.call('XINFO', 'CONSUMERS', keys.stream, INGEST_GROUP)) as unknown[][]).map((c) => String(fieldsOf(c).name)).sort();
+    await Promise.all([1, 2, 3, 4].map((n) => store(n)));
+    await eventually(() => handledBy.size === 2, 5_000, 'both consumers to take a webhook');
+
+    await eventually(async () => !(await names()).includes('stopped-long-ago'), 10_000, 'the stopped consumer to be forgotten');
+    await sleep(1_500); // another round of checks
+    expect(await names()).toEqual(running.map((c) => c.name).sort());
+
+    await running[0]!.close();
+    expect(await names()).toEqual([running[1]!.name]);
+  });
+
+  it('closes without waiting for Redis when it goes away under the webhooks being processed', async () => {
+    const own = await OwnRedis.start();
+    opened.push(() => own.down());
+    const { consumer, store } = await setUp(own.url);
+    let started = 0;
+    const closing = consumer(async () => {
+      started++;
+      await new Promise(() => {});
+    });
+    await store(1);
+    await eventually(() => started === 1, 5_000, 'the webhook to be taken');
+
+    await own.down();
+    const closed = await Promise.race([closing.close().then(() => 'closed'), sleep(8_000).then(() => 'still waiting')]);
+
+    expect(closed).toBe('closed');
   });
 });
