@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { fieldsOf, INGEST_GROUP, type IngestEntry, type IngestKeys } from './ingest.js';
@@ -25,7 +26,7 @@ export class UnprocessableEntryError extends Error {
   override name = 'UnprocessableEntryError';
 }
 
-/** About ten minutes of retries with the default lock: a Redis refusing writes (maxmemory) has time to be mended. */
+/** 3.5 to 7 minutes of retries with the default lock: a Redis refusing writes (maxmemory) has time to be mended. */
 const RETRY = { attempts: 20, firstDelayMs: 500 };
 /** Longest wait of one read; a takeover round is due at least this often. */
 const READ_BLOCK_MS = 1_000;
@@ -47,6 +48,17 @@ return 1
 `;
 
 /**
+ * Moves an entry to the failed stream: the copy first, so that when it cannot be written (a full
+ * Redis, a key of another type) the entry stays pending and is given up on again at its next takeover.
+ * KEYS: the stream, the failed stream. ARGV: the group, the id, MAXLEN, then the copy's fields.
+ */
+const GIVE_UP = `
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4))
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+`;
+
+/**
  * Reads the ingest stream as one consumer of the group, and does for its entries what bullmq's
  * workers did for jobs:
  * - at most `concurrency` entries are processed at a time, and each is deleted once processed;
@@ -65,6 +77,11 @@ export class IngestConsumer {
   private readonly heartbeatKey: string;
   /** Entries being processed here, each settled once done with. */
   private readonly running = new Map<string, Promise<void>>();
+  /**
+   * The running entries still to be renewed. One leaves it before its ack, give-up or hand-back
+   * is sent, so a renewal sent later on the same connection can never undo them.
+   */
+  private readonly renewable = new Set<string>();
   /** Ends the loop's current wait early: a slot freed, the connection back, closing. */
   private wake: (() => void) | undefined;
   private closing = false;
@@ -86,31 +103,47 @@ export class IngestConsumer {
     this.reader.on('error', () => {});
     this.reader.on('ready', () => this.wake?.());
     this.reading = this.readLoop();
-    this.renewals = setInterval(() => (this.renewing = this.renew()), options.lockMs / 2);
-    this.renewing = this.renew();
+    this.renewals = setInterval(this.renewOnReady, options.lockMs / 2);
+    // After an outage, before the read loop takes over what looks untouched: this process's own entries.
+    options.redis.on('ready', this.renewOnReady);
+    this.renewOnReady();
   }
 
+  private readonly renewOnReady = (): void => {
+    this.renewing = this.renew();
+  };
+
   /**
-   * Stops reading and, unless `force`, waits for the entries being processed (not past Redis going
-   * away: another consumer takes them over), then leaves the group if nothing is pending here.
+   * Stops reading and, unless `force`, waits for the entries being processed, then leaves the
+   * group if nothing is pending here; not past Redis going away, nor past lockMs (a Redis that
+   * stopped answering): other consumers take the entries over then.
    */
   async close(force = false): Promise<void> {
     this.closing = true;
     this.wake?.();
     this.reader.disconnect();
     await this.reading;
-    const { redis } = this.options;
-    if (!force) await this.whileConnected(Promise.all(this.running.values()));
-    clearInterval(this.renewals);
-    await this.renewing;
-    if (!force && redis.status === 'ready') {
-      await this.whileConnected(
-        (async () => {
-          await redis.del(this.heartbeatKey);
-          await redis.eval(FORGET_CONSUMER, 2, this.options.keys.stream, this.heartbeatKey, INGEST_GROUP, this.name);
-        })().catch(() => {}),
-      );
+    const { redis, keys, lockMs } = this.options;
+    if (force) {
+      this.stopRenewing();
+      return;
     }
+    const deadline = Date.now() + lockMs;
+    await this.whileAnswering(Promise.all(this.running.values()), deadline);
+    this.stopRenewing();
+    await this.whileAnswering(
+      (async () => {
+        await this.renewing;
+        await redis.del(this.heartbeatKey);
+        await redis.eval(FORGET_CONSUMER, 2, keys.stream, this.heartbeatKey, INGEST_GROUP, this.name);
+      })().catch(() => {}),
+      deadline,
+    );
+  }
+
+  private stopRenewing(): void {
+    clearInterval(this.renewals);
+    this.options.redis.off('ready', this.renewOnReady);
   }
 
   private async readLoop(): Promise<void> {
@@ -165,7 +198,10 @@ export class IngestConsumer {
   private async takeOver(free: number): Promise<void> {
     const { keys, lockMs } = this.options;
     const { attempts } = this.options.retry ?? RETRY;
-    const stale = (await this.reader.xpending(keys.stream, INGEST_GROUP, 'IDLE', lockMs, '-', '+', free)) as Array<[string, string, number, number]>;
+    // Never this process's own running entries, even when their renewal could not be written.
+    const stale = ((await this.reader.xpending(keys.stream, INGEST_GROUP, 'IDLE', lockMs, '-', '+', free)) as Array<[string, string, number, number]>).filter(
+      ([id]) => !this.running.has(id),
+    );
     if (stale.length === 0) return;
     const attemptOf = new Map(stale.map(([id, , , deliveries]) => [id, deliveries + 1]));
     // Only entries still untouched that long are claimed: of two consumers taking over, one gets each.
@@ -173,9 +209,7 @@ export class IngestConsumer {
     for (const [id, fields] of claimed) {
       const attempt = attemptOf.get(id)!;
       if (attempt > attempts && fields !== null) {
-        const entry = entryOf(id, fields);
-        this.options.logger.error({ entryId: id, attempts }, `webhook given up on after ${attempts} attempts: kept in ${keys.failed}`);
-        void this.giveUp(entry, `no attempt of ${attempts} succeeded (the last ones may have been cut short by a worker that stopped)`);
+        await this.giveUp(entryOf(id, fields), `no attempt of ${attempts} succeeded (the last ones may have been cut short by a worker that stopped)`);
       } else {
         if (attempt > 1) this.options.logger.info({ entryId: id, attempt }, 'processing a webhook again: a retry, or its worker stopped');
         this.start(id, fields, attempt);
@@ -184,13 +218,16 @@ export class IngestConsumer {
   }
 
   private start(id: string, fields: string[] | null, attempt: number): void {
+    if (this.running.has(id)) return;
     // Deleted while pending (processed or given up on by a consumer meanwhile taken for dead): Redis
     // before 7 hands such an entry over without its fields; Redis 7 drops it from the pending list itself.
     if (fields === null) {
       void this.ack(id).catch(() => {});
       return;
     }
+    this.renewable.add(id);
     const done = this.process(entryOf(id, fields), attempt).finally(() => {
+      this.renewable.delete(id);
       this.running.delete(id);
       this.wake?.();
     });
@@ -202,15 +239,14 @@ export class IngestConsumer {
     const retry = this.options.retry ?? RETRY;
     try {
       await this.options.handle(entry, attempt);
+      this.renewable.delete(entry.id);
       await this.ack(entry.id);
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      this.renewable.delete(entry.id);
       const final = error instanceof UnprocessableEntryError || attempt >= retry.attempts;
       // While Redis is away the failure repeats the outage the connection already reported.
-      if (redis.status === 'ready') {
-        logger.error({ err: error, entryId: entry.id, attempt }, final ? `webhook processing failed for good: kept in ${keys.failed}` : 'webhook processing failed: will retry');
-      }
-      if (final) return this.giveUp(entry, reason);
+      if (redis.status === 'ready') logger.error({ err: error, entryId: entry.id, attempt }, `webhook processing failed: ${final ? 'giving up' : 'will retry'}`);
+      if (final) return this.giveUp(entry, error instanceof Error ? error.message : String(error));
       // Handed back to the group, untouched as if for lockMs minus the delay: due once the delay
       // has passed, for whichever consumer then takes it over. Not written: due after lockMs.
       const delay = Math.min(retry.firstDelayMs * 2 ** (attempt - 1), lockMs) * (0.5 + Math.random() / 2);
@@ -224,27 +260,34 @@ export class IngestConsumer {
   }
 
   private async giveUp(entry: IngestEntry, reason: string): Promise<void> {
-    const { stream, failed } = this.options.keys;
-    await this.options.redis
-      .multi()
-      .xadd(failed, 'MAXLEN', '~', FAILED_KEPT, '*', 'id', entry.id, 'acceptedAt', String(entry.acceptedAt), 'reason', reason, 'body', entry.body)
-      .xack(stream, INGEST_GROUP, entry.id)
-      .xdel(stream, entry.id)
-      .exec()
+    const { redis, keys, logger } = this.options;
+    const copy = ['id', entry.id, 'acceptedAt', String(entry.acceptedAt), 'reason', reason, 'body', entry.body];
+    try {
+      await redis.eval(GIVE_UP, 2, keys.stream, keys.failed, INGEST_GROUP, entry.id, FAILED_KEPT, ...copy);
+      logger.error({ entryId: entry.id, reason }, `webhook given up on: kept in ${keys.failed}`);
+    } catch (error) {
       // Not written: the entry stays pending, and its next takeover gives it up again.
-      .catch(() => {});
+      if (redis.status === 'ready') logger.error({ err: error, entryId: entry.id, reason }, 'webhook to give up on could not be moved to the failed stream; trying again later');
+    }
   }
 
-  /** Marks the entries in work as touched now (JUSTID: no attempt counted) and this process as alive. */
+  /**
+   * Marks the entries in work as touched now (JUSTID: no attempt counted), then this process as
+   * alive. Apart, and the claim first: a Redis refusing writes (maxmemory) refuses the SET, not the XCLAIM.
+   */
   private async renew(): Promise<void> {
     const { redis, keys, lockMs } = this.options;
     if (redis.status !== 'ready') return;
-    try {
-      await redis.set(this.heartbeatKey, '1', 'PX', lockMs * 3);
-      if (this.running.size > 0) await redis.xclaim(keys.stream, INGEST_GROUP, this.name, 0, ...this.running.keys(), 'JUSTID');
-    } catch (error) {
-      // No group yet, or Redis went away meanwhile: the next round tries again.
-      if (!/NOGROUP/.test((error as Error).message)) this.options.logger.warn({ err: error }, 'renewing the webhooks in work failed');
+    const ids = [...this.renewable];
+    const renewals = [
+      ids.length > 0 ? redis.xclaim(keys.stream, INGEST_GROUP, this.name, 0, ...ids, 'JUSTID') : undefined,
+      redis.set(this.heartbeatKey, '1', 'PX', lockMs * 3),
+    ];
+    for (const outcome of await Promise.allSettled(renewals)) {
+      // No group yet (nothing stored so far), or Redis went away meanwhile: the next round tries again.
+      if (outcome.status === 'rejected' && redis.status === 'ready' && !/NOGROUP/.test(String(outcome.reason))) {
+        this.options.logger.warn({ err: outcome.reason }, 'renewing the webhooks in work failed');
+      }
     }
   }
 
@@ -271,10 +314,16 @@ export class IngestConsumer {
     });
   }
 
-  /** `work`, or nothing once the workers' connection closes: its commands would wait for Redis to come back. */
-  private async whileConnected(work: Promise<unknown>): Promise<void> {
+  /** `work`, but not past Redis going away (the workers' connection would hold its commands until it came back), nor past `deadline`. */
+  private async whileAnswering(work: Promise<unknown>, deadline: number): Promise<void> {
+    if (this.options.redis.status !== 'ready') return;
     const controller = new AbortController();
-    await Promise.race([work, once(this.options.redis, 'close', { signal: controller.signal }).catch(() => {})]);
+    const { signal } = controller;
+    await Promise.race([
+      work,
+      once(this.options.redis, 'close', { signal }).catch(() => {}),
+      sleep(Math.max(deadline - Date.now(), 0), undefined, { signal }).catch(() => {}),
+    ]);
     controller.abort();
   }
 }

@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 export interface IngestKeys {
   /** Entries not yet processed; each is deleted once it is. */
   stream: string;
-  /** Entries given up on, with the reason (MAXLEN about 10,000). */
+  /** Entries given up on, with the reason (the last 1,000 or so). */
   failed: string;
 }
 
@@ -45,8 +45,9 @@ export class IngestProducer {
 }
 
 /**
- * How many payloads wait to be processed, are being processed (read by a worker, not yet done:
- * also those of a worker that died, until another takes them over), and were given up on.
+ * How many payloads wait to be processed, are being processed (read by a worker and not done: also
+ * those waiting for a retry, and those of a worker that died until another takes them over), and
+ * were given up on.
  */
 export async function ingestCounts(redis: Redis, prefix: string): Promise<{ waiting: number; active: number; failed: number }> {
   const keys = ingestKeys(prefix);
