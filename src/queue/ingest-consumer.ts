@@ -103,13 +103,13 @@ export class IngestConsumer {
     this.reader.on('error', () => {});
     this.reader.on('ready', () => this.wake?.());
     this.reading = this.readLoop();
-    this.renewals = setInterval(this.renewOnReady, options.lockMs / 2);
+    this.renewals = setInterval(this.renewNow, options.lockMs / 2);
     // After an outage, before the read loop takes over what looks untouched: this process's own entries.
-    options.redis.on('ready', this.renewOnReady);
-    this.renewOnReady();
+    options.redis.on('ready', this.renewNow);
+    this.renewNow();
   }
 
-  private readonly renewOnReady = (): void => {
+  private readonly renewNow = (): void => {
     this.renewing = this.renew();
   };
 
@@ -143,7 +143,7 @@ export class IngestConsumer {
 
   private stopRenewing(): void {
     clearInterval(this.renewals);
-    this.options.redis.off('ready', this.renewOnReady);
+    this.options.redis.off('ready', this.renewNow);
   }
 
   private async readLoop(): Promise<void> {
