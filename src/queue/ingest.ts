@@ -59,7 +59,8 @@ export async function ingestCounts(redis: Redis, prefix: string): Promise<{ wait
   ]);
   const group = groups.map(fieldsOf).find((fields) => fields.name === INGEST_GROUP);
   const active = Number(group?.pending ?? 0);
-  return { waiting: length - active, active, failed };
+  // An entry deleted while still pending counts in the pending list, not in the stream's length.
+  return { waiting: Math.max(length - active, 0), active, failed };
 }
 
 /** A Redis reply of alternating names and values, as an object. */
