@@ -90,7 +90,7 @@ export class IngestConsumer {
   private renewing: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: IngestConsumerOptions) {
-    this.heartbeatKey = `${options.keys.stream}:consumer:${this.name}`;
+    this.heartbeatKey = heartbeatKeyOf(options.keys, this.name);
     this.reader = options.redis.duplicate({
       // Commands fail at once while the connection is down (no offline queue, no resend): the loop
       // waits for the connection and tries again, and closing never waits for a command stuck offline.
@@ -227,7 +227,6 @@ export class IngestConsumer {
     }
     this.renewable.add(id);
     const done = this.process(entryOf(id, fields), attempt).finally(() => {
-      this.renewable.delete(id);
       this.running.delete(id);
       this.wake?.();
     });
@@ -297,7 +296,7 @@ export class IngestConsumer {
     const consumers = ((await this.reader.call('XINFO', 'CONSUMERS', keys.stream, INGEST_GROUP)) as unknown[][]).map(fieldsOf);
     for (const { name, pending } of consumers) {
       if (name === this.name || Number(pending) > 0) continue;
-      await this.reader.eval(FORGET_CONSUMER, 2, keys.stream, `${keys.stream}:consumer:${String(name)}`, INGEST_GROUP, String(name));
+      await this.reader.eval(FORGET_CONSUMER, 2, keys.stream, heartbeatKeyOf(keys, String(name)), INGEST_GROUP, String(name));
     }
   }
 
@@ -326,6 +325,11 @@ export class IngestConsumer {
     ]);
     controller.abort();
   }
+}
+
+/** Renewed by a consumer's process while it runs, expiring after 3 lockMs: once gone, that process has stopped. */
+function heartbeatKeyOf(keys: IngestKeys, consumer: string): string {
+  return `${keys.stream}:consumer:${consumer}`;
 }
 
 function entryOf(id: string, fields: string[]): IngestEntry {

@@ -41,7 +41,6 @@ const duration = parsedBy((text) => {
   return ms;
 });
 
-
 const receiverSchema = z
   .strictObject({
     name,

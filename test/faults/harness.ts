@@ -350,7 +350,7 @@ export class QueueInspector {
   async state(queueName: string, id: string): Promise<string> {
     if (queueName !== INGEST_QUEUE) return this.deliveryQueues.find((queue) => queue.name === queueName)!.getJobState(id);
     const { stream } = ingestKeys(this.prefix);
-    if ((await this.active())[INGEST_QUEUE]!.includes(id)) return 'active';
+    if ((await this.redis.xpending(stream, INGEST_GROUP, id, id, 1)).length > 0) return 'active';
     return (await this.redis.xrange(stream, id, id)).length > 0 ? 'waiting' : 'completed';
   }
 
