@@ -32,6 +32,14 @@ export interface NormalizedAlert {
   burnRateThreshold: number | null;
   /** Observed burn rate (annotation `burn_rate`), falling back to the threshold the rule fired at. */
   burnRate: number | null;
+  /** Burn now, over the short window (annotation burn_rate_short). */
+  burnRateShort: number | null;
+  /** Burn over the long window (annotation burn_rate_long). */
+  burnRateLong: number | null;
+  /** Fraction of the SLO period's error budget left (annotation error_budget_remaining); may be negative. */
+  budgetRemaining: number | null;
+  /** 'threshold' when the alert carries no observed figures: they are the rule's, of a full budget. */
+  figuresSource: 'observed' | 'threshold';
   /** Fraction (0..1+) of the whole error budget consumed within the long window: burnRate x window / period. */
   budgetConsumed: number | null;
   /** Seconds until a full budget is exhausted at this burn rate: period / burnRate. */

@@ -56,10 +56,22 @@ export function createMetrics() {
       labelNames: ['route'] as const,
       registers,
     }),
-    notificationsDeduplicated: new Counter({
-      name: 'alertcenter_notifications_deduplicated_total',
-      help: 'Notifications dropped as already queued or delivered within the repeat interval, by receiver.',
-      labelNames: ['receiver'] as const,
+    alertCopies: new Counter({
+      name: 'alertcenter_alert_copies_total',
+      help: 'Alert copies applied to incidents: changed one, or changed nothing (a repeat, an HA or replica copy, an older copy).',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    syncDecisions: new Counter({
+      name: 'alertcenter_sync_decisions_total',
+      help: 'What syncs decided to tell a receiver (first_notification, escalated, ..., up_to_date), by channel.',
+      labelNames: ['channel', 'decision'] as const,
+      registers,
+    }),
+    incidents: new Gauge({
+      name: 'alertcenter_incidents',
+      help: 'Incidents kept in Redis, by state (open includes resolving).',
+      labelNames: ['state'] as const,
       registers,
     }),
     notificationsSent: new Counter({
@@ -76,7 +88,7 @@ export function createMetrics() {
     }),
     deliveryLatency: new Histogram({
       name: 'alertcenter_delivery_latency_seconds',
-      help: "Time from the webhook's acceptance to the channel's acknowledgement.",
+      help: "Time from the incident's change to the channel's acknowledgement.",
       labelNames: ['receiver', 'channel'] as const,
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers,

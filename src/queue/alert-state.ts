@@ -7,7 +7,8 @@ const MAX_LISTED = 1_000;
 export interface AlertRecord {
   alert: NormalizedAlert;
   updatedAt: string;
-  receivers: string[];
+  /** The incident the alert belongs to; null when none (a resolve of an alert no open incident knew). */
+  incident: string | null;
 }
 
 /**
@@ -38,12 +39,12 @@ export class AlertState {
    * alert arrive out of order and are processed concurrently (HA pairs, retries, several workers):
    * the script keeps the newest state by `version`, so an older one never replaces a newer one.
    */
-  async recordAll(entries: ReadonlyArray<readonly [NormalizedAlert, string[]]>): Promise<void> {
+  async recordAll(entries: ReadonlyArray<readonly [NormalizedAlert, string | null]>): Promise<void> {
     if (entries.length === 0) return;
     const now = Date.now();
     const newest = new Map<string, { version: number; record: AlertRecord }>();
-    for (const [alert, receivers] of entries) {
-      const candidate = { version: version(alert), record: { alert, updatedAt: new Date(now).toISOString(), receivers } };
+    for (const [alert, incident] of entries) {
+      const candidate = { version: version(alert), record: { alert, updatedAt: new Date(now).toISOString(), incident } };
       const current = newest.get(alert.fingerprint);
       if (!current || candidate.version >= current.version) newest.set(alert.fingerprint, candidate);
     }

@@ -6,4 +6,7 @@ export const INGEST_QUEUE = 'ingest';
 /** One delivery queue per channel kind, so a slow or rate-limited Slack never delays a page. */
 export const deliveryQueueName = (kind: ChannelKind): string => `deliver-${kind}`;
 
+/** One sync queue per channel kind, so a slow or rate-limited Slack never delays a page. */
+export const syncQueueName = (kind: ChannelKind): string => `sync-${kind}`;
+
 export const CHANNEL_KINDS: readonly ChannelKind[] = ['pagerduty', 'slack', 'email'];

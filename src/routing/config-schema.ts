@@ -12,9 +12,17 @@ import {
   parseWeekdayRange,
   parseYearRange,
 } from './time-interval-syntax.js';
-import type { ChannelKind, ReceiverConfig, RouteConfig, RoutingConfig, TimeIntervalConfig, TimeRange } from './types.js';
+import type { ChannelKind, IncidentSettings, ReceiverConfig, RouteConfig, RoutingConfig, TimeIntervalConfig, TimeRange } from './types.js';
 
 export const DEFAULT_REPEAT_INTERVAL_MS = 24 * 3_600_000;
+/** Twice the repeat_interval of deploy/alertmanager/alertmanager.yml (4h): a firing alert is re-sent at least that often. */
+export const DEFAULT_STALE_AFTER_MS = 8 * 3_600_000;
+export const DEFAULT_RESOLVE_HOLD_MS = 5 * 60_000;
+export const DEFAULT_INCIDENT_SETTINGS: IncidentSettings = {
+  incidentBy: null,
+  staleAfterMs: DEFAULT_STALE_AFTER_MS,
+  resolveHoldMs: DEFAULT_RESOLVE_HOLD_MS,
+};
 /** The route name under which default_receivers deliver; no route in the file may take it. */
 export const DEFAULT_ROUTE_NAME = 'default';
 
@@ -35,11 +43,18 @@ function parsedBy<T>(parse: (text: string) => T, input: z.ZodType<string | numbe
   });
 }
 
-const duration = parsedBy((text) => {
-  const ms = parseDuration(text);
-  if (!ms) throw new RoutingSyntaxError(`invalid duration "${text}" (expected a Prometheus duration such as 4h or 30m)`);
-  return ms;
-});
+const durationOf = (allowZero: boolean) =>
+  parsedBy((text) => {
+    const ms = parseDuration(text);
+    if (ms === null || (ms === 0 && !allowZero)) {
+      throw new RoutingSyntaxError(`invalid duration "${text}" (expected a Prometheus duration such as 4h or 30m)`);
+    }
+    return ms;
+  });
+const duration = durationOf(false);
+
+/** A Prometheus label name. */
+const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'expected a label name');
 
 const receiverSchema = z
   .strictObject({
@@ -69,6 +84,13 @@ const routeSchema = z
     repeat_interval: duration.default(DEFAULT_REPEAT_INTERVAL_MS),
     active_time_intervals: z.array(name).default([]),
     mute_time_intervals: z.array(name).default([]),
+    incident_by: z
+      .array(labelName)
+      .min(1, 'needs at least one label')
+      .refine((labels) => new Set(labels).size === labels.length, 'names a label twice')
+      .optional(),
+    stale_after: duration.default(DEFAULT_STALE_AFTER_MS),
+    resolve_hold: durationOf(true).default(DEFAULT_RESOLVE_HOLD_MS),
   })
   .transform(
     (route): RouteConfig => ({
@@ -79,6 +101,7 @@ const routeSchema = z
       repeatIntervalMs: route.repeat_interval,
       activeTimeIntervals: route.active_time_intervals,
       muteTimeIntervals: route.mute_time_intervals,
+      incident: { incidentBy: route.incident_by ?? null, staleAfterMs: route.stale_after, resolveHoldMs: route.resolve_hold },
     }),
   );
 

@@ -1,4 +1,4 @@
-import { DEFAULT_REPEAT_INTERVAL_MS, DEFAULT_ROUTE_NAME } from './config-schema.js';
+import { DEFAULT_INCIDENT_SETTINGS, DEFAULT_REPEAT_INTERVAL_MS, DEFAULT_ROUTE_NAME } from './config-schema.js';
 import { formatMatcher, labelValue, matchesLabels } from './matchers.js';
 import { isInTimeInterval } from './time-intervals.js';
 import type {
@@ -39,7 +39,7 @@ export function explainRoute(config: RoutingConfig, labels: Labels, at: Date): R
     verdicts.push(verdict);
     if (verdict.outcome === 'not_matched') continue;
     const mutedBy = verdict.outcome === 'muted' ? verdict.mutedBy : null;
-    matches.push({ route: route.name, receivers: route.receivers, repeatIntervalMs: route.repeatIntervalMs, mutedBy });
+    matches.push({ route: route.name, receivers: route.receivers, repeatIntervalMs: route.repeatIntervalMs, mutedBy, incident: route.incident });
     if (!route.continue) stoppedAt = route.name;
   }
   return { verdicts, decision: decide(config, matches) };
@@ -79,6 +79,7 @@ function decide(config: RoutingConfig, matches: RouteMatch[]): RoutingDecision {
     return {
       matches,
       usedDefault: true,
+      incident: { route: DEFAULT_ROUTE_NAME, ...DEFAULT_INCIDENT_SETTINGS },
       deliveries: config.defaultReceivers.map((receiver) => ({
         route: DEFAULT_ROUTE_NAME,
         receiver,
@@ -89,5 +90,5 @@ function decide(config: RoutingConfig, matches: RouteMatch[]): RoutingDecision {
   const deliveries = matches
     .filter((match) => match.mutedBy === null)
     .flatMap((match) => match.receivers.map((receiver) => ({ route: match.route, receiver, repeatIntervalMs: match.repeatIntervalMs })));
-  return { matches, usedDefault: false, deliveries };
+  return { matches, usedDefault: false, deliveries, incident: { route: matches[0]!.route, ...matches[0]!.incident } };
 }

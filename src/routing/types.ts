@@ -24,6 +24,17 @@ export interface RouteConfig {
   repeatIntervalMs: number;
   activeTimeIntervals: string[];
   muteTimeIntervals: string[];
+  incident: IncidentSettings;
+}
+
+/** How a route's alerts make incidents (src/incidents). */
+export interface IncidentSettings {
+  /** Labels whose values make the incident key; null: alertname, slo and service for SLO alerts, else the alert's fingerprint. */
+  incidentBy: string[] | null;
+  /** A firing tier no copy confirmed for this long is marked stale (Alertmanager sends no resolve for a muted alert). */
+  staleAfterMs: number;
+  /** How long an incident whose tiers all cleared waits before it resolves; a tier firing again meanwhile continues it. */
+  resolveHoldMs: number;
 }
 
 export type MatchType = '=' | '!=' | '=~' | '!~';
@@ -65,6 +76,7 @@ export interface RouteMatch {
   repeatIntervalMs: number;
   /** Non-null when the route matched but a time interval mutes it: it delivers to nobody. */
   mutedBy: MuteReason | null;
+  incident: IncidentSettings;
 }
 
 /** One notification to enqueue: the alert goes to `receiver` on behalf of `route`. */
@@ -82,6 +94,8 @@ export interface RoutingDecision {
   usedDefault: boolean;
   /** One entry per (route, receiver) of every unmuted match, or per default receiver. Empty only when every match is muted. */
   deliveries: RoutedDelivery[];
+  /** The incident settings of the first matched route (muted or not), or the defaults; `route` names it. */
+  incident: IncidentSettings & { route: string };
 }
 
 /** For one route, whether it took the alert and why (`explainRoute`). */

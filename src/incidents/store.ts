@@ -1,0 +1,293 @@
+import type { Redis } from 'ioredis';
+import type { Applied } from './apply.js';
+import type { Incident, IncidentState, TimelineEvent, Told } from './types.js';
+
+/** A weekly review reads five weeks back; Redis forgets an incident this long after its last change. */
+export const INCIDENT_RETENTION_MS = 40 * 24 * 3_600_000;
+/** The newest timeline entries kept per incident: a flapping incident cannot grow without bound. */
+const TIMELINE_LIMIT = 500;
+/** Optimistic writes retried this often before giving up (the queue retries the webhook then). */
+const MAX_CONFLICTS = 50;
+
+export interface IncidentFilter {
+  state?: 'open' | 'resolved';
+  slo?: string;
+  limit?: number;
+}
+
+export class IncidentConflictError extends Error {
+  constructor(key: string) {
+    super(`incident ${key}: too many concurrent updates, will retry`);
+    this.name = 'IncidentConflictError';
+  }
+}
+
+/**
+ * Incidents in Redis, the single source of truth of their state:
+ * - `incident:<id>`: a hash of the document (`doc`, JSON) and its write counter (`seq`);
+ * - `incident-key:<key>`: the latest incident of an incident key;
+ * - `incident:<id>:timeline`: a list of events, newest last; `incident:<id>:told`: the notification
+ *   log, a hash of what each receiver was told; `incident:<id>:attempts`: syncs started and not recorded;
+ * - `incidents` (by opening time), `incidents:open`, and `incidents:due` (when time next changes one).
+ *
+ * Every change is computed from the stored document by a pure function (apply.ts) and written with
+ * a compare-and-set script on `seq`: a concurrent writer makes the update start over from what it
+ * wrote, so no update is lost and none is applied to a stale copy.
+ */
+export class IncidentStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  private doc = (id: string) => `${this.prefix}:incident:${id}`;
+  private pointer = (key: string) => `${this.prefix}:incident-key:${key}`;
+  private timelineKey = (id: string) => `${this.prefix}:incident:${id}:timeline`;
+  private toldKey = (id: string) => `${this.prefix}:incident:${id}:told`;
+  private attemptsKey = (id: string) => `${this.prefix}:incident:${id}:attempts`;
+  private get index() {
+    return `${this.prefix}:incidents`;
+  }
+  private get openIndex() {
+    return `${this.prefix}:incidents:open`;
+  }
+  private get dueIndex() {
+    return `${this.prefix}:incidents:due`;
+  }
+
+  /**
+   * Updates the latest incident of `key` with `compute` (given it, or null when the key has none),
+   * atomically: re-read and recompute on a concurrent write. Returns what was written, or null.
+   */
+  async updateByKey(key: string, compute: (current: Incident | null) => Applied | null, dueAt: (incident: Incident) => number | null): Promise<Applied | null> {
+    for (let i = 0; i < MAX_CONFLICTS; i++) {
+      const currentId = (await this.redis.get(this.pointer(key))) ?? '';
+      const current = currentId === '' ? { incident: null, seq: 0 } : await this.read(currentId);
+      const applied = compute(current.incident);
+      if (applied === null) return null;
+      // A new incident starts its own counter; the pointer check keeps two replicas from opening two.
+      const seq = applied.incident.id === currentId ? current.seq : 0;
+      if (await this.write(key, currentId, seq, applied, dueAt(applied.incident))) return applied;
+    }
+    throw new IncidentConflictError(key);
+  }
+
+  /** `updateByKey` for a known incident (time passing, an acknowledgement). */
+  async updateById(id: string, compute: (current: Incident) => Applied | null, dueAt: (incident: Incident) => number | null): Promise<Applied | null> {
+    for (let i = 0; i < MAX_CONFLICTS; i++) {
+      const { incident, seq } = await this.read(id);
+      if (incident === null) return null;
+      const applied = compute(incident);
+      if (applied === null) return null;
+      const pointer = (await this.redis.get(this.pointer(incident.key))) ?? '';
+      if (await this.write(incident.key, pointer, seq, applied, dueAt(applied.incident), pointer !== id)) return applied;
+    }
+    throw new IncidentConflictError(id);
+  }
+
+  async get(id: string): Promise<Incident | null> {
+    return (await this.read(id)).incident;
+  }
+
+  async getMany(ids: readonly string[]): Promise<Incident[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hget(this.doc(id), 'doc');
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.flatMap(([, doc]) => (typeof doc === 'string' ? [JSON.parse(doc) as Incident] : []));
+  }
+
+  /** Newest first; open ones first when no state is asked for. */
+  async list(filter: IncidentFilter = {}): Promise<Incident[]> {
+    const limit = Math.min(filter.limit ?? 100, 1_000);
+    const matches = (incident: Incident) =>
+      (filter.slo === undefined || incident.slo === filter.slo) &&
+      (filter.state === undefined || (filter.state === 'resolved') === (incident.state === 'resolved'));
+    const found: Incident[] = [];
+    const sources = filter.state === 'resolved' ? [this.index] : filter.state === 'open' ? [this.openIndex] : [this.openIndex, this.index];
+    const seen = new Set<string>();
+    for (const source of sources) {
+      for (let start = 0; found.length < limit; start += 200) {
+        const ids = (await this.redis.zrevrange(source, start, start + 199)).filter((id) => !seen.has(id));
+        if (ids.length === 0) break;
+        for (const id of ids) seen.add(id);
+        for (const incident of await this.getMany(ids)) if (matches(incident) && found.length < limit) found.push(incident);
+      }
+    }
+    return found;
+  }
+
+  /** Incidents opened in [from, to) (epoch ms), oldest first: what a weekly review reads. */
+  async openedBetween(from: number, to: number): Promise<Incident[]> {
+    const ids = await this.redis.zrangebyscore(this.index, from, `(${to}`);
+    return this.getMany(ids);
+  }
+
+  async timeline(id: string): Promise<TimelineEvent[]> {
+    const entries = await this.redis.lrange(this.timelineKey(id), 0, -1);
+    return entries.map((entry) => JSON.parse(entry) as TimelineEvent);
+  }
+
+  async appendTimeline(id: string, events: readonly TimelineEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.redis
+      .multi()
+      .rpush(this.timelineKey(id), ...events.map((event) => JSON.stringify(event)))
+      .ltrim(this.timelineKey(id), -TIMELINE_LIMIT, -1)
+      .pexpire(this.timelineKey(id), INCIDENT_RETENTION_MS)
+      .exec();
+  }
+
+  /** The notification log of an incident: what each receiver was told. */
+  async told(id: string): Promise<Record<string, Told>> {
+    const entries = await this.redis.hgetall(this.toldKey(id));
+    return Object.fromEntries(Object.entries(entries).map(([receiver, json]) => [receiver, JSON.parse(json) as Told]));
+  }
+
+  async toldOne(id: string, receiver: string): Promise<Told | null> {
+    const json = await this.redis.hget(this.toldKey(id), receiver);
+    return json === null ? null : (JSON.parse(json) as Told);
+  }
+
+  /**
+   * Records what a receiver was told, with its timeline entries, unless the log already holds a
+   * newer rev (a stalled sync that finished late): what a channel was told never goes backwards.
+   */
+  async recordTold(id: string, receiver: string, told: Told, events: readonly TimelineEvent[]): Promise<boolean> {
+    const written = await this.redis.eval(
+      RECORD_TOLD,
+      3,
+      this.toldKey(id),
+      this.timelineKey(id),
+      this.attemptsKey(id),
+      receiver,
+      told.rev,
+      JSON.stringify(told),
+      INCIDENT_RETENTION_MS,
+      TIMELINE_LIMIT,
+      ...events.map((event) => JSON.stringify(event)),
+    );
+    return written === 1;
+  }
+
+  /**
+   * Marks a sync of (incident, receiver) as started, and says whether an earlier one started and
+   * was never recorded (a crash or a timeout): its notification may have reached the channel.
+   */
+  async startAttempt(id: string, receiver: string): Promise<boolean> {
+    const earlier = await this.redis.hget(this.attemptsKey(id), receiver);
+    await this.redis.multi().hset(this.attemptsKey(id), receiver, Date.now()).pexpire(this.attemptsKey(id), INCIDENT_RETENTION_MS).exec();
+    return earlier !== null;
+  }
+
+  /** A failure the channel answered (so nothing reached it): the next attempt is not uncertain. */
+  async clearAttempt(id: string, receiver: string): Promise<void> {
+    await this.redis.hdel(this.attemptsKey(id), receiver);
+  }
+
+  /** Incidents that time changes by `now`, oldest due first. */
+  async due(now: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.dueIndex, '-inf', now, 'LIMIT', 0, limit);
+  }
+
+  /** Sets when time next changes the incident, or forgets it (null). */
+  async setDue(id: string, at: number | null): Promise<void> {
+    if (at === null) await this.redis.zrem(this.dueIndex, id);
+    else await this.redis.zadd(this.dueIndex, at, id);
+  }
+
+  /** Brings the incident's due time forward to `at` when that is earlier (a reminder). */
+  async dueNoLaterThan(id: string, at: number): Promise<void> {
+    await this.redis.zadd(this.dueIndex, 'LT', at, id);
+  }
+
+  async counts(): Promise<{ open: number; total: number }> {
+    const [open, total] = await Promise.all([this.redis.zcard(this.openIndex), this.redis.zcard(this.index)]);
+    return { open, total };
+  }
+
+  private async read(id: string): Promise<{ incident: Incident | null; seq: number }> {
+    const [doc, seq] = await this.redis.hmget(this.doc(id), 'doc', 'seq');
+    return { incident: doc == null ? null : (JSON.parse(doc) as Incident), seq: Number(seq ?? 0) };
+  }
+
+  private async write(key: string, expectedPointer: string, expectedSeq: number, applied: Applied, dueAt: number | null, keepPointer = false): Promise<boolean> {
+    const { incident, events } = applied;
+    const now = Date.now();
+    const written = await this.redis.eval(
+      WRITE_INCIDENT,
+      6,
+      this.pointer(key),
+      this.doc(incident.id),
+      this.timelineKey(incident.id),
+      this.index,
+      this.openIndex,
+      this.dueIndex,
+      expectedPointer,
+      expectedSeq,
+      incident.id,
+      JSON.stringify(incident),
+      stateRank(incident.state),
+      Date.parse(incident.openedAt),
+      dueAt ?? '',
+      INCIDENT_RETENTION_MS,
+      now,
+      TIMELINE_LIMIT,
+      keepPointer ? 1 : 0,
+      ...events.map((event) => JSON.stringify(event)),
+    );
+    return written === 1;
+  }
+}
+
+const stateRank = (state: IncidentState) => (state === 'resolved' ? 'resolved' : 'open');
+
+/**
+ * KEYS: the key's pointer, the incident's hash, its timeline, the index by opening time, the open
+ * index, the due index. ARGV: expected pointer ('' for none), expected seq (0 for a new incident),
+ * id, document, 'open'|'resolved', opened at (ms), due at (ms or ''), retention (ms), now (ms),
+ * timeline limit, keep pointer (1: an older incident of the key, whose pointer moved on), events...
+ * Returns 0 when another writer came first.
+ */
+const WRITE_INCIDENT = `
+local pointer = redis.call('GET', KEYS[1]) or ''
+if ARGV[11] ~= '1' and pointer ~= ARGV[1] then return 0 end
+local seq = tonumber(redis.call('HGET', KEYS[2], 'seq') or '0')
+if seq ~= tonumber(ARGV[2]) then return 0 end
+local retention, now = tonumber(ARGV[8]), tonumber(ARGV[9])
+redis.call('HSET', KEYS[2], 'seq', seq + 1, 'doc', ARGV[4])
+redis.call('PEXPIRE', KEYS[2], retention)
+if ARGV[11] ~= '1' then redis.call('SET', KEYS[1], ARGV[3], 'PX', retention) end
+redis.call('ZADD', KEYS[4], ARGV[6], ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - retention)
+if ARGV[5] == 'resolved' then redis.call('ZREM', KEYS[5], ARGV[3]) else redis.call('ZADD', KEYS[5], ARGV[6], ARGV[3]) end
+-- Only ever brought forward here: a reminder due earlier stays; an early tick that finds nothing to do sets the exact time.
+if ARGV[5] == 'resolved' then redis.call('ZREM', KEYS[6], ARGV[3]) elseif ARGV[7] ~= '' then redis.call('ZADD', KEYS[6], 'LT', ARGV[7], ARGV[3]) end
+if #ARGV > 11 then
+  for i = 12, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+  redis.call('LTRIM', KEYS[3], -tonumber(ARGV[10]), -1)
+  redis.call('PEXPIRE', KEYS[3], retention)
+end
+return 1
+`;
+
+/**
+ * KEYS: the told hash, the timeline, the attempts hash. ARGV: receiver, rev, told (JSON),
+ * retention (ms), timeline limit, events... Keeps the newer of two logs; always records the events.
+ */
+const RECORD_TOLD = `
+local written = 0
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current or tonumber(cjson.decode(current).rev) <= tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+  written = 1
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('HDEL', KEYS[3], ARGV[1])
+if #ARGV > 5 then
+  for i = 6, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+end
+return written
+`;

@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { routingLabels } from '../alerts/normalize.js';
+import type { NormalizedAlert } from '../alerts/types.js';
+import { applyAlerts, nextTickAt, tickIncident, type AlertCopy } from '../incidents/apply.js';
+import { incidentKeyOf, type IncidentKey } from '../incidents/key.js';
+import type { IncidentStore } from '../incidents/store.js';
+import type { Incident, IncidentPolicy } from '../incidents/types.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { PlannedSync } from '../queue/syncs.js';
+import { routeAlert } from '../routing/route.js';
+import type { RoutingConfig } from '../routing/types.js';
+import { reminderDueAt } from '../sync/decide.js';
+
+/** The alerts of one webhook that belong to one incident key, with the route settings that keyed them. */
+export interface IncidentBatch {
+  key: IncidentKey;
+  policy: IncidentPolicy;
+  copies: AlertCopy[];
+}
+
+/** Groups alerts by incident key: the first route each alert matches says how (`incident_by`), and its settings. */
+export function batchByIncident(alerts: readonly NormalizedAlert[], acceptedAt: number, config: RoutingConfig, now: Date): IncidentBatch[] {
+  const batches = new Map<string, IncidentBatch>();
+  for (const alert of alerts) {
+    const { incident } = routeAlert(config, routingLabels(alert), now);
+    const key = incidentKeyOf(alert, incident.incidentBy);
+    const batch = batches.get(key.key);
+    if (batch) batch.copies.push({ alert, acceptedAt });
+    else {
+      const policy = { route: incident.route, staleAfterMs: incident.staleAfterMs, resolveHoldMs: incident.resolveHoldMs };
+      batches.set(key.key, { key, policy, copies: [{ alert, acceptedAt }] });
+    }
+  }
+  return [...batches.values()];
+}
+
+export interface UpdatedIncident {
+  /** The incident the alerts belong to now; null when they belong to none (a resolve of nothing open). */
+  incident: Incident | null;
+  /** True when receivers may need to hear about it. */
+  changed: boolean;
+}
+
+/** Applies one batch to its incident in Redis, atomically (see IncidentStore.updateByKey). */
+export async function updateIncident(batch: IncidentBatch, store: IncidentStore, config: RoutingConfig, now: number): Promise<UpdatedIncident> {
+  let seen: Incident | null = null;
+  const applied = await store.updateByKey(
+    batch.key.key,
+    (current) => {
+      seen = current;
+      return applyAlerts(current, batch.copies, {
+        now,
+        newId: () => randomUUID(),
+        key: batch.key,
+        policy: batch.policy,
+        route: (labels) => routeAlert(config, labels, new Date(now)).deliveries,
+      });
+    },
+    nextTickAt,
+  );
+  return applied === null ? { incident: seen, changed: false } : { incident: applied.incident, changed: applied.changed };
+}
+
+/** One sync per receiver the incident routes to now or was told before; receivers gone from the routing file are left out. */
+export function planSyncs(incident: Incident, config: RoutingConfig, only?: ReadonlySet<string>): PlannedSync[] {
+  return Object.keys(incident.receivers).flatMap((receiver) => {
+    const kind = config.receivers.find((candidate) => candidate.name === receiver)?.kind;
+    if (kind === undefined || (only !== undefined && !only.has(receiver))) return [];
+    return [{ kind, incidentId: incident.id, receiver }];
+  });
+}
+
+export interface TickDeps {
+  store: IncidentStore;
+  routing: () => RoutingConfig;
+  enqueue: (syncs: readonly PlannedSync[]) => Promise<void>;
+  metrics: Metrics;
+}
+
+/**
+ * What time does: resolves incidents whose hold-down ended, marks stale tiers, and sends the
+ * reminders that fell due. Safe on every replica at once: writes are compare-and-set, syncs are
+ * deduplicated. Returns how many incidents it looked at.
+ */
+export async function tickDueIncidents(now: number, deps: TickDeps, batch = 100): Promise<number> {
+  const ids = await deps.store.due(now, batch);
+  for (const id of ids) {
+    const applied = await deps.store.updateById(id, (incident) => tickIncident(incident, now), nextTickAt);
+    const incident = applied?.incident ?? (await deps.store.get(id));
+    if (incident === null) {
+      await deps.store.setDue(id, null);
+      continue;
+    }
+    const told = await deps.store.told(id);
+    const reminders = Object.entries(told).map(([receiver, entry]) => [receiver, reminderDueAt(incident, receiver, entry)] as const);
+    const remindNow = new Set(reminders.filter(([, at]) => at !== null && at <= now).map(([receiver]) => receiver));
+    const syncs = planSyncs(incident, deps.routing(), applied?.changed ? undefined : remindNow);
+    if (syncs.length > 0) await deps.enqueue(syncs);
+    // A reminder sent now schedules the next one when it is recorded; until then, assume one interval.
+    const reminderTimes = reminders.map(([receiver, at]) =>
+      at === null ? null : at > now ? at : now + (incident.receivers[receiver]?.repeatIntervalMs ?? 0),
+    );
+    const later = [nextTickAt(incident), ...reminderTimes].filter((at): at is number => at !== null);
+    await deps.store.setDue(id, later.length === 0 ? null : Math.min(...later));
+  }
+  return ids.length;
+}

@@ -1,0 +1,121 @@
+import { figuresDigest } from '../incidents/figures.js';
+import type { IncidentStore } from '../incidents/store.js';
+import type { Incident, SyncDecision, TimelineEvent, Told } from '../incidents/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { DeliveryError, type IncidentNotifier, type SyncContext, type SyncResult } from '../notifiers/types.js';
+import type { SyncJobData } from '../queue/syncs.js';
+import { needsUpdate, reminderDueAt } from '../sync/decide.js';
+
+export interface SyncDeps {
+  store: IncidentStore;
+  /** The notifier of a receiver in the routing config in force now (it may be reloaded). */
+  notifierFor: (receiver: string) => IncidentNotifier | undefined;
+  /** DELIVERY_TIMEOUT: the deadline of one attempt. */
+  timeoutMs: number;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+export type SyncOutcome =
+  | { kind: 'sent'; decision: SyncDecision; action: string }
+  | { kind: 'nothing'; decision: SyncDecision }
+  /** The channel wants updates spaced out (Slack's chat.update): run again at `until`. */
+  | { kind: 'deferred'; decision: SyncDecision; until: number };
+
+/**
+ * Brings one receiver up to date with one incident: read the incident and what the receiver was
+ * told (decide), have the notifier say the difference (send), and record what it was told (log).
+ * Throws the notifier's DeliveryError: the queue retries the retryable ones.
+ */
+export async function syncReceiver({ incidentId, receiver }: SyncJobData, deps: SyncDeps, now = Date.now()): Promise<SyncOutcome> {
+  const incident = await deps.store.get(incidentId);
+  // Forgotten after the retention: nothing left to say.
+  if (incident === null) return { kind: 'nothing', decision: 'up_to_date' };
+  const notifier = deps.notifierFor(receiver);
+  if (!notifier) throw new DeliveryError('not_found', `receiver "${receiver}" is no longer in the routing configuration`, false);
+  const told = await deps.store.toldOne(incidentId, receiver);
+  const decision = needsUpdate(incident, receiver, told, { now, interests: notifier.interests });
+  deps.metrics.syncDecisions.inc({ channel: notifier.kind, decision });
+  if (decision === 'up_to_date' || decision === 'not_routed') return { kind: 'nothing', decision };
+  if (told !== null && notifier.minUpdateIntervalMs > 0 && now < told.lastAt + notifier.minUpdateIntervalMs) {
+    return { kind: 'deferred', decision, until: told.lastAt + notifier.minUpdateIntervalMs };
+  }
+
+  const uncertain = await deps.store.startAttempt(incidentId, receiver);
+  const result = await notifyWithin(notifier, { receiver, incident, told, decision, uncertain, now }, deps.timeoutMs);
+  const sentAt = Date.now();
+  const entry = toldAfter(incident, told, result, sentAt);
+  const event: TimelineEvent = {
+    at: new Date(sentAt).toISOString(),
+    kind: 'notification_sent',
+    receiver,
+    channel: notifier.kind,
+    decision,
+    action: result.action,
+    receipt: result.receipt,
+  };
+  await deps.store.recordTold(incidentId, receiver, entry, [event]);
+  const reminder = reminderDueAt(incident, receiver, entry);
+  if (reminder !== null) await deps.store.dueNoLaterThan(incidentId, reminder);
+
+  deps.metrics.notificationsSent.inc({ receiver, channel: notifier.kind });
+  deps.metrics.deliveryLatency.observe({ receiver, channel: notifier.kind }, (sentAt - Date.parse(incident.changedAt)) / 1000);
+  deps.logger.info(
+    { incident: incidentId, receiver, channel: notifier.kind, decision, action: result.action, rev: incident.rev, receipt: result.receipt },
+    'incident notification sent',
+  );
+  return { kind: 'sent', decision, action: result.action };
+}
+
+/** Puts a failed attempt on the incident's timeline; `final`: it is dead-lettered. */
+export async function recordSyncFailure(
+  { incidentId, receiver }: SyncJobData,
+  error: DeliveryError,
+  attempt: { number: number; final: boolean; channel: string },
+  deps: Pick<SyncDeps, 'store'>,
+): Promise<void> {
+  const at = new Date().toISOString();
+  const decision: SyncDecision = 'up_to_date';
+  const event: TimelineEvent = attempt.final
+    ? { at, kind: 'notification_dead_lettered', receiver, channel: attempt.channel, decision, reason: error.reason, error: error.message }
+    : { at, kind: 'notification_failed', receiver, channel: attempt.channel, decision, reason: error.reason, error: error.message, attempt: attempt.number };
+  await deps.store.appendTimeline(incidentId, [event]);
+  // The channel answered with an error: nothing reached it, so the next attempt needs no look-up.
+  if (!UNCERTAIN_REASONS.has(error.reason)) await deps.store.clearAttempt(incidentId, receiver);
+}
+
+/** Failures after which the notification may or may not have reached the channel. */
+const UNCERTAIN_REASONS = new Set(['timeout', 'network', 'unknown', 'invalid_response']);
+
+function toldAfter(incident: Incident, told: Told | null, result: SyncResult, sentAt: number): Told {
+  return {
+    rev: incident.rev,
+    state: incident.state,
+    severity: incident.severity,
+    figures: figuresDigest(incident),
+    acknowledged: incident.acknowledged !== null,
+    firstAt: told?.firstAt ?? sentAt,
+    lastAt: sentAt,
+    receipt: { ...told?.receipt, ...result.receipt },
+    sent: (told?.sent ?? 0) + 1,
+  };
+}
+
+/** `notify` with a hard deadline, so a peer that never answers cannot hold a worker slot. */
+async function notifyWithin(notifier: IncidentNotifier, context: SyncContext, timeoutMs: number): Promise<SyncResult> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new DeliveryError('timeout', `no answer within ${timeoutMs} ms`, true);
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([notifier.notify(context, controller.signal), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

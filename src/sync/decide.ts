@@ -1,0 +1,42 @@
+import type { Severity } from '../alerts/types.js';
+import { figuresDigest } from '../incidents/figures.js';
+import type { Incident, SyncDecision, Told } from '../incidents/types.js';
+
+const SEVERITY_RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
+
+export interface DecideOptions {
+  now: number;
+  /** The decisions the receiver's channel acts on (email ignores figures, PagerDuty reminders). */
+  interests: ReadonlySet<SyncDecision>;
+}
+
+/**
+ * What a receiver needs to hear about an incident, given what it was told (Alertmanager's
+ * `needsUpdate`): pure, so a sync that runs late or twice decides from the state as it is now, and
+ * a stale sync can never undo a newer state.
+ */
+export function needsUpdate(incident: Incident, receiver: string, told: Told | null, { now, interests }: DecideOptions): SyncDecision {
+  const routing = incident.receivers[receiver];
+  const pick = (decision: SyncDecision): SyncDecision => (interests.has(decision) ? decision : 'up_to_date');
+  if (told === null) {
+    if (routing === undefined || !routing.routedNow) return 'not_routed';
+    // An incident that resolved before anyone here heard of it (a failed first send, a delay): say nothing.
+    if (incident.state === 'resolved') return 'up_to_date';
+    return pick('first_notification');
+  }
+  if (told.state === 'resolved') return 'up_to_date';
+  if (incident.state === 'resolved') return pick('resolved');
+  if (incident.severity !== told.severity) {
+    return pick(SEVERITY_RANK[incident.severity] > SEVERITY_RANK[told.severity] ? 'escalated' : 'de_escalated');
+  }
+  if (figuresDigest(incident) !== told.figures && interests.has('figures_changed')) return 'figures_changed';
+  if (routing !== undefined && now - told.lastAt >= routing.repeatIntervalMs) return pick('reminder_due');
+  return 'up_to_date';
+}
+
+/** When a reminder to this receiver falls due, given what it was told; null when none will. */
+export function reminderDueAt(incident: Incident, receiver: string, told: Told): number | null {
+  const routing = incident.receivers[receiver];
+  if (incident.state === 'resolved' || told.state === 'resolved' || routing === undefined) return null;
+  return told.lastAt + routing.repeatIntervalMs;
+}

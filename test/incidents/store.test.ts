@@ -1,0 +1,92 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NormalizedAlert } from '../../src/alerts/types.js';
+import { nextTickAt } from '../../src/incidents/apply.js';
+import { IncidentStore } from '../../src/incidents/store.js';
+import type { Told } from '../../src/incidents/types.js';
+import { updateIncident, type IncidentBatch } from '../../src/pipeline/incidents.js';
+import { incidentKeyOf } from '../../src/incidents/key.js';
+import { parseRoutingConfig } from '../../src/routing/config.js';
+import { alertFixture } from '../notifiers/helpers.js';
+import { cleanRedis, REDIS_URL, testPrefix } from '../support/router.js';
+
+const config = parseRoutingConfig(
+  `
+receivers: [{ name: ops-slack, slack: { channel: "#ops" } }]
+routes: []
+default_receivers: [ops-slack]
+`,
+  'routes.yaml',
+  {},
+);
+const policy = { route: 'default', staleAfterMs: 3_600_000, resolveHoldMs: 0 };
+
+const instance = (i: number, status: 'firing' | 'resolved' = 'firing'): NormalizedAlert =>
+  alertFixture({ fingerprint: `fp-${i}`, status, labels: { alertname: 'SLOBurnRate', slo: 'api-latency', service: 'maestro-api', instance: `i-${i}` } });
+
+const batchOf = (alerts: NormalizedAlert[], acceptedAt = Date.now()): IncidentBatch => ({
+  key: incidentKeyOf(alerts[0]!, null),
+  policy,
+  copies: alerts.map((alert) => ({ alert, acceptedAt })),
+});
+
+describe('IncidentStore (real Redis)', () => {
+  let redis: Redis;
+  let prefix: string;
+  let store: IncidentStore;
+  beforeAll(() => {
+    redis = new Redis(REDIS_URL);
+    prefix = testPrefix();
+    store = new IncidentStore(redis, prefix);
+  });
+  afterAll(async () => {
+    await cleanRedis(prefix);
+    redis.disconnect();
+  });
+
+  it('loses no update when 40 webhooks of one incident are applied at once, and opens one incident', async () => {
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => updateIncident(batchOf([instance(i)]), store, config, Date.now())));
+    const ids = new Set(results.map((result) => result.incident!.id));
+    expect(ids.size).toBe(1);
+    const [id] = ids;
+    const incident = (await store.get(id!))!;
+    expect(Object.keys(incident.alerts)).toHaveLength(40);
+    // Another instance of a tier that already fires, with the same figures: nothing a receiver would see.
+    expect(incident.rev).toBe(1);
+    const timeline = await store.timeline(id!);
+    expect(timeline.filter((event) => event.kind === 'opened')).toHaveLength(1);
+    expect(await store.list({ state: 'open' })).toEqual([expect.objectContaining({ id })]);
+  });
+
+  it('resolves once every alert resolved, and lists it as resolved', async () => {
+    const [first] = await store.list({ state: 'open' });
+    await Promise.all(Array.from({ length: 40 }, (_, i) => updateIncident(batchOf([instance(i, 'resolved')]), store, config, Date.now())));
+    const incident = (await store.get(first!.id))!;
+    expect(incident.state).toBe('resolved');
+    expect(await store.list({ state: 'open' })).toEqual([]);
+    expect((await store.list({ state: 'resolved' })).map((found) => found.id)).toEqual([first!.id]);
+    expect(await store.due(Date.now() + 1e12, 10)).not.toContain(first!.id);
+    const opened = Date.parse(incident.openedAt);
+    expect((await store.openedBetween(opened, opened + 1)).map((found) => found.id)).toEqual([first!.id]);
+  });
+
+  it('keeps the newer of two notification logs, whatever the order they are written in', async () => {
+    const told = (rev: number): Told => ({ rev, state: 'open', severity: 'warning', figures: '', acknowledged: false, firstAt: 1, lastAt: rev, receipt: {}, sent: rev, });
+    expect(await store.recordTold('x', 'ops-slack', told(5), [])).toBe(true);
+    expect(await store.recordTold('x', 'ops-slack', told(3), [])).toBe(false);
+    expect((await store.toldOne('x', 'ops-slack'))!.rev).toBe(5);
+  });
+
+  it('says when an earlier attempt of a sync started and was never recorded', async () => {
+    expect(await store.startAttempt('y', 'ops-slack')).toBe(false);
+    expect(await store.startAttempt('y', 'ops-slack')).toBe(true);
+    await store.clearAttempt('y', 'ops-slack');
+    expect(await store.startAttempt('y', 'ops-slack')).toBe(false);
+  });
+
+  it('schedules when time next changes an open incident', async () => {
+    const { incident } = await updateIncident(batchOf([instance(100)], 1_000), store, config, 1_000);
+    expect(nextTickAt(incident!)).toBe(1_000 + policy.staleAfterMs + 1);
+    expect(await store.due(1_000 + policy.staleAfterMs + 1, 10)).toContain(incident!.id);
+  });
+});
