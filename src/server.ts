@@ -4,23 +4,27 @@ import type { Redis } from 'ioredis';
 import { createApp } from './api/app.js';
 import { requireToken } from './api/auth.js';
 import { alertsRouter } from './api/routes/alerts.js';
-import { deliveriesRouter } from './api/routes/deliveries.js';
 import { healthRouter } from './api/routes/health.js';
 import { metricsRouter } from './api/routes/metrics.js';
 import { routingRouter } from './api/routes/routing.js';
 import { webhookRoute } from './api/routes/webhook.js';
 import { loadSloCatalog, type SloCatalog } from './alerts/slo-catalog.js';
 import { isLoopback, type Config } from './config/env.js';
+import { IncidentStore } from './incidents/store.js';
 import { buildNotifiers, closeNotifiers } from './notifiers/build.js';
-import type { Notifier } from './notifiers/types.js';
+import type { IncidentNotifier } from './notifiers/types.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import { tickDueIncidents } from './pipeline/incidents.js';
+import { processWebhook } from './pipeline/process-webhook.js';
+import { recordSyncFailure, syncReceiver } from './pipeline/sync.js';
 import { AlertState } from './queue/alert-state.js';
-import { DeliveryQueues } from './queue/deliveries.js';
-import { startDeliveryWorker } from './queue/delivery-worker.js';
 import { ingestCounts, IngestProducer } from './queue/ingest.js';
 import { startIngestWorker } from './queue/ingest-worker.js';
 import { CHANNEL_KINDS, INGEST_QUEUE } from './queue/names.js';
+import { startSyncWorker } from './queue/sync-worker.js';
+import { SyncQueues } from './queue/syncs.js';
+import { incidentsRouter } from './api/routes/incidents.js';
 import { createProducerConnection, createWorkerConnection, reportConnectionState } from './queue/redis.js';
 import { RoutingStore } from './routing/store.js';
 import type { RoutingConfig } from './routing/types.js';
@@ -30,7 +34,8 @@ export interface RunningRouter {
   server: Server;
   metrics: ReturnType<typeof createMetrics>;
   routing: RoutingStore;
-  deliveries: DeliveryQueues;
+  syncs: SyncQueues;
+  incidents: IncidentStore;
   /** Re-reads the routing file (what SIGHUP does). */
   reloadRouting(): void;
   /** Stops accepting, finishes in-flight requests and jobs, closes Redis. */
@@ -68,13 +73,14 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
   metrics.configReloadSuccessTimestamp.set(Date.now() / 1000);
 
   const ingest = new IngestProducer(producerRedis, config.redisPrefix);
-  const deliveries = new DeliveryQueues(workerRedis, config.redisPrefix, config.delivery);
+  const syncs = new SyncQueues(workerRedis, config.redisPrefix, config.delivery);
+  const incidents = new IncidentStore(workerRedis, config.redisPrefix);
   const alertState = new AlertState(workerRedis, config.redisPrefix);
   const servesApi = config.role !== 'worker';
   const pipeline =
     config.role === 'api'
       ? undefined
-      : startPipeline({ config, redis: workerRedis, routing, catalog, deliveries, alertState, metrics, logger });
+      : startPipeline({ config, redis: workerRedis, routing, catalog, syncs, incidents, alertState, metrics, logger });
 
   const adminAuth = requireToken(config.adminToken ? [config.adminToken] : [], 'admin');
   const app = createApp({
@@ -90,16 +96,21 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
       }),
       metricsRouter(metrics, async () => {
         const ingested = await ingestCounts(producerRedis, config.redisPrefix).catch(() => undefined);
-        const deliveryCounts = await deliveries.counts().catch(() => undefined);
-        for (const [queue, counts] of Object.entries({ ...(ingested && { [INGEST_QUEUE]: ingested }), ...deliveryCounts })) {
+        const syncCounts = await syncs.counts().catch(() => undefined);
+        for (const [queue, counts] of Object.entries({ ...(ingested && { [INGEST_QUEUE]: ingested }), ...syncCounts })) {
           for (const [state, count] of Object.entries(counts)) metrics.queueDepth.set({ queue, state }, count);
+        }
+        const incidentCounts = await incidents.counts().catch(() => undefined);
+        if (incidentCounts) {
+          metrics.incidents.set({ state: 'open' }, incidentCounts.open);
+          metrics.incidents.set({ state: 'resolved' }, incidentCounts.total - incidentCounts.open);
         }
       }),
       ...(servesApi
         ? [
             routingRouter(routing, catalog, config.defaultSeverity, adminAuth),
-            deliveriesRouter(deliveries, adminAuth),
-            alertsRouter(alertState, deliveries, adminAuth),
+            alertsRouter(alertState, syncs, adminAuth),
+            incidentsRouter(incidents, adminAuth),
           ]
         : []),
     ],
@@ -141,7 +152,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
       await closed;
       // Without Redis no job can finish anyway, and bullmq's graceful close would wait for it forever.
       await pipeline?.stop(workerRedis.status !== 'ready');
-      await deliveries.close();
+      await syncs.close();
       for (const redis of [producerRedis, workerRedis]) {
         if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
         else redis.disconnect();
@@ -149,7 +160,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
       logger.info('shut down cleanly');
     })());
 
-  return { url, server, metrics, routing, deliveries, reloadRouting: () => routing.reload(), stop };
+  return { url, server, metrics, routing, syncs, incidents, reloadRouting: () => routing.reload(), stop };
 }
 
 /** An alert router on a Redis that can drop data loses alerts: say so at start-up. */
@@ -175,7 +186,8 @@ interface PipelineDeps {
   redis: Redis;
   routing: RoutingStore;
   catalog: SloCatalog;
-  deliveries: DeliveryQueues;
+  syncs: SyncQueues;
+  incidents: IncidentStore;
   alertState: AlertState;
   metrics: Metrics;
   logger: Logger;
@@ -189,15 +201,18 @@ interface Pipeline {
   stop(force: boolean): Promise<void>;
 }
 
-/** The workers: ingest (normalize, deduplicate, route) and one delivery worker per channel kind. */
-function startPipeline({ config, redis, routing, catalog, deliveries, alertState, metrics, logger }: PipelineDeps): Pipeline {
+/** How often each worker looks for incidents that time changes (hold-downs, staleness, reminders). */
+const TICK_INTERVAL_MS = 1_000;
+
+/** The workers: ingest (normalize, update incidents, plan syncs), one sync worker per channel kind, and the incident ticker. */
+function startPipeline({ config, redis, routing, catalog, syncs, incidents, alertState, metrics, logger }: PipelineDeps): Pipeline {
   const timeoutMs = config.delivery.timeoutMs;
   const channels = {
     slack: { ...config.channels.slack, timeoutMs },
     email: { ...config.channels.email, timeoutMs, connections: config.delivery.concurrency },
     pagerduty: { ...config.channels.pagerduty, timeoutMs },
   };
-  let notifiers = new Map<string, Notifier>();
+  let notifiers = new Map<string, IncidentNotifier>();
   const reloadReceivers = (routingConfig: RoutingConfig) => {
     const built = buildNotifiers(routingConfig.receivers, channels, { redis, keyPrefix: config.redisPrefix, logger });
     for (const name of built.fallbacks) {
@@ -210,32 +225,31 @@ function startPipeline({ config, redis, routing, catalog, deliveries, alertState
   };
   reloadReceivers(routing.current());
 
+  const enqueue = (planned: Parameters<SyncQueues['enqueue']>[0]) => syncs.enqueue(planned);
+  const processDeps = { catalog, defaultSeverity: config.defaultSeverity, routing: () => routing.current(), store: incidents, alertState, enqueue, metrics, logger };
+  const syncDeps = { store: incidents, notifierFor: (receiver: string) => notifiers.get(receiver), timeoutMs, metrics, logger };
+
   const workers: Array<{ close(force: boolean): Promise<void> }> = [
     startIngestWorker({
       connection: redis,
       prefix: config.redisPrefix,
-      catalog,
-      defaultSeverity: config.defaultSeverity,
-      routing: () => routing.current(),
-      deliveries,
-      alertState,
+      process: (webhook, attempt) => processWebhook(webhook, attempt, processDeps),
       lockMs: config.jobLockMs,
       // Processing a webhook costs ten times accepting it. Beside the webhook (ROLE=all), two at a
       // time keep up and leave it the event loop in a storm. A worker process has no webhook to
       // leave room for: eight at a time drain the backlog that a router started in the middle of a
       // storm builds up while its JIT is cold.
       concurrency: config.role === 'worker' ? 8 : 2,
-      metrics,
       logger,
     }),
     ...CHANNEL_KINDS.map((kind) =>
-      startDeliveryWorker({
+      startSyncWorker({
         kind,
         connection: redis,
         prefix: config.redisPrefix,
-        queues: deliveries,
-        notifierFor: (receiver) => notifiers.get(receiver),
-        timeoutMs,
+        queues: syncs,
+        sync: (data) => syncReceiver(data, syncDeps),
+        recordFailure: (data, error, attempt) => recordSyncFailure(data, error, attempt, syncDeps),
         concurrency: config.delivery.concurrency,
         lockMs: config.jobLockMs,
         metrics,
@@ -244,10 +258,22 @@ function startPipeline({ config, redis, routing, catalog, deliveries, alertState
     ),
   ];
 
+  let ticking = false;
+  const ticker = setInterval(() => {
+    if (ticking || redis.status !== 'ready') return;
+    ticking = true;
+    tickDueIncidents(Date.now(), { store: incidents, routing: () => routing.current(), enqueue, metrics })
+      .catch((error: unknown) => logger.warn({ err: String(error) }, 'incident tick failed; the next one retries'))
+      .finally(() => {
+        ticking = false;
+      });
+  }, TICK_INTERVAL_MS);
+
   return {
     reloadReceivers,
     receivers: () => [...notifiers.keys()],
     stop: async (force) => {
+      clearInterval(ticker);
       await Promise.all(workers.map((worker) => worker.close(force)));
       await closeNotifiers(notifiers.values());
     },

@@ -1,7 +1,6 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AlertState } from '../../queue/alert-state.js';
-import type { DeliveryQueues } from '../../queue/deliveries.js';
 import { ApiError } from '../errors.js';
 
 const listQuery = z.object({
@@ -13,9 +12,14 @@ const listQuery = z.object({
  * Alert and delivery state for the Maestro AlertCenter, behind ADMIN_TOKEN.
  * GET /api/v1/alerts?status=firing&limit=100   latest state of each alert, newest first
  * GET /api/v1/alerts/:fingerprint               one alert
- * GET /api/v1/deliveries                        job counts per delivery queue
+ * GET /api/v1/deliveries                        job counts per sync queue
  */
-export function alertsRouter(alertState: AlertState, deliveries: DeliveryQueues, adminAuth: RequestHandler): Router {
+/** The queues whose job counts GET /api/v1/deliveries shows. */
+interface QueueCounts {
+  counts(): Promise<Record<string, Record<string, number>>>;
+}
+
+export function alertsRouter(alertState: AlertState, deliveries: QueueCounts, adminAuth: RequestHandler): Router {
   const router = Router();
   router.get('/api/v1/alerts', adminAuth, async (req, res) => {
     const query = listQuery.safeParse(req.query);
