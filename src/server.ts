@@ -11,7 +11,7 @@ import { routingRouter } from './api/routes/routing.js';
 import { webhookRoute } from './api/routes/webhook.js';
 import { loadSloCatalog, type SloCatalog } from './alerts/slo-catalog.js';
 import { isLoopback, type Config } from './config/env.js';
-import { buildNotifiers, closeNotifiers } from './notifiers/build.js';
+import { buildNotifiers, closeNotifiers } from './notifiers/legacy/build.js';
 import type { Notifier } from './notifiers/types.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';

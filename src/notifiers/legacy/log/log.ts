@@ -1,6 +1,6 @@
-import type { Logger } from '../../observability/logger.js';
+import type { Logger } from '../../../observability/logger.js';
 import { episodeId } from '../episode.js';
-import type { ChannelKind, DeliveryReceipt, Notification, Notifier } from '../types.js';
+import type { ChannelKind, DeliveryReceipt, Notification, Notifier } from '../../types.js';
 
 export interface LogNotifierOptions {
   kind: ChannelKind;

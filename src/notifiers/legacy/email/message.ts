@@ -1,7 +1,7 @@
 import { episodeId } from '../episode.js';
 import { colorOf, renderAlert, type AlertView } from '../render/alert-view.js';
-import { escapeHtml, singleLine, truncate } from '../render/text.js';
-import type { Notification } from '../types.js';
+import { escapeHtml, singleLine, truncate } from '../../render/text.js';
+import type { Notification } from '../../types.js';
 
 /** No SMTP limit applies; these keep a flood of label text from making an unreadable mail. */
 export const EMAIL_LIMITS = { subject: 200, field: 20_000 };

@@ -1,6 +1,6 @@
 import type { ChatPostMessageArguments } from '@slack/web-api';
 import { colorOf, type AlertView, type Fact } from '../render/alert-view.js';
-import { escapeSlack, singleLine, truncate } from '../render/text.js';
+import { escapeSlack, singleLine, truncate } from '../../render/text.js';
 
 // @slack/types is not a direct dependency: take its shapes from the method's arguments.
 type SlackAttachment = Extract<ChatPostMessageArguments, { attachments: unknown }>['attachments'][number];

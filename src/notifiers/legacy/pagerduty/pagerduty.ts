@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import { Agent } from 'node:https';
 import { event } from '@pagerduty/pdjs';
-import { Failures } from '../failures.js';
-import { DeliveryError, type DeliveryReceipt, type Notification, type Notifier } from '../types.js';
+import { Failures } from '../../failures.js';
+import { DeliveryError, type DeliveryReceipt, type Notification, type Notifier } from '../../types.js';
 import { composePagerDutyEvent, type EventParameters } from './event.js';
-import { AgentResponses, ResponseWatch } from './response-watch.js';
+import { AgentResponses, ResponseWatch } from '../../pagerduty/response-watch.js';
 
 export interface PagerDutyNotifierOptions {
   receiver: string;

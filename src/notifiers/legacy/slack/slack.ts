@@ -5,11 +5,11 @@ import {
   WebAPIRequestError,
   WebClient,
 } from '@slack/web-api';
-import type { Logger } from '../../observability/logger.js';
-import { Failures } from '../failures.js';
+import type { Logger } from '../../../observability/logger.js';
+import { Failures } from '../../failures.js';
 import { renderAlert, type AlertView } from '../render/alert-view.js';
-import type { DeliveryError, DeliveryReceipt, Notification, Notifier } from '../types.js';
-import { slackClientLogger } from './client-logger.js';
+import type { DeliveryError, DeliveryReceipt, Notification, Notifier } from '../../types.js';
+import { slackClientLogger } from '../../slack/client-logger.js';
 import { composeResolvedReply, composeSlackMessage } from './message.js';
 import type { SlackThread, SlackThreadStore } from './thread-store.js';
 

@@ -1,6 +1,11 @@
+/**
+ * LEGACY: the per-alert notifiers of the old pipeline (src/queue, src/server.ts), kept only so that
+ * it runs until the incident pipeline replaces it. Delete this folder with it. The channels now tell
+ * incidents: see src/notifiers/build.ts.
+ */
 import type { Redis } from 'ioredis';
-import type { Logger } from '../observability/logger.js';
-import type { ReceiverConfig } from '../routing/types.js';
+import type { Logger } from '../../observability/logger.js';
+import type { ReceiverConfig } from '../../routing/types.js';
 import { EmailNotifier } from './email/email.js';
 import { composeMail } from './email/message.js';
 import { LogNotifier } from './log/log.js';
@@ -10,7 +15,7 @@ import { renderAlert } from './render/alert-view.js';
 import { composeSlackMessage } from './slack/message.js';
 import { SlackNotifier } from './slack/slack.js';
 import { SlackThreadStore } from './slack/thread-store.js';
-import type { Notification, Notifier } from './types.js';
+import type { Notification, Notifier } from '../types.js';
 
 /** Channel-wide settings from the environment; a missing credential means a dry run. */
 export interface ChannelSettings {

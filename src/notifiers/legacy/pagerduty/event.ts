@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { event } from '@pagerduty/pdjs';
 import { renderAlert } from '../render/alert-view.js';
-import { singleLine, truncate } from '../render/text.js';
-import type { Notification } from '../types.js';
+import { singleLine, truncate } from '../../render/text.js';
+import type { Notification } from '../../types.js';
 
 /** pdjs exports no types by name: take them from its `event` function. */
 export type EventParameters = Parameters<typeof event>[0];

@@ -1,8 +1,8 @@
 import { createTransport, type NodemailerError } from 'nodemailer';
-import { Failures, describeError } from '../failures.js';
-import type { DeliveryError, DeliveryReceipt, Notification, Notifier } from '../types.js';
+import { Failures, describeError } from '../../failures.js';
+import type { DeliveryError, DeliveryReceipt, Notification, Notifier } from '../../types.js';
 import { composeMail } from './message.js';
-import { envelopeOf, mimeMessage } from './mime.js';
+import { envelopeOf, mimeMessage } from '../../email/mime.js';
 
 export interface EmailNotifierOptions {
   receiver: string;
