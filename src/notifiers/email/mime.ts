@@ -1,7 +1,7 @@
 import { encodeWord, encodeWords, foldLines } from 'nodemailer/lib/mime-funcs';
 import { encode as quotedPrintable, wrap as wrapQuotedPrintable } from 'nodemailer/lib/qp';
 import { parseMailbox } from './address.js';
-import type { ComposedMail } from '../legacy/email/message.js';
+import type { ComposedMail } from './message.js';
 
 /** Who the SMTP session names (MAIL FROM, RCPT TO): the raw message below carries no envelope. */
 export function envelopeOf(mail: Pick<ComposedMail, 'from' | 'to'>): { from: string; to: string[] } {
