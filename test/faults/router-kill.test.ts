@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SlackThreadStore } from '../../src/notifiers/slack/thread-store.js';
+import { SlackThreadStore } from '../../src/notifiers/legacy/slack/thread-store.js';
 import type { ChannelKind, Notification } from '../../src/notifiers/types.js';
 import { deliveryQueueName } from '../../src/queue/names.js';
 import { burnRatePayload } from '../support/payloads.js';

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildNotifiers, closeNotifiers, type ChannelSettings } from '../../src/notifiers/build.js';
-import { composeMail } from '../../src/notifiers/email/message.js';
-import { composePagerDutyEvent } from '../../src/notifiers/pagerduty/event.js';
-import { renderAlert } from '../../src/notifiers/render/alert-view.js';
-import { composeSlackMessage } from '../../src/notifiers/slack/message.js';
+import { buildNotifiers, closeNotifiers, type ChannelSettings } from '../../src/notifiers/legacy/build.js';
+import { composeMail } from '../../src/notifiers/legacy/email/message.js';
+import { composePagerDutyEvent } from '../../src/notifiers/legacy/pagerduty/event.js';
+import { renderAlert } from '../../src/notifiers/legacy/render/alert-view.js';
+import { composeSlackMessage } from '../../src/notifiers/legacy/slack/message.js';
 import type { ReceiverConfig } from '../../src/routing/types.js';
 import { startSlackPeer } from '../peers/slack-peer.js';
 import { startSmtpPeer } from '../peers/smtp-peer.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { EmailNotifier, type EmailNotifierOptions } from '../../src/notifiers/email/email.js';
-import { composeMail } from '../../src/notifiers/email/message.js';
+import { EmailNotifier, type EmailNotifierOptions } from '../../src/notifiers/legacy/email/email.js';
+import { composeMail } from '../../src/notifiers/legacy/email/message.js';
 import { mimeMessage } from '../../src/notifiers/email/mime.js';
 import { TRUNCATION_MARKER } from '../../src/notifiers/render/text.js';
 import { DeliveryError, type DeliveryReceipt } from '../../src/notifiers/types.js';

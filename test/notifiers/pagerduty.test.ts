@@ -1,6 +1,6 @@
 import { channel } from 'node:diagnostics_channel';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { PagerDutyNotifier, type PagerDutyNotifierOptions } from '../../src/notifiers/pagerduty/pagerduty.js';
+import { PagerDutyNotifier, type PagerDutyNotifierOptions } from '../../src/notifiers/legacy/pagerduty/pagerduty.js';
 import { TRUNCATION_MARKER } from '../../src/notifiers/render/text.js';
 import { DeliveryError, type DeliveryReceipt } from '../../src/notifiers/types.js';
 import { heldAnswers, type PeerBehavior } from '../peers/http-peer.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatFraction, renderAlert, silenceUrl } from '../../src/notifiers/render/alert-view.js';
+import { formatFraction, renderAlert, silenceUrl } from '../../src/notifiers/legacy/render/alert-view.js';
 import { escapeHtml, escapeSlack, singleLine, TRUNCATION_MARKER, truncate } from '../../src/notifiers/render/text.js';
 import { alertFixture, resolvedFixture } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SlackNotifier } from '../../src/notifiers/slack/slack.js';
-import { SlackThreadStore } from '../../src/notifiers/slack/thread-store.js';
+import { SlackNotifier } from '../../src/notifiers/legacy/slack/slack.js';
+import { SlackThreadStore } from '../../src/notifiers/legacy/slack/thread-store.js';
 import { TRUNCATION_MARKER } from '../../src/notifiers/render/text.js';
 import { DeliveryError, type DeliveryReceipt } from '../../src/notifiers/types.js';
 import { heldAnswers } from '../peers/http-peer.js';

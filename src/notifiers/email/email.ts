@@ -1,7 +1,8 @@
 import { createTransport, type NodemailerError } from 'nodemailer';
+import type { SyncDecision } from '../../incidents/types.js';
 import { Failures, describeError } from '../failures.js';
-import type { DeliveryError, DeliveryReceipt, Notification, Notifier } from '../types.js';
-import { composeMail } from './message.js';
+import type { DeliveryError, IncidentNotifier, SyncContext, SyncResult } from '../types.js';
+import { composeIncidentMail } from './message.js';
 import { envelopeOf, mimeMessage } from './mime.js';
 
 export interface EmailNotifierOptions {
@@ -26,10 +27,19 @@ const AUTH_REPLIES = new Set([530, 534, 535, 538]);
 /** SMTP replies that refuse the mailbox. */
 const MAILBOX_REPLIES = new Set([550, 551, 553]);
 
-/** Sends the firing mail and the resolved mail threaded under it, over a pooled SMTP transport. */
-export class EmailNotifier implements Notifier {
+/** A mail for each change on-call acts on; a figures-only change waits for the next one. */
+export const EMAIL_INTERESTS: ReadonlySet<SyncDecision> = new Set(['first_notification', 'escalated', 'de_escalated', 'reminder_due', 'resolved']);
+
+/**
+ * One mail thread per incident and receiver over a pooled SMTP transport: the first mail, then a
+ * reply on escalation, de-escalation, reminder and resolve (see composeIncidentMail). At least once:
+ * a send whose answer was lost is sent again, with the same Message-ID.
+ */
+export class EmailNotifier implements IncidentNotifier {
   readonly kind = 'email';
   readonly dryRun = false;
+  readonly interests = EMAIL_INTERESTS;
+  readonly minUpdateIntervalMs = 0;
   private readonly transport;
   private readonly failures: Failures;
 
@@ -48,15 +58,15 @@ export class EmailNotifier implements Notifier {
     this.failures = new Failures('email', options.receiver, [options.smtpUrl, ...urlCredentials(options.smtpUrl)]);
   }
 
-  async send(notification: Notification, signal: AbortSignal): Promise<DeliveryReceipt> {
-    const mail = composeMail(notification, { from: this.options.from, to: this.options.to });
+  async notify(context: SyncContext, signal: AbortSignal): Promise<SyncResult> {
+    const mail = composeIncidentMail(context, { from: this.options.from, to: this.options.to });
     try {
       // messageId only spares nodemailer drawing a random one to log: the raw message carries ours.
       await this.transport.sendMail({ envelope: envelopeOf(mail), raw: mimeMessage(mail), messageId: mail.messageId, signal });
     } catch (error) {
       throw this.classify(error as NodemailerError, signal);
     }
-    return { id: mail.messageId, action: 'sent' };
+    return { action: 'sent', receipt: { email: { threadId: mail.threadId, lastMessageId: mail.messageId } } };
   }
 
   async close(): Promise<void> {

@@ -2,8 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import { Agent } from 'node:https';
 import { event } from '@pagerduty/pdjs';
 import { Failures } from '../failures.js';
-import { DeliveryError, type DeliveryReceipt, type Notification, type Notifier } from '../types.js';
-import { composePagerDutyEvent, type EventParameters } from './event.js';
+import { DeliveryError, type IncidentNotifier, type SyncContext, type SyncResult } from '../types.js';
+import { composePagerDutyEvent, PAGERDUTY_INTERESTS, type EventParameters } from './event.js';
 import { AgentResponses, ResponseWatch } from './response-watch.js';
 
 export interface PagerDutyNotifierOptions {
@@ -25,14 +25,17 @@ interface EventsApiReply {
 }
 
 /**
- * Triggers and resolves PagerDuty incidents through the Events API v2, one dedup_key per alert.
+ * Triggers, escalates and resolves one PagerDuty alert per incident through the Events API v2, one
+ * dedup_key per incident (see composePagerDutyEvent).
  * pdjs resolves on HTTP errors, retries 429s itself and leaves a 30 s timer behind: here the
  * status is checked, the first 429 ends the request (see AgentResponses), its timer is off
  * (requestTimeout 0) and the deadline is our own signal.
  */
-export class PagerDutyNotifier implements Notifier {
+export class PagerDutyNotifier implements IncidentNotifier {
   readonly kind = 'pagerduty';
   readonly dryRun = false;
+  readonly interests = PAGERDUTY_INTERESTS;
+  readonly minUpdateIntervalMs = 0;
   private readonly failures: Failures;
   /**
    * Shared by all sends, so a send reuses a TLS connection instead of a handshake of its own. No
@@ -50,8 +53,8 @@ export class PagerDutyNotifier implements Notifier {
     this.responses = new AgentResponses(this.agent);
   }
 
-  async send(notification: Notification, signal: AbortSignal): Promise<DeliveryReceipt> {
-    const data = { routing_key: this.options.routingKey, ...composePagerDutyEvent(notification) };
+  async notify(context: SyncContext, signal: AbortSignal): Promise<SyncResult> {
+    const data = { routing_key: this.options.routingKey, ...composePagerDutyEvent(context) } as EventParameters['data'];
     const rateLimited = new AbortController();
     const watch = new ResponseWatch((response) => {
       if (response.statusCode === 429) rateLimited.abort();
@@ -69,7 +72,7 @@ export class PagerDutyNotifier implements Notifier {
       if (reply.status < 200 || reply.status >= 300) {
         throw this.fromReply(reply.status, reply.data as EventsApiReply, reply.headers.get('retry-after'));
       }
-      return { id: data.dedup_key!, action: data.event_action === 'trigger' ? 'triggered' : 'resolved' };
+      return { action: data.event_action === 'trigger' ? 'triggered' : 'resolved', receipt: { pagerduty: { dedupKey: data.dedup_key! } } };
     } catch (error) {
       throw this.classify(error, signal, watch.last);
     }

@@ -1,32 +1,51 @@
 import type { ChatPostMessageArguments } from '@slack/web-api';
-import { colorOf, type AlertView, type Fact } from '../render/alert-view.js';
+import type { SyncContext } from '../types.js';
+import type { Fact, IncidentView } from '../render/incident-view.js';
+import { formatClock, formatTime } from '../render/format.js';
 import { escapeSlack, singleLine, truncate } from '../render/text.js';
 
 // @slack/types is not a direct dependency: take its shapes from the method's arguments.
 type SlackAttachment = Extract<ChatPostMessageArguments, { attachments: unknown }>['attachments'][number];
 type SlackBlock = NonNullable<SlackAttachment['blocks']>[number];
 
-/** Block Kit limits; a longer field makes Slack reject the whole message. */
-export const SLACK_LIMITS = { header: 150, section: 3000, field: 2000, button: 75, url: 3000, fallback: 3000 };
+/** Block Kit limits; a longer field makes Slack reject the whole message. A section takes at most 10 fields. */
+export const SLACK_LIMITS = { header: 150, section: 3000, field: 2000, fields: 10, button: 75, url: 3000, fallback: 3000 };
 
-/** The parts of chat.postMessage / chat.update arguments that carry the alert. */
+/** The metadata event of an incident's message: how a sync that lost its receipt finds the message again. */
+export const INCIDENT_EVENT_TYPE = 'alertcenter_incident';
+/** The metadata event of a thread reply (never matched by the lookup; names the notification it tells). */
+export const INCIDENT_UPDATE_EVENT_TYPE = 'alertcenter_incident_update';
+
+export interface SlackMetadata {
+  event_type: string;
+  event_payload: Record<string, string | number | boolean>;
+}
+
+/** The parts of chat.postMessage / chat.update arguments that carry the incident. */
 export interface SlackMessage {
   /** Fallback for notifications and clients without Block Kit; mrkdwn, so escaped. */
   text: string;
   attachments: SlackAttachment[];
+  metadata: SlackMetadata;
 }
 
 /**
- * Untrusted text goes into mrkdwn escaped (`&`, `<`, `>`), so no label can ping (`<!channel>`,
- * `<@U123>`) or hide a link (`<http://evil|runbook>`); text objects are also `verbatim`, so Slack
- * does not turn bare URLs or `@here` into links or mentions. The header and button labels are
- * plain_text, which Slack never parses for mentions or links.
+ * The incident's one message, as it stands now. Untrusted text goes into mrkdwn escaped (`&`, `<`,
+ * `>`), so no label can ping (`<!channel>`, `<@U123>`) or hide a link (`<http://evil|runbook>`);
+ * text objects are also `verbatim`, so Slack does not turn bare URLs or `@here` into links or
+ * mentions. The header and button labels are plain_text, which Slack never parses for mentions or links.
  */
-export function composeSlackMessage(view: AlertView): SlackMessage {
+export function composeSlackMessage(view: IncidentView, receiver: string): SlackMessage {
   const blocks: SlackBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: truncate(singleLine(view.title), SLACK_LIMITS.header) } },
-    { type: 'section', fields: view.facts.map(factField) },
+    { type: 'section', text: mrkdwn(view.headline, SLACK_LIMITS.section) },
   ];
+  for (let i = 0; i < view.facts.length; i += SLACK_LIMITS.fields) {
+    blocks.push({ type: 'section', fields: view.facts.slice(i, i + SLACK_LIMITS.fields).map(factField) });
+  }
+  if (view.tiers.length > 0) {
+    blocks.push({ type: 'context', elements: [mrkdwn(`Tiers: ${view.tiers.map((tier) => tier.text).join(' · ')}`, SLACK_LIMITS.section)] });
+  }
   for (const text of [view.summary, view.description]) {
     if (text) blocks.push({ type: 'section', text: mrkdwn(text, SLACK_LIMITS.section) });
   }
@@ -46,17 +65,53 @@ export function composeSlackMessage(view: AlertView): SlackMessage {
       })),
     });
   }
-  const fallback = [view.title, view.summary].filter(Boolean).join('\n');
   return {
-    text: truncate(fallback, SLACK_LIMITS.fallback, escapeSlack),
-    attachments: [{ color: colorOf(view), blocks }],
+    text: truncate(`${singleLine(view.title)}\n${view.headline}`, SLACK_LIMITS.fallback, escapeSlack),
+    attachments: [{ color: view.color, blocks }],
+    metadata: {
+      event_type: INCIDENT_EVENT_TYPE,
+      event_payload: { incident_id: view.id, receiver, state: view.state, severity: view.severity },
+    },
   };
 }
 
-/** The short reply in the firing message's thread. */
-export function composeResolvedReply(view: AlertView): string {
-  const after = view.firedFor === null ? '' : ` after ${view.firedFor}`;
-  return truncate(`:white_check_mark: Resolved${after}.`, SLACK_LIMITS.section, escapeSlack);
+/** The decisions that also leave a reply in the message's thread; a figures change only updates it. */
+export const REPLY_DECISIONS: ReadonlySet<SyncContext['decision']> = new Set(['escalated', 'de_escalated', 'reminder_due', 'resolved']);
+
+/**
+ * The reply in the message's thread: what changed, with the figures as they were at that moment
+ * (the message itself shows only the latest ones). mrkdwn, escaped.
+ */
+export function composeThreadReply(context: SyncContext, view: IncidentView): { text: string; metadata: SlackMetadata } {
+  const { incident, told, now, decision } = context;
+  const at = formatClock(now, now);
+  const from = (told?.severity ?? incident.peakSeverity).toUpperCase();
+  const to = incident.severity.toUpperCase();
+  const figures = view.figures === null ? '' : ` ${view.figures}`;
+  let text: string;
+  switch (decision) {
+    case 'escalated':
+      text = `:rotating_light: Escalated from ${from} to ${to} at ${at}.${figures}`;
+      break;
+    case 'de_escalated':
+      text = `:arrow_down: De-escalated from ${from} to ${to} at ${at}: the ${from.toLowerCase()} tiers cleared.${figures}`;
+      break;
+    case 'reminder_due':
+      text = `:bell: Still firing at ${to}, opened ${formatTime(incident.openedAt, now) ?? incident.openedAt}.${figures}`;
+      break;
+    case 'resolved':
+      text = `:white_check_mark: ${view.headline}${view.figures === null ? '' : ` Last figures while it fired: ${view.figures}`}`;
+      break;
+    default:
+      text = `${singleLine(view.title)}.${figures}`;
+  }
+  return {
+    text: truncate(text, SLACK_LIMITS.section, escapeSlack),
+    metadata: {
+      event_type: INCIDENT_UPDATE_EVENT_TYPE,
+      event_payload: { incident_id: incident.id, receiver: context.receiver, decision, sent: (told?.sent ?? 0) + 1 },
+    },
+  };
 }
 
 function factField(fact: Fact) {

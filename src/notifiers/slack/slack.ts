@@ -5,13 +5,13 @@ import {
   WebAPIRequestError,
   WebClient,
 } from '@slack/web-api';
+import type { SyncDecision } from '../../incidents/types.js';
 import type { Logger } from '../../observability/logger.js';
 import { Failures } from '../failures.js';
-import { renderAlert, type AlertView } from '../render/alert-view.js';
-import type { DeliveryError, DeliveryReceipt, Notification, Notifier } from '../types.js';
+import { renderIncident, type IncidentView } from '../render/incident-view.js';
+import type { DeliveryError, IncidentNotifier, SyncContext, SyncResult } from '../types.js';
 import { slackClientLogger } from './client-logger.js';
-import { composeResolvedReply, composeSlackMessage } from './message.js';
-import type { SlackThread, SlackThreadStore } from './thread-store.js';
+import { composeSlackMessage, composeThreadReply, INCIDENT_EVENT_TYPE, REPLY_DECISIONS, type SlackMessage } from './message.js';
 
 export interface SlackNotifierOptions {
   receiver: string;
@@ -21,9 +21,26 @@ export interface SlackNotifierOptions {
   /** SLACK_API_URL, e.g. https://slack.com/api/ */
   apiUrl: string;
   timeoutMs: number;
-  threads: SlackThreadStore;
+  /** Least time between two updates of one incident's message (Slack rate-limits chat.update per channel). Default 3000. */
+  minUpdateIntervalMs?: number;
+  /** Bounds of the search for a message posted before a crash (see `findPosted`). */
+  lookup?: { pageSize?: number; maxPages?: number };
   logger: Logger;
 }
+
+/** Where an incident's message lives: chat.update and conversations.history take the channel id. */
+export interface SlackMessageRef {
+  channel: string;
+  ts: string;
+}
+
+export const DEFAULT_SLACK_UPDATE_INTERVAL_MS = 3000;
+/** 200 messages a page (Slack's advice for paginated methods), 10 pages: the newest 2,000 messages since the incident opened. */
+const DEFAULT_LOOKUP = { pageSize: 200, maxPages: 10 };
+/** The message is posted after the incident opened; this much earlier absorbs clocks that disagree. */
+const LOOKUP_CLOCK_SLACK_MS = 5 * 60_000;
+/** conversations.list pages looked through for a channel name. */
+const CHANNEL_LIST_MAX_PAGES = 20;
 
 /** Untrusted text stays text: no @name linking, no automatic parsing. */
 const NO_PARSING = { link_names: false, parse: 'none' } as const;
@@ -46,26 +63,48 @@ const AUTH_ERRORS = new Set([
 const NOT_FOUND_ERRORS = new Set(['channel_not_found', 'not_in_channel', 'is_archived', 'message_not_found']);
 /** Slack's own trouble: worth another attempt. Every other error code refuses the request as sent. */
 const TRANSIENT_ERRORS = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout']);
+/** Codes that say the token may not read the channel (a scope or membership is missing): the lookup cannot be made. */
+const CANNOT_READ_ERRORS = new Set([...AUTH_ERRORS, 'not_in_channel', 'channel_not_found']);
+
+/** Every change: the message shows the incident as it stands. */
+export const SLACK_INTERESTS: ReadonlySet<SyncDecision> = new Set([
+  'first_notification',
+  'escalated',
+  'de_escalated',
+  'figures_changed',
+  'resolved',
+  'reminder_due',
+]);
 
 /**
- * Posts a Block Kit message per firing episode, and on resolve updates that message in place
- * (`chat.update` with the ts kept in Redis) and replies in its thread.
+ * One message per incident and receiver, updated in place (`chat.update`) on every change, with a
+ * reply in its thread for each escalation, de-escalation, reminder and the resolve. The message
+ * carries metadata naming the incident, so a sync that may have posted it before a crash or a
+ * timeout finds it again (`conversations.history`) instead of posting a second one.
  */
-export class SlackNotifier implements Notifier {
+export class SlackNotifier implements IncidentNotifier {
   readonly kind = 'slack';
   readonly dryRun = false;
+  readonly interests = SLACK_INTERESTS;
+  readonly minUpdateIntervalMs: number;
   private readonly failures: Failures;
   private readonly logger: Logger;
+  private readonly lookup: { pageSize: number; maxPages: number };
   /**
    * Shared by all sends: building a client binds every method of the Web API, a third of a send's
    * CPU (bench/RESULTS.md). It takes no per-call signal, so each call is bounded by the client's
    * timeout, and a send stops waiting when its caller's signal aborts (see `untilAborted`).
    */
   private readonly slack: WebClient;
+  /** The receiver's channel id: as configured when it is one, else as Slack last answered it, else looked up. */
+  private channelId: string | null;
 
   constructor(private readonly options: SlackNotifierOptions) {
     this.failures = new Failures('slack', options.receiver, [options.token]);
     this.logger = options.logger.child({ receiver: options.receiver, channel: 'slack' });
+    this.minUpdateIntervalMs = options.minUpdateIntervalMs ?? DEFAULT_SLACK_UPDATE_INTERVAL_MS;
+    this.lookup = { ...DEFAULT_LOOKUP, ...options.lookup };
+    this.channelId = isChannelId(options.channel) ? options.channel : null;
     this.slack = new WebClient(options.token, {
       slackApiUrl: options.apiUrl,
       timeout: options.timeoutMs,
@@ -79,13 +118,10 @@ export class SlackNotifier implements Notifier {
     });
   }
 
-  async send(notification: Notification, signal: AbortSignal): Promise<DeliveryReceipt> {
-    const view = renderAlert(notification.alert);
+  async notify(context: SyncContext, signal: AbortSignal): Promise<SyncResult> {
+    const view = renderIncident(context.incident, context.now);
     try {
-      return await untilAborted(
-        signal,
-        view.status === 'firing' ? this.sendFiring(notification, view, signal) : this.sendResolved(notification, view, signal),
-      );
+      return await untilAborted(signal, this.sync(context, view, signal));
     } catch (error) {
       throw this.classify(error, signal);
     }
@@ -93,50 +129,130 @@ export class SlackNotifier implements Notifier {
 
   async close(): Promise<void> {}
 
-  private async sendFiring(notification: Notification, view: AlertView, signal: AbortSignal): Promise<DeliveryReceipt> {
-    // A retried job whose message went out before a crash: the stored ts says so; post nothing twice.
-    const posted = await this.options.threads.get(notification);
-    if (posted !== null) {
-      this.logger.debug({ ts: posted.ts }, 'firing message already posted');
-      return { id: posted.ts, action: 'posted' };
+  private async sync(context: SyncContext, view: IncidentView, signal: AbortSignal): Promise<SyncResult> {
+    const message = composeSlackMessage(view, context.receiver);
+    let posted: SlackMessageRef | null = context.told?.receipt.slack ?? null;
+    if (posted === null && context.uncertain) {
+      // An earlier attempt may have posted before its receipt was written: find that message, post no second one.
+      posted = await this.findPosted(context, signal);
+      if (posted !== null) this.logger.info({ incident: context.incident.id, ts: posted.ts }, 'found the message an earlier attempt posted');
     }
     signal.throwIfAborted();
-    // Saved even when the caller stopped waiting meanwhile: the retry then finds the message posted.
-    const thread = await this.post(view);
-    await this.options.threads.save(notification, thread);
-    return { id: thread.ts, action: 'posted' };
-  }
-
-  private async sendResolved(notification: Notification, view: AlertView, signal: AbortSignal): Promise<DeliveryReceipt> {
-    const thread = await this.options.threads.get(notification);
-    signal.throwIfAborted();
-    if (thread === null) {
-      // The firing message was never posted here (or is long gone): say it resolved all the same.
-      const posted = await this.post(view);
-      await this.options.threads.save(notification, { ...posted, resolved: true });
-      return { id: posted.ts, action: 'posted' };
-    }
-    if (!thread.resolved) {
-      await this.slack.chat.update({ channel: thread.channel, ts: thread.ts, ...composeSlackMessage(view), ...NO_PARSING });
+    if (posted === null) return { action: 'posted', receipt: { slack: await this.post(message) } };
+    const updated = await this.update(posted, message);
+    if (updated === null) {
+      // Deleted in Slack meanwhile: the incident gets a message again rather than no message.
+      this.logger.warn({ incident: context.incident.id, ts: posted.ts }, 'the incident message is gone; posting it again');
       signal.throwIfAborted();
-      await this.slack.chat.postMessage({
-        channel: thread.channel,
-        thread_ts: thread.ts,
-        text: composeResolvedReply(view),
-        ...NO_PARSING,
-        ...NO_UNFURLS,
-      });
-      await this.options.threads.save(notification, { ...thread, resolved: true });
+      return { action: 'posted', receipt: { slack: await this.post(message) } };
     }
-    return { id: thread.ts, action: 'updated' };
+    if (!REPLY_DECISIONS.has(context.decision)) return { action: 'updated', receipt: { slack: posted } };
+    signal.throwIfAborted();
+    const reply = composeThreadReply(context, view);
+    await this.slack.chat.postMessage({ channel: posted.channel, thread_ts: posted.ts, ...reply, ...NO_PARSING, ...NO_UNFURLS });
+    return { action: 'replied', receipt: { slack: posted } };
   }
 
   /** A new message in the receiver's channel; where Slack put it. */
-  private async post(view: AlertView): Promise<SlackThread> {
-    const message = { channel: this.options.channel, ...composeSlackMessage(view), ...NO_PARSING, ...NO_UNFURLS };
-    const { channel, ts } = await this.slack.chat.postMessage(message);
+  private async post(message: SlackMessage): Promise<SlackMessageRef> {
+    const { channel, ts } = await this.slack.chat.postMessage({ channel: this.options.channel, ...message, ...NO_PARSING, ...NO_UNFURLS });
     if (!channel || !ts) throw this.failures.error('invalid_response', 'chat.postMessage answered without channel or ts', false);
+    this.channelId ??= channel;
     return { channel, ts };
+  }
+
+  /** The message updated in place; null when Slack no longer has it. */
+  private async update(posted: SlackMessageRef, message: SlackMessage): Promise<SlackMessageRef | null> {
+    try {
+      await this.slack.chat.update({ channel: posted.channel, ts: posted.ts, ...message, ...NO_PARSING });
+      return posted;
+    } catch (error) {
+      if (error instanceof WebAPIPlatformError && error.data.error === 'message_not_found') return null;
+      throw error;
+    }
+  }
+
+  /**
+   * The message an earlier attempt posted for this incident and receiver, found by its metadata in
+   * the channel's history since the incident opened: newest first, `pageSize` a page, at most
+   * `maxPages` pages. Null when it is not there (nothing was posted), and also when the token may
+   * not read the channel: then a second message is possible, and said in the log, but nothing is lost.
+   */
+  private async findPosted(context: SyncContext, signal: AbortSignal): Promise<SlackMessageRef | null> {
+    const { incident, receiver } = context;
+    try {
+      const channel = await this.resolveChannelId(signal);
+      if (channel === null) {
+        this.logger.warn({ incident: incident.id }, `cannot look for an earlier message: no channel id known for ${this.options.channel}`);
+        return null;
+      }
+      const oldest = Math.max(0, Date.parse(incident.openedAt) - LOOKUP_CLOCK_SLACK_MS);
+      let cursor: string | undefined;
+      for (let page = 0; page < this.lookup.maxPages; page += 1) {
+        signal.throwIfAborted();
+        const history = await this.slack.conversations.history({
+          channel,
+          oldest: slackTs(oldest),
+          inclusive: true,
+          include_all_metadata: true,
+          limit: this.lookup.pageSize,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        for (const message of history.messages ?? []) {
+          const payload = message.metadata?.event_payload as Record<string, unknown> | undefined;
+          if (
+            message.ts !== undefined &&
+            message.metadata?.event_type === INCIDENT_EVENT_TYPE &&
+            payload?.incident_id === incident.id &&
+            payload.receiver === receiver
+          ) {
+            return { channel, ts: message.ts };
+          }
+        }
+        cursor = history.response_metadata?.next_cursor || undefined;
+        if (!history.has_more || cursor === undefined) return null;
+      }
+      this.logger.warn({ incident: incident.id, pages: this.lookup.maxPages }, 'no earlier message within the bounded history search');
+      return null;
+    } catch (error) {
+      if (error instanceof WebAPIPlatformError && CANNOT_READ_ERRORS.has(error.data.error)) {
+        this.logger.warn(
+          { incident: incident.id, error: error.data.error },
+          'cannot read the channel to look for an earlier message (needs channels:history, or groups:history for a private channel); posting',
+        );
+        return null;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * The receiver's channel id: conversations.history takes ids only, and routes.yaml may name the
+   * channel (`#maestro-alerts`). An id is used as configured; otherwise the id Slack answered to an
+   * earlier post of this process, otherwise the channel looked up by name with conversations.list
+   * (public and private channels the token sees, needs channels:read / groups:read). Cached.
+   */
+  private async resolveChannelId(signal: AbortSignal): Promise<string | null> {
+    if (this.channelId !== null) return this.channelId;
+    const name = this.options.channel.replace(/^#/, '');
+    let cursor: string | undefined;
+    for (let page = 0; page < CHANNEL_LIST_MAX_PAGES; page += 1) {
+      signal.throwIfAborted();
+      const list = await this.slack.conversations.list({
+        types: 'public_channel,private_channel',
+        exclude_archived: true,
+        limit: 1000,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      const found = list.channels?.find((channel) => channel.name === name && channel.id);
+      if (found?.id) {
+        this.channelId = found.id;
+        return found.id;
+      }
+      cursor = list.response_metadata?.next_cursor || undefined;
+      if (cursor === undefined) return null;
+    }
+    return null;
   }
 
   private classify(error: unknown, signal: AbortSignal): DeliveryError {
@@ -166,6 +282,16 @@ export class SlackNotifier implements Notifier {
     if (TRANSIENT_ERRORS.has(code)) return this.failures.error('server_error', detail, true);
     return this.failures.error('bad_request', detail, false);
   }
+}
+
+/** C…, G… (private, older workspaces) or D… (direct message) followed by upper-case letters and digits. */
+export function isChannelId(channel: string): boolean {
+  return /^[CGD][A-Z0-9]{6,}$/.test(channel);
+}
+
+/** Epoch ms as a Slack timestamp ("1732701600.000000"). */
+function slackTs(ms: number): string {
+  return (ms / 1000).toFixed(6);
 }
 
 /**

@@ -1,5 +1,5 @@
-import type { AlertStatus, NormalizedAlert, Severity } from '../../alerts/types.js';
-import { formatDuration } from '../../config/duration.js';
+import type { AlertStatus, NormalizedAlert, Severity } from '../../../alerts/types.js';
+import { formatDuration } from '../../../config/duration.js';
 
 /**
  * The facts every channel shows, computed once from a NormalizedAlert. Values are raw,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Notification } from './types.js';
+import type { Notification } from '../types.js';
 
 /**
  * One receiver's view of one firing episode of one alert: (receiver, fingerprint, startsAt).

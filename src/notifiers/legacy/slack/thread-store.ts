@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { episodeId } from '../episode.js';
-import type { Notification } from '../types.js';
+import type { Notification } from '../../types.js';
 
 /** Where the firing message of an episode lives, so the resolve can update it in place. */
 export interface SlackThread {
