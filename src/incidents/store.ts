@@ -45,6 +45,7 @@ export class IncidentStore {
   private timelineKey = (id: string) => `${this.prefix}:incident:${id}:timeline`;
   private toldKey = (id: string) => `${this.prefix}:incident:${id}:told`;
   private attemptsKey = (id: string) => `${this.prefix}:incident:${id}:attempts`;
+  private failingKey = (id: string) => `${this.prefix}:incident:${id}:failing`;
   private get index() {
     return `${this.prefix}:incidents`;
   }
@@ -183,6 +184,16 @@ export class IncidentStore {
   /** A failure the channel answered (so nothing reached it): the next attempt is not uncertain. */
   async clearAttempt(id: string, receiver: string): Promise<void> {
     await this.redis.hdel(this.attemptsKey(id), receiver);
+  }
+
+  /** The receiver's last attempt failed: a later sync that sends or finds nothing to send says it settled. */
+  async markFailing(id: string, receiver: string): Promise<void> {
+    await this.redis.multi().hset(this.failingKey(id), receiver, Date.now()).pexpire(this.failingKey(id), INCIDENT_RETENTION_MS).exec();
+  }
+
+  /** Forgets that the receiver's last attempt failed; true when it had. */
+  async settleFailing(id: string, receiver: string): Promise<boolean> {
+    return (await this.redis.hdel(this.failingKey(id), receiver)) === 1;
   }
 
   /** Incidents that time changes by `now`, oldest due first. */

@@ -144,6 +144,8 @@ export type TimelineEvent = { at: string } & (
   | { kind: 'notification_sent'; receiver: string; channel: string; decision: SyncDecision; action: string; receipt: ChannelReceipt }
   | { kind: 'notification_failed'; receiver: string; channel: string; decision: SyncDecision; reason: string; error: string; attempt: number }
   | { kind: 'notification_dead_lettered'; receiver: string; channel: string; decision: SyncDecision; reason: string; error: string }
+  /** After a failed attempt, a later one found nothing left to send (the incident cleared before the channel could be told). */
+  | { kind: 'notification_settled'; receiver: string; channel: string; decision: SyncDecision }
 );
 
 /**

@@ -37,7 +37,14 @@ export async function syncReceiver({ incidentId, receiver }: SyncJobData, deps: 
   const told = await deps.store.toldOne(incidentId, receiver);
   const decision = needsUpdate(incident, receiver, told, { now, interests: notifier.interests });
   deps.metrics.syncDecisions.inc({ channel: notifier.kind, decision });
-  if (decision === 'up_to_date' || decision === 'not_routed') return { kind: 'nothing', decision };
+  if (decision === 'up_to_date' || decision === 'not_routed') {
+    // Up to date with this rev too (a change this channel does not show): the log says so, so the API shows it as sent.
+    if (told !== null && told.rev < incident.rev) await deps.store.recordTold(incidentId, receiver, { ...told, rev: incident.rev }, []);
+    if (await deps.store.settleFailing(incidentId, receiver)) {
+      await deps.store.appendTimeline(incidentId, [{ at: new Date(now).toISOString(), kind: 'notification_settled', receiver, channel: notifier.kind, decision }]);
+    }
+    return { kind: 'nothing', decision };
+  }
   if (told !== null && notifier.minUpdateIntervalMs > 0 && now < told.lastAt + notifier.minUpdateIntervalMs) {
     return { kind: 'deferred', decision, until: told.lastAt + notifier.minUpdateIntervalMs };
   }
@@ -56,6 +63,7 @@ export async function syncReceiver({ incidentId, receiver }: SyncJobData, deps: 
     receipt: result.receipt,
   };
   await deps.store.recordTold(incidentId, receiver, entry, [event]);
+  await deps.store.settleFailing(incidentId, receiver);
   const reminder = reminderDueAt(incident, receiver, entry);
   if (reminder !== null) await deps.store.dueNoLaterThan(incidentId, reminder);
 
@@ -81,6 +89,7 @@ export async function recordSyncFailure(
     ? { at, kind: 'notification_dead_lettered', receiver, channel: attempt.channel, decision, reason: error.reason, error: error.message }
     : { at, kind: 'notification_failed', receiver, channel: attempt.channel, decision, reason: error.reason, error: error.message, attempt: attempt.number };
   await deps.store.appendTimeline(incidentId, [event]);
+  await deps.store.markFailing(incidentId, receiver);
   // The channel answered with an error: nothing reached it, so the next attempt needs no look-up.
   if (!UNCERTAIN_REASONS.has(error.reason)) await deps.store.clearAttempt(incidentId, receiver);
 }

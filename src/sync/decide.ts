@@ -20,8 +20,9 @@ export function needsUpdate(incident: Incident, receiver: string, told: Told | n
   const pick = (decision: SyncDecision): SyncDecision => (interests.has(decision) ? decision : 'up_to_date');
   if (told === null) {
     if (routing === undefined || !routing.routedNow) return 'not_routed';
-    // An incident that resolved before anyone here heard of it (a failed first send, a delay): say nothing.
-    if (incident.state === 'resolved') return 'up_to_date';
+    // Nothing fires any more (cleared in its hold-down, or resolved) before anyone here heard of it: say
+    // nothing. A tier that fires again is a change, and its sync tells.
+    if (incident.state !== 'open') return 'up_to_date';
     return pick('first_notification');
   }
   if (told.state === 'resolved') return 'up_to_date';

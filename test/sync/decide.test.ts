@@ -33,6 +33,7 @@ describe('needsUpdate', () => {
     ['never told, not routed now', incident({ receivers: { slack: { route: 'r', repeatIntervalMs: HOUR, routedNow: false } } }), null, ALL, 'not_routed'],
     ['never told, unknown receiver', incident({ receivers: {} }), null, ALL, 'not_routed'],
     ['never told and already resolved', incident({ state: 'resolved' }), null, ALL, 'up_to_date'],
+    ['never told, cleared in its hold-down', incident({ state: 'resolving' }), null, ALL, 'up_to_date'],
     ['told this state', incident(), toldOf(incident(), now), ALL, 'up_to_date'],
     ['escalated', incident({ severity: 'critical' }), toldOf(incident(), now), ALL, 'escalated'],
     ['de-escalated', incident(), toldOf(incident({ severity: 'critical' }), now), ALL, 'de_escalated'],

@@ -14,8 +14,11 @@ export const incidentListQuery = z.strictObject({
 export interface ReceiverView {
   route: string;
   routedNow: boolean;
-  /** sent: told the incident's latest state; pending: a change not sent yet; retrying / dead_lettered: the last attempt failed. */
-  status: 'pending' | 'sent' | 'retrying' | 'dead_lettered';
+  /**
+   * sent: up to date with the incident's latest state; pending: a change not sent yet; retrying /
+   * dead_lettered: the last attempt failed; not_notified: never told, and nothing to tell it.
+   */
+  status: 'pending' | 'sent' | 'retrying' | 'dead_lettered' | 'not_notified';
   told: Told | null;
   lastFailure: { at: string; reason: string; error: string } | null;
 }
@@ -58,11 +61,11 @@ export function receiverViews(incident: Incident, told: Record<string, Told>, ti
         ? 'dead_lettered'
         : last?.kind === 'notification_failed'
           ? 'retrying'
-          : entry !== null && entry.rev >= incident.rev
-            ? 'sent'
-            : entry === null && !receiver.routedNow
-              ? 'sent'
-              : 'pending';
+          : entry !== null
+            ? entry.rev >= incident.rev ? 'sent' : 'pending'
+            : receiver.routedNow && incident.state === 'open'
+              ? 'pending'
+              : 'not_notified';
     views[name] = {
       route: receiver.route,
       routedNow: receiver.routedNow,
