@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { loadSloCatalog, parseSloCatalog } from '../../src/alerts/slo-catalog.js';
 import {
+  BUDGET_EXHAUSTED_ALERT,
+  BUDGET_LOW_ALERT,
   BURN_ALERT,
   SLI_ABSENT_ALERT,
   SLO_CATALOG_FILE,
@@ -111,11 +113,58 @@ describe(`${SLO_RULES_FILE} is generated from ${SLO_CATALOG_FILE}`, () => {
       expect(Object.keys(alert.labels ?? {}).sort()).toEqual(
         ['burn_rate_threshold', 'long_window', 'service', 'severity', 'short_window', 'slo', 'slo_objective', 'slo_period'],
       );
-      expect(Object.keys(alert.annotations ?? {}).sort()).toEqual(
-        ['burn_rate', 'dashboard_url', 'description', 'runbook_url', 'summary'],
-      );
+      expect(Object.keys(alert.annotations ?? {}).sort()).toEqual([
+        'burn_rate',
+        'burn_rate_long',
+        'burn_rate_short',
+        'dashboard_url',
+        'description',
+        'error_budget_remaining',
+        'runbook_url',
+        'summary',
+      ]);
       expect(alert.annotations?.burn_rate).toBe('{{ printf "%.2f" $value }}');
+      expect(alert.annotations?.burn_rate_long).toBe('{{ printf "%.2f" $value }}');
     }
+  });
+
+  it('reads the burn now over the tier\'s short window and the budget left over the period, for its own SLO', () => {
+    const fast = allRules(committedRules()).find(
+      (rule) => rule.alert === BURN_ALERT && rule.labels?.slo === 'database-availability' && rule.labels.long_window === '1h',
+    );
+    expect(fast?.annotations?.burn_rate_short).toBe(
+      '{{ with query `slo:sli_error:ratio_rate5m{slo="database-availability"} / 0.001` }}{{ . | first | value | printf "%.2f" }}{{ end }}',
+    );
+    expect(fast?.annotations?.error_budget_remaining).toBe(
+      '{{ with query `slo:error_budget_remaining:ratio{slo="database-availability"}` }}{{ . | first | value | printf "%.4f" }}{{ end }}',
+    );
+  });
+
+  it.each([
+    { alert: BUDGET_EXHAUSTED_ALERT, condition: '<= 0' },
+    { alert: BUDGET_LOW_ALERT, condition: '< 0.25' },
+  ])('raises $alert per SLO when the budget left is $condition, as a warning after 10m', ({ alert, condition }) => {
+    const file = committedRules();
+    for (const slo of ['api-latency', 'database-availability', 'run-success']) {
+      const budgetGroup = file.groups.find((group) => group.name === `maestro-slo-${slo}-budget`)!;
+      const names = budgetGroup.rules.map((rule) => rule.record ?? rule.alert);
+      // After the record it reads, so it sees the same evaluation's figure.
+      expect(names.indexOf(alert)).toBeGreaterThan(names.indexOf('slo:error_budget_remaining:ratio'));
+      const rule = budgetGroup.rules.find((candidate) => candidate.alert === alert)!;
+      expect(rule.expr).toBe(`slo:error_budget_remaining:ratio{slo="${slo}"} ${condition}`);
+      expect(rule.for).toBe('10m');
+      expect(rule.labels).toMatchObject({ slo, severity: 'warning' });
+      expect(Object.keys(rule.labels ?? {}).sort()).toEqual(['service', 'severity', 'slo', 'slo_objective', 'slo_period']);
+      expect(Object.keys(rule.annotations ?? {}).sort()).toEqual(
+        ['dashboard_url', 'description', 'error_budget_remaining', 'runbook_url', 'summary'],
+      );
+    }
+  });
+
+  it('titles the no-data alert without naming the SLO twice ("<slo> SLO: <summary>" in messages)', () => {
+    const absent = allRules(committedRules()).find((rule) => rule.alert === SLI_ABSENT_ALERT && rule.labels?.slo === 'run-success');
+    expect(absent?.annotations?.summary).toBe('SLI has no data (maestro_runs_total is absent)');
+    expect(`run-success SLO: ${absent?.annotations?.summary}`).not.toMatch(/SLO.*SLO/);
   });
 
   it.each([
@@ -180,7 +229,8 @@ describe(`promtool on the rules${skipNote(hasPromtool, 'promtool')}`, () => {
   it.skipIf(!hasPromtool)('passes promtool check rules', async () => {
     const { ok, output } = await runTool(PROMTOOL, ['check', 'rules', rulesPath]);
     expect(ok, output).toBe(true);
-    expect(output).toContain('SUCCESS: 30 rules found');
+    // Per SLO: 4 windows + the period + the budget left recorded; 3 burn tiers, no data, budget exhausted, budget low.
+    expect(output).toContain('SUCCESS: 36 rules found');
   });
 
   it.skipIf(!hasPromtool)('passes its promtool unit tests', async () => {
