@@ -240,9 +240,17 @@ describe(`promtool on the rules${skipNote(hasPromtool, 'promtool')}`, () => {
   }, 120_000); // up to a day of samples at 1m per case: several seconds of promtool's evaluation
 });
 
+interface AlertmanagerRoute {
+  matchers?: string[];
+  group_by?: string[];
+  group_wait?: string;
+  group_interval?: string;
+  repeat_interval?: string;
+  routes?: AlertmanagerRoute[];
+}
 interface AlertmanagerConfig {
-  route: { group_by: string[] };
-  inhibit_rules: Array<{ source_matchers: string[]; target_matchers: string[]; equal: string[] }>;
+  route: AlertmanagerRoute;
+  inhibit_rules?: unknown[];
   receivers: Array<{ webhook_configs: Array<{ url: string; http_config: { authorization: { credentials_file: string } } }> }>;
 }
 const shippedAlertmanagerConfig = () => parse(readFileSync(alertmanagerConfigPath, 'utf8')) as AlertmanagerConfig;
@@ -250,15 +258,19 @@ const shippedAlertmanagerConfig = () => parse(readFileSync(alertmanagerConfigPat
 describe('deploy/alertmanager/alertmanager.yml', () => {
   const config = shippedAlertmanagerConfig();
 
-  it('holds back the warning of an SLO while a critical burn tier of the same SLO fires', () => {
-    expect(config.inhibit_rules).toEqual([
-      {
-        source_matchers: [`alertname="${BURN_ALERT}"`, 'severity="critical"'],
-        target_matchers: [`alertname="${BURN_ALERT}"`, 'severity="warning"'],
-        equal: ['slo'],
-      },
+  it('groups by the router\'s incident key and inhibits nothing (the router merges the burn tiers itself)', () => {
+    expect(config.route.group_by).toEqual(['alertname', 'slo', 'service']);
+    expect(config.inhibit_rules ?? []).toEqual([]);
+    // No route groups otherwise.
+    expect((config.route.routes ?? []).filter((route) => route.group_by !== undefined)).toEqual([]);
+  });
+
+  it('delivers changes to SLO alert groups, resolves included, within a minute; pages without waiting for a group', () => {
+    const sloRoutes = (config.route.routes ?? []).filter((route) => route.matchers?.includes('slo!=""'));
+    expect(sloRoutes.map((route) => [route.matchers, route.group_interval, route.group_wait ?? config.route.group_wait])).toEqual([
+      [['slo!=""', 'severity="critical"'], '1m', '10s'],
+      [['slo!=""'], '1m', '30s'],
     ]);
-    expect(config.route.group_by).toEqual(['alertname', 'slo', 'severity']);
   });
 
   it.skipIf(!hasAmtool)(`passes amtool check-config${skipNote(hasAmtool, 'amtool')}`, async () => {
@@ -267,6 +279,9 @@ describe('deploy/alertmanager/alertmanager.yml', () => {
     expect(output).toContain('SUCCESS');
   });
 });
+
+const describeAlert = ({ labels }: { labels: Record<string, string> }) =>
+  `${labels.alertname}/${labels.slo}/${labels.severity}/${labels.long_window ?? '-'}`;
 
 interface Delivery {
   path: string;
@@ -281,8 +296,8 @@ describe(`the shipped config in a real Alertmanager${skipNote(hasAlertmanager, '
   let workDir: string;
   let router: Server;
   let alertmanager: AlertmanagerProcess;
-  const burn = (slo: string, severity: string) => ({
-    labels: { alertname: BURN_ALERT, slo, severity, long_window: '6h' },
+  const burn = (slo: string, severity: string, longWindow = '6h') => ({
+    labels: { alertname: BURN_ALERT, slo, severity, long_window: longWindow },
     annotations: {},
     startsAt: new Date().toISOString(),
     endsAt: new Date(Date.now() + 600_000).toISOString(),
@@ -312,8 +327,17 @@ describe(`the shipped config in a real Alertmanager${skipNote(hasAlertmanager, '
     webhook.http_config.authorization.credentials_file = tokenFile;
     alertmanager = await startAlertmanager(shipped);
 
-    // What Prometheus would send while the 6h critical tier of api-latency and two warning tiers fire.
-    await alertmanager.postAlerts([burn('api-latency', 'critical'), burn('api-latency', 'warning'), burn('run-success', 'warning')]);
+    // What Prometheus would send while both critical tiers of api-latency and two warning tiers fire.
+    await alertmanager.postAlerts([
+      burn('api-latency', 'critical', '1h'),
+      burn('api-latency', 'critical', '6h'),
+      burn('api-latency', 'warning'),
+      burn('run-success', 'warning'),
+    ]);
+    // run-success's budget is low: an alert of its own, beside the burn tier of the same SLO.
+    await alertmanager.postAlerts([
+      { ...burn('run-success', 'warning'), labels: { alertname: BUDGET_LOW_ALERT, slo: 'run-success', severity: 'warning' } },
+    ]);
   });
 
   afterAll(async () => {
@@ -323,15 +347,29 @@ describe(`the shipped config in a real Alertmanager${skipNote(hasAlertmanager, '
     rmSync(workDir, { recursive: true, force: true });
   });
 
-  it.skipIf(!hasAlertmanager)('suppresses the warning of an SLO whose critical tier fires, and only that one', async () => {
+  it.skipIf(!hasAlertmanager)('suppresses nothing: the warning of an SLO whose critical tier fires reaches the router too', async () => {
     const alerts = await alertmanager.alerts();
-    const states = Object.fromEntries(alerts.map((alert) => [`${alert.labels.slo}/${alert.labels.severity}`, alert.status.state]));
+    const states = Object.fromEntries(alerts.map((alert) => [describeAlert(alert), alert.status.state]));
     expect(states).toEqual({
-      'api-latency/critical': 'active',
-      'api-latency/warning': 'suppressed',
-      'run-success/warning': 'active',
+      [`${BURN_ALERT}/api-latency/critical/1h`]: 'active',
+      [`${BURN_ALERT}/api-latency/critical/6h`]: 'active',
+      [`${BURN_ALERT}/api-latency/warning/6h`]: 'active',
+      [`${BURN_ALERT}/run-success/warning/6h`]: 'active',
+      [`${BUDGET_LOW_ALERT}/run-success/warning/-`]: 'active',
     });
   });
+
+  it.skipIf(!hasAlertmanager)('notifies once per incident key and route: both critical tiers of an SLO in one webhook', async () => {
+    // Critical after 10s, warnings after 30s (group_wait).
+    await expect.poll(() => deliveries.length, { timeout: 45_000, interval: 500 }).toBe(4);
+    const groups = deliveries.map((delivery) => delivery.body.alerts.map(describeAlert).sort());
+    expect(groups.sort()).toEqual([
+      [`${BURN_ALERT}/api-latency/critical/1h`, `${BURN_ALERT}/api-latency/critical/6h`],
+      [`${BURN_ALERT}/api-latency/warning/6h`],
+      [`${BURN_ALERT}/run-success/warning/6h`],
+      [`${BUDGET_LOW_ALERT}/run-success/warning/-`],
+    ]);
+  }, 60_000);
 
   it.skipIf(!hasAlertmanager)('delivers to the router webhook path with the bearer token read from the file', async () => {
     // The critical route waits 10s for its group to gather.
