@@ -1,4 +1,7 @@
-/** Prometheus rules for the SLO catalog: recording rules, multiwindow multi-burn-rate alerts, absent-SLI alerts. */
+/**
+ * Prometheus rules for the SLO catalog: recording rules, multiwindow multi-burn-rate alerts, absent-SLI
+ * alerts, and the error budget policy's alerts (budget exhausted, budget low).
+ */
 import { stringify } from 'yaml';
 import { parseDuration } from '../config/duration.js';
 import type { BurnRateTier, SloCatalog, SloDefinition } from './slo-catalog.js';
@@ -9,6 +12,16 @@ export const SLO_RULES_FILE = 'deploy/prometheus/maestro-slo-rules.yaml';
 
 export const BURN_ALERT = 'MaestroSLOErrorBudgetBurn';
 export const SLI_ABSENT_ALERT = 'MaestroSLOSLIAbsent';
+/** The error budget policy as alerts: the period's budget is spent, or under BUDGET_LOW_REMAINING of it is left. */
+export const BUDGET_EXHAUSTED_ALERT = 'MaestroSLOErrorBudgetExhausted';
+export const BUDGET_LOW_ALERT = 'MaestroSLOErrorBudgetLow';
+/** "At risk" in the error budget policy: under a quarter of the period's budget left. */
+export const BUDGET_LOW_REMAINING = 0.25;
+/**
+ * How long the budget must stay past a policy line before it alerts: five evaluations of the budget
+ * group, so one odd evaluation (a scrape gap, a restart) does not mail the review. The figure moves slowly.
+ */
+const BUDGET_ALERT_FOR = '10m';
 /** How long a required series may be missing before it alerts: long enough to ride out a scrape restart. */
 const SLI_ABSENT_FOR = '10m';
 /** Rate over the full period is costly; the budget figure moves slowly, so it is evaluated less often (under the 5m lookback). */
@@ -59,6 +72,24 @@ function errorRatioRecord(window: string): string {
 
 const BUDGET_REMAINING_RECORD = 'slo:error_budget_remaining:ratio';
 
+/**
+ * Annotations with figures, as plain decimals for the router (src/alerts/normalize.ts reads them):
+ * - burn_rate_short: error ratio over the tier's short window / error budget: the burn now;
+ * - burn_rate_long: the same over the long window (the rule's $value, the `and`'s left side);
+ * - error_budget_remaining: fraction of the SLO period's error budget left (1 untouched, 0 spent, < 0 overspent).
+ * `burn_rate` stays: the long window's burn, as before.
+ */
+export const FIGURE_ANNOTATIONS = ['burn_rate_short', 'burn_rate_long', 'error_budget_remaining'] as const;
+
+/**
+ * A template that runs `query` (an instant query at the alert's evaluation time) and prints the first
+ * sample's value with `format`; empty when the query finds nothing, so the router knows the figure is
+ * missing. The query is a Go raw string (backquotes): its label matchers need no escaping.
+ */
+function queried(query: string, format: string): string {
+  return `{{ with query \`${query}\` }}{{ . | first | value | printf "${format}" }}{{ end }}`;
+}
+
 /** Every rate window the tiers read, shortest first. */
 function tierWindows(tiers: BurnRateTier[]): string[] {
   const windows = new Set(tiers.flatMap((tier) => [tier.long_window, tier.short_window]));
@@ -107,7 +138,12 @@ function burnAlert(slo: SloDefinition, tier: BurnRateTier): AlertingRule {
     },
     // $labels holds only the series labels here, so the tier's figures are written in literally.
     annotations: {
+      // Kept for compatibility: the long window's burn, as `burn_rate_long`.
       burn_rate: '{{ printf "%.2f" $value }}',
+      // The figures on-call needs, read when the alert is evaluated (see FIGURE_ANNOTATIONS).
+      burn_rate_short: queried(`${errorRatioRecord(tier.short_window)}{slo="${slo.name}"} / ${budget}`, '%.2f'),
+      burn_rate_long: '{{ printf "%.2f" $value }}',
+      error_budget_remaining: queried(`${BUDGET_REMAINING_RECORD}{slo="${slo.name}"}`, '%.4f'),
       summary: `${slo.name} is burning its ${slo.period} error budget at {{ printf "%.1f" $value }}x over ${tier.long_window} (threshold ${threshold}x)`,
       description:
         `${slo.description} (objective ${slo.objective}% over ${slo.period}, service ${slo.service}). ` +
@@ -126,10 +162,56 @@ function sliAbsentAlert(slo: SloDefinition): AlertingRule {
     for: SLI_ABSENT_FOR,
     labels: { ...sloLabels(slo), severity: 'warning' },
     annotations: {
-      summary: `${slo.name} SLO has no data: ${slo.sli.required_series} is absent`,
+      // Messages title it "<slo> SLO: <summary>": the summary does not name the SLO again.
+      summary: `SLI has no data (${slo.sli.required_series} is absent)`,
       description:
         `No series matches ${slo.sli.required_series}, so the ${slo.name} SLI cannot be computed ` +
         `and its burn-rate alerts cannot fire. Check the scrape target and the exported metric.`,
+      ...links(slo),
+    },
+  };
+}
+
+/** The alert's own figure, for the router: what is left of the period's budget (may be below 0). */
+const REMAINING_ANNOTATION = { error_budget_remaining: '{{ printf "%.4f" $value }}' };
+
+function budgetAlertIntro(slo: SloDefinition): string {
+  return `${slo.description} (objective ${slo.objective}% over ${slo.period}, service ${slo.service}).`;
+}
+
+function budgetExhaustedAlert(slo: SloDefinition): AlertingRule {
+  return {
+    alert: BUDGET_EXHAUSTED_ALERT,
+    expr: `${BUDGET_REMAINING_RECORD}{slo="${slo.name}"} <= 0`,
+    for: BUDGET_ALERT_FOR,
+    labels: { ...sloLabels(slo), severity: 'warning' },
+    annotations: {
+      ...REMAINING_ANNOTATION,
+      summary: `error budget exhausted: {{ humanizePercentage $value }} of the ${slo.period} budget left`,
+      description:
+        `${budgetAlertIntro(slo)} The error budget over the last ${slo.period} is spent ` +
+        `({{ humanizePercentage $value }} left; below 0% it is overspent). ` +
+        `The error budget policy applies: reliability work comes first until the budget recovers.`,
+      ...links(slo),
+    },
+  };
+}
+
+function budgetLowAlert(slo: SloDefinition): AlertingRule {
+  const line = `${tidy(BUDGET_LOW_REMAINING * 100)}%`;
+  return {
+    alert: BUDGET_LOW_ALERT,
+    // Also fires while the budget is exhausted: under 25% is still true then, and a resolve would read as a recovery.
+    expr: `${BUDGET_REMAINING_RECORD}{slo="${slo.name}"} < ${BUDGET_LOW_REMAINING}`,
+    for: BUDGET_ALERT_FOR,
+    labels: { ...sloLabels(slo), severity: 'warning' },
+    annotations: {
+      ...REMAINING_ANNOTATION,
+      summary: `error budget low: {{ humanizePercentage $value }} of the ${slo.period} budget left (alerts under ${line})`,
+      description:
+        `${budgetAlertIntro(slo)} Less than ${line} of the error budget over the last ${slo.period} is left ` +
+        `({{ humanizePercentage $value }}): the SLO is at risk under the error budget policy. ` +
+        `Review it in the weekly SLO review and weigh reliability work against new releases.`,
       ...links(slo),
     },
   };
@@ -158,6 +240,9 @@ function sloGroups(slo: SloDefinition, tiers: BurnRateTier[]): RuleGroup[] {
           expr: `1 - ${periodRecord}{slo="${slo.name}"} / ${errorBudget(slo)}`,
           labels: seriesLabels(slo),
         },
+        // After the record they read, so they see this evaluation's figure.
+        budgetExhaustedAlert(slo),
+        budgetLowAlert(slo),
       ],
     },
   ];

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { loadSloCatalog, parseSloCatalog } from '../../src/alerts/slo-catalog.js';
 import {
+  BUDGET_EXHAUSTED_ALERT,
+  BUDGET_LOW_ALERT,
   BURN_ALERT,
   SLI_ABSENT_ALERT,
   SLO_CATALOG_FILE,
@@ -111,11 +113,58 @@ describe(`${SLO_RULES_FILE} is generated from ${SLO_CATALOG_FILE}`, () => {
       expect(Object.keys(alert.labels ?? {}).sort()).toEqual(
         ['burn_rate_threshold', 'long_window', 'service', 'severity', 'short_window', 'slo', 'slo_objective', 'slo_period'],
       );
-      expect(Object.keys(alert.annotations ?? {}).sort()).toEqual(
-        ['burn_rate', 'dashboard_url', 'description', 'runbook_url', 'summary'],
-      );
+      expect(Object.keys(alert.annotations ?? {}).sort()).toEqual([
+        'burn_rate',
+        'burn_rate_long',
+        'burn_rate_short',
+        'dashboard_url',
+        'description',
+        'error_budget_remaining',
+        'runbook_url',
+        'summary',
+      ]);
       expect(alert.annotations?.burn_rate).toBe('{{ printf "%.2f" $value }}');
+      expect(alert.annotations?.burn_rate_long).toBe('{{ printf "%.2f" $value }}');
     }
+  });
+
+  it('reads the burn now over the tier\'s short window and the budget left over the period, for its own SLO', () => {
+    const fast = allRules(committedRules()).find(
+      (rule) => rule.alert === BURN_ALERT && rule.labels?.slo === 'database-availability' && rule.labels.long_window === '1h',
+    );
+    expect(fast?.annotations?.burn_rate_short).toBe(
+      '{{ with query `slo:sli_error:ratio_rate5m{slo="database-availability"} / 0.001` }}{{ . | first | value | printf "%.2f" }}{{ end }}',
+    );
+    expect(fast?.annotations?.error_budget_remaining).toBe(
+      '{{ with query `slo:error_budget_remaining:ratio{slo="database-availability"}` }}{{ . | first | value | printf "%.4f" }}{{ end }}',
+    );
+  });
+
+  it.each([
+    { alert: BUDGET_EXHAUSTED_ALERT, condition: '<= 0' },
+    { alert: BUDGET_LOW_ALERT, condition: '< 0.25' },
+  ])('raises $alert per SLO when the budget left is $condition, as a warning after 10m', ({ alert, condition }) => {
+    const file = committedRules();
+    for (const slo of ['api-latency', 'database-availability', 'run-success']) {
+      const budgetGroup = file.groups.find((group) => group.name === `maestro-slo-${slo}-budget`)!;
+      const names = budgetGroup.rules.map((rule) => rule.record ?? rule.alert);
+      // After the record it reads, so it sees the same evaluation's figure.
+      expect(names.indexOf(alert)).toBeGreaterThan(names.indexOf('slo:error_budget_remaining:ratio'));
+      const rule = budgetGroup.rules.find((candidate) => candidate.alert === alert)!;
+      expect(rule.expr).toBe(`slo:error_budget_remaining:ratio{slo="${slo}"} ${condition}`);
+      expect(rule.for).toBe('10m');
+      expect(rule.labels).toMatchObject({ slo, severity: 'warning' });
+      expect(Object.keys(rule.labels ?? {}).sort()).toEqual(['service', 'severity', 'slo', 'slo_objective', 'slo_period']);
+      expect(Object.keys(rule.annotations ?? {}).sort()).toEqual(
+        ['dashboard_url', 'description', 'error_budget_remaining', 'runbook_url', 'summary'],
+      );
+    }
+  });
+
+  it('titles the no-data alert without naming the SLO twice ("<slo> SLO: <summary>" in messages)', () => {
+    const absent = allRules(committedRules()).find((rule) => rule.alert === SLI_ABSENT_ALERT && rule.labels?.slo === 'run-success');
+    expect(absent?.annotations?.summary).toBe('SLI has no data (maestro_runs_total is absent)');
+    expect(`run-success SLO: ${absent?.annotations?.summary}`).not.toMatch(/SLO.*SLO/);
   });
 
   it.each([
@@ -180,7 +229,8 @@ describe(`promtool on the rules${skipNote(hasPromtool, 'promtool')}`, () => {
   it.skipIf(!hasPromtool)('passes promtool check rules', async () => {
     const { ok, output } = await runTool(PROMTOOL, ['check', 'rules', rulesPath]);
     expect(ok, output).toBe(true);
-    expect(output).toContain('SUCCESS: 30 rules found');
+    // Per SLO: 4 windows + the period + the budget left recorded; 3 burn tiers, no data, budget exhausted, budget low.
+    expect(output).toContain('SUCCESS: 36 rules found');
   });
 
   it.skipIf(!hasPromtool)('passes its promtool unit tests', async () => {
@@ -190,9 +240,17 @@ describe(`promtool on the rules${skipNote(hasPromtool, 'promtool')}`, () => {
   }, 120_000); // up to a day of samples at 1m per case: several seconds of promtool's evaluation
 });
 
+interface AlertmanagerRoute {
+  matchers?: string[];
+  group_by?: string[];
+  group_wait?: string;
+  group_interval?: string;
+  repeat_interval?: string;
+  routes?: AlertmanagerRoute[];
+}
 interface AlertmanagerConfig {
-  route: { group_by: string[] };
-  inhibit_rules: Array<{ source_matchers: string[]; target_matchers: string[]; equal: string[] }>;
+  route: AlertmanagerRoute;
+  inhibit_rules?: unknown[];
   receivers: Array<{ webhook_configs: Array<{ url: string; http_config: { authorization: { credentials_file: string } } }> }>;
 }
 const shippedAlertmanagerConfig = () => parse(readFileSync(alertmanagerConfigPath, 'utf8')) as AlertmanagerConfig;
@@ -200,15 +258,19 @@ const shippedAlertmanagerConfig = () => parse(readFileSync(alertmanagerConfigPat
 describe('deploy/alertmanager/alertmanager.yml', () => {
   const config = shippedAlertmanagerConfig();
 
-  it('holds back the warning of an SLO while a critical burn tier of the same SLO fires', () => {
-    expect(config.inhibit_rules).toEqual([
-      {
-        source_matchers: [`alertname="${BURN_ALERT}"`, 'severity="critical"'],
-        target_matchers: [`alertname="${BURN_ALERT}"`, 'severity="warning"'],
-        equal: ['slo'],
-      },
+  it('groups by the router\'s incident key and inhibits nothing (the router merges the burn tiers itself)', () => {
+    expect(config.route.group_by).toEqual(['alertname', 'slo', 'service']);
+    expect(config.inhibit_rules ?? []).toEqual([]);
+    // No route groups otherwise.
+    expect((config.route.routes ?? []).filter((route) => route.group_by !== undefined)).toEqual([]);
+  });
+
+  it('delivers changes to SLO alert groups, resolves included, within a minute; pages without waiting for a group', () => {
+    const sloRoutes = (config.route.routes ?? []).filter((route) => route.matchers?.includes('slo!=""'));
+    expect(sloRoutes.map((route) => [route.matchers, route.group_interval, route.group_wait ?? config.route.group_wait])).toEqual([
+      [['slo!=""', 'severity="critical"'], '1m', '10s'],
+      [['slo!=""'], '1m', '30s'],
     ]);
-    expect(config.route.group_by).toEqual(['alertname', 'slo', 'severity']);
   });
 
   it.skipIf(!hasAmtool)(`passes amtool check-config${skipNote(hasAmtool, 'amtool')}`, async () => {
@@ -217,6 +279,9 @@ describe('deploy/alertmanager/alertmanager.yml', () => {
     expect(output).toContain('SUCCESS');
   });
 });
+
+const describeAlert = ({ labels }: { labels: Record<string, string> }) =>
+  `${labels.alertname}/${labels.slo}/${labels.severity}/${labels.long_window ?? '-'}`;
 
 interface Delivery {
   path: string;
@@ -231,8 +296,8 @@ describe(`the shipped config in a real Alertmanager${skipNote(hasAlertmanager, '
   let workDir: string;
   let router: Server;
   let alertmanager: AlertmanagerProcess;
-  const burn = (slo: string, severity: string) => ({
-    labels: { alertname: BURN_ALERT, slo, severity, long_window: '6h' },
+  const burn = (slo: string, severity: string, longWindow = '6h') => ({
+    labels: { alertname: BURN_ALERT, slo, severity, long_window: longWindow },
     annotations: {},
     startsAt: new Date().toISOString(),
     endsAt: new Date(Date.now() + 600_000).toISOString(),
@@ -262,8 +327,17 @@ describe(`the shipped config in a real Alertmanager${skipNote(hasAlertmanager, '
     webhook.http_config.authorization.credentials_file = tokenFile;
     alertmanager = await startAlertmanager(shipped);
 
-    // What Prometheus would send while the 6h critical tier of api-latency and two warning tiers fire.
-    await alertmanager.postAlerts([burn('api-latency', 'critical'), burn('api-latency', 'warning'), burn('run-success', 'warning')]);
+    // What Prometheus would send while both critical tiers of api-latency and two warning tiers fire.
+    await alertmanager.postAlerts([
+      burn('api-latency', 'critical', '1h'),
+      burn('api-latency', 'critical', '6h'),
+      burn('api-latency', 'warning'),
+      burn('run-success', 'warning'),
+    ]);
+    // run-success's budget is low: an alert of its own, beside the burn tier of the same SLO.
+    await alertmanager.postAlerts([
+      { ...burn('run-success', 'warning'), labels: { alertname: BUDGET_LOW_ALERT, slo: 'run-success', severity: 'warning' } },
+    ]);
   });
 
   afterAll(async () => {
@@ -273,15 +347,29 @@ describe(`the shipped config in a real Alertmanager${skipNote(hasAlertmanager, '
     rmSync(workDir, { recursive: true, force: true });
   });
 
-  it.skipIf(!hasAlertmanager)('suppresses the warning of an SLO whose critical tier fires, and only that one', async () => {
+  it.skipIf(!hasAlertmanager)('suppresses nothing: the warning of an SLO whose critical tier fires reaches the router too', async () => {
     const alerts = await alertmanager.alerts();
-    const states = Object.fromEntries(alerts.map((alert) => [`${alert.labels.slo}/${alert.labels.severity}`, alert.status.state]));
+    const states = Object.fromEntries(alerts.map((alert) => [describeAlert(alert), alert.status.state]));
     expect(states).toEqual({
-      'api-latency/critical': 'active',
-      'api-latency/warning': 'suppressed',
-      'run-success/warning': 'active',
+      [`${BURN_ALERT}/api-latency/critical/1h`]: 'active',
+      [`${BURN_ALERT}/api-latency/critical/6h`]: 'active',
+      [`${BURN_ALERT}/api-latency/warning/6h`]: 'active',
+      [`${BURN_ALERT}/run-success/warning/6h`]: 'active',
+      [`${BUDGET_LOW_ALERT}/run-success/warning/-`]: 'active',
     });
   });
+
+  it.skipIf(!hasAlertmanager)('notifies once per incident key and route: both critical tiers of an SLO in one webhook', async () => {
+    // Critical after 10s, warnings after 30s (group_wait).
+    await expect.poll(() => deliveries.length, { timeout: 45_000, interval: 500 }).toBe(4);
+    const groups = deliveries.map((delivery) => delivery.body.alerts.map(describeAlert).sort());
+    expect(groups.sort()).toEqual([
+      [`${BURN_ALERT}/api-latency/critical/1h`, `${BURN_ALERT}/api-latency/critical/6h`],
+      [`${BURN_ALERT}/api-latency/warning/6h`],
+      [`${BURN_ALERT}/run-success/warning/6h`],
+      [`${BUDGET_LOW_ALERT}/run-success/warning/-`],
+    ]);
+  }, 60_000);
 
   it.skipIf(!hasAlertmanager)('delivers to the router webhook path with the bearer token read from the file', async () => {
     // The critical route waits 10s for its group to gather.
