@@ -1,9 +1,12 @@
+import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig, secretsOf } from './config/env.js';
 import { createLogger, secretSet } from './observability/logger.js';
 import { startRouter } from './server.js';
 
 /** Process entry: config from the environment, signals, exit codes. */
 async function main(): Promise<void> {
+  // .env in the working directory, when present (see .env.example); variables set in the real environment win.
+  if (existsSync('.env')) process.loadEnvFile('.env');
   let config;
   try {
     config = loadConfig(process.env);
