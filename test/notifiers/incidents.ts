@@ -188,6 +188,12 @@ export function escalationStory(): Step[] {
   ];
 }
 
+/** What the sync hands a channel for `step`, to a receiver told nothing yet unless `told` says otherwise. */
+export function contextOf(step: Step, options: { receiver?: string; told?: Told | null; uncertain?: boolean } = {}): SyncContext {
+  const { receiver = 'team-api', told = null, uncertain = false } = options;
+  return { receiver, incident: step.incident, told, decision: step.decision, uncertain, now: step.now };
+}
+
 /**
  * Plays the sync stage's part for one (incident, receiver): skips what the channel has no interest
  * in, calls notify with what the receiver was told, and writes the notification log as the sync
@@ -209,7 +215,7 @@ export class Teller {
   }
 
   context(step: Step, uncertain = false): SyncContext {
-    return { receiver: this.receiver, incident: step.incident, told: this.told, decision: step.decision, uncertain, now: step.now };
+    return contextOf(step, { receiver: this.receiver, told: this.told, uncertain });
   }
 
   record(step: Step, result: SyncResult): void {
