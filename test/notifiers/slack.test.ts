@@ -301,6 +301,38 @@ describe('SlackNotifier after a crash or a timeout: no second message', () => {
     expect(log.lines.some((line) => line.includes('cannot read the channel'))).toBe(true);
   });
 
+  it('does not reply twice in the thread when an uncertain escalation had replied already (conversations.replies, its metadata)', async () => {
+    const slack = notifier();
+    const teller = new Teller(slack, 'team-api');
+    await teller.tell(first);
+    const escalation = teller.context(step('escalated'));
+    // The escalation went out (update and reply), then the process died before the log took it.
+    await slack.notify(escalation, NEVER_ABORTED);
+    peer.received.length = 0;
+
+    const retried = await slack.notify({ ...escalation, uncertain: true }, NEVER_ABORTED);
+
+    expect(methods()).toEqual(['chat.update', 'conversations.replies']);
+    expect(retried.action).toBe('replied');
+    expect([...peer.messages.values()].filter((message) => message.thread_ts !== undefined)).toHaveLength(1);
+    expect(calls('conversations.replies')[0]!.args).toMatchObject({ channel: CHANNEL_ID, include_all_metadata: 'true' });
+  });
+
+  it('replies when the uncertain attempt had not, and tells a reminder apart from an earlier one by its number', async () => {
+    const slack = notifier();
+    const teller = new Teller(slack, 'team-api');
+    for (const name of ['first', 'escalated', 'de_escalated', 'figures_changed', 'reminder']) await teller.tell(step(name));
+    peer.received.length = 0;
+
+    // A second reminder, its first attempt lost before it replied: the first reminder's reply does not count.
+    const again = { ...step('reminder'), now: at(481) };
+    await slack.notify({ ...teller.context(again), uncertain: true }, NEVER_ABORTED);
+
+    expect(methods()).toEqual(['chat.update', 'conversations.replies', 'chat.postMessage']);
+    const reminders = [...peer.messages.values()].filter((message) => message.text?.startsWith(':bell:'));
+    expect(reminders).toHaveLength(2);
+  });
+
   it('retries the lookup, posting nothing, when Slack is in trouble', async () => {
     const slack = notifier({ channel: CHANNEL_ID });
     peer.setBehavior({ kind: 'http_error', status: 503 }, 1);

@@ -4,7 +4,7 @@ import { closeServer, listenLocally, readBody, retryAfterHeader, type PeerBehavi
 
 /**
  * A local stand-in for Slack's Web API (https://slack.com/api/): chat.postMessage and chat.update
- * (with message metadata), conversations.history and conversations.list, form-encoded or JSON
+ * (with message metadata), conversations.history, conversations.replies and conversations.list, form-encoded or JSON
  * bodies, `{ok:true,...}` answers, errors as `{ok:false,error}` with HTTP 200, rate limits as HTTP
  * 429 with Retry-After.
  *
@@ -107,6 +107,7 @@ export async function startSlackPeer(options: SlackPeerOptions = {}): Promise<Sl
     const channel = String(args.channel ?? '');
     if (channel === '') return { ok: false, error: 'channel_not_found' };
     if (method === 'conversations.history') return history(channel, args);
+    if (method === 'conversations.replies') return replies(channel, args);
     if (!('text' in args) && !('blocks' in args) && !('attachments' in args)) return { ok: false, error: 'no_text' };
     const content = {
       text: args.text as string | undefined,
@@ -171,6 +172,35 @@ export async function startSlackPeer(options: SlackPeerOptions = {}): Promise<Sl
       })),
       has_more: next !== undefined,
       pin_count: 0,
+      response_metadata: { next_cursor: next === undefined ? '' : encodeCursor(next.ts) },
+    };
+  }
+
+  /** The thread of `ts`: its parent first, then the replies oldest first, `limit` (default 1000) a page. */
+  function replies(channel: string, args: Record<string, unknown>): object {
+    if (!channels.has(channel)) return { ok: false, error: 'channel_not_found' };
+    const parent = messages.get(String(args.ts ?? ''));
+    if (parent === undefined || parent.channel !== channel) return { ok: false, error: 'thread_not_found' };
+    const limit = Math.min(1000, Math.max(1, args.limit === undefined ? 1000 : Number(args.limit)));
+    const cursor = args.cursor === undefined || args.cursor === '' ? null : decodeCursor(String(args.cursor));
+    if (cursor === undefined) return { ok: false, error: 'invalid_cursor' };
+    const thread = [parent, ...[...messages.values()].filter((message) => message.thread_ts === parent.ts && message.ts !== parent.ts)]
+      .sort((a, b) => compareTs(a.ts, b.ts))
+      .filter((message) => cursor === null || compareTs(message.ts, cursor) >= 0);
+    const page = thread.slice(0, limit);
+    const next = thread[limit];
+    const withMetadata = flag(args.include_all_metadata);
+    return {
+      ok: true,
+      messages: page.map((message) => ({
+        type: 'message',
+        bot_id: 'B0PEER',
+        text: message.text,
+        ts: message.ts,
+        thread_ts: parent.ts,
+        ...(withMetadata && message.metadata !== undefined ? { metadata: message.metadata } : {}),
+      })),
+      has_more: next !== undefined,
       response_metadata: { next_cursor: next === undefined ? '' : encodeCursor(next.ts) },
     };
   }
