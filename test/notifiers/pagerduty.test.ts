@@ -1,13 +1,14 @@
 import { channel } from 'node:diagnostics_channel';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { PagerDutyNotifier, type PagerDutyNotifierOptions } from '../../src/notifiers/legacy/pagerduty/pagerduty.js';
+import { PagerDutyNotifier, type PagerDutyNotifierOptions } from '../../src/notifiers/pagerduty/pagerduty.js';
 import { TRUNCATION_MARKER } from '../../src/notifiers/render/text.js';
-import { DeliveryError, type DeliveryReceipt } from '../../src/notifiers/types.js';
+import { DeliveryError, type SyncResult } from '../../src/notifiers/types.js';
 import { heldAnswers, type PeerBehavior } from '../peers/http-peer.js';
 import { startPagerDutyPeer, type PagerDutyPeer } from '../peers/pagerduty-peer.js';
 import { TEST_TLS, UNRELATED_CA } from '../peers/tls.js';
 import { scriptPeer } from '../support/peer-script.js';
-import { alertFixture, HOSTILE, hostileAlert, NEVER_ABORTED, notificationFixture, resolvedFixture } from './helpers.js';
+import { HOSTILE, NEVER_ABORTED } from './helpers.js';
+import { at, contextOf, escalationStory, hostileIncident, incident, Teller, type Step } from './incidents.js';
 
 const ROUTING_KEY = 'R0UT1NGKEY0000000000000000SECRET';
 
@@ -27,7 +28,16 @@ function notifier(overrides: Partial<PagerDutyNotifierOptions> = {}): PagerDutyN
   return pagerduty;
 }
 
-async function sendExpectingFailure(send: Promise<DeliveryReceipt>): Promise<DeliveryError> {
+const story = escalationStory();
+const first = story[0]!;
+const KEY = 'alertcenter/incident/inc-api-latency-7f3a9c';
+
+/** The first notification of the story's incident, or of another incident. */
+function firstOf(id?: string, overrides: Parameters<typeof incident>[0] = {}): Step {
+  return { ...first, incident: incident({ ...(id === undefined ? {} : { id }), ...overrides }) };
+}
+
+async function sendExpectingFailure(send: Promise<SyncResult>): Promise<DeliveryError> {
   const error = await send.then(
     () => expect.unreachable('the send should have failed'),
     (failure: unknown) => failure,
@@ -46,42 +56,59 @@ afterEach(async () => {
   await peer.close();
 });
 
-describe('PagerDutyNotifier, trigger and resolve', () => {
-  it('triggers an incident over TLS with summary, severity, details and links, then resolves it with the same dedup_key', async () => {
+describe('PagerDutyNotifier, one alert per incident', () => {
+  it('triggers at the incident severity, triggers again higher on escalation, keeps the page on de-escalation, resolves: one dedup_key', async () => {
     const pagerduty = notifier();
+    const teller = new Teller(pagerduty, 'pager-api');
 
-    const triggered = await pagerduty.send(notificationFixture(alertFixture()), NEVER_ABORTED);
-    const resolved = await pagerduty.send(notificationFixture(resolvedFixture()), NEVER_ABORTED);
+    const results = [];
+    for (const step of story) results.push(await teller.tell(step));
 
-    const key = 'alertcenter/a1b2c3d4e5f60718';
-    expect(triggered).toEqual({ id: key, action: 'triggered' });
-    expect(resolved).toEqual({ id: key, action: 'resolved' });
-    expect([...peer.incidents]).toEqual([[key, { status: 'resolved', summary: expect.any(String), events: 2 }]]);
-    expect(peer.received.map((request) => request.tlsProtocol)).toEqual(['TLSv1.3', 'TLSv1.3']);
-    const [trigger, resolve] = peer.received.map((request) => request.event);
+    // Never a new page for figures or a reminder.
+    expect(results.map((result) => result?.action ?? 'none')).toEqual(['triggered', 'triggered', 'triggered', 'none', 'none', 'resolved']);
+    for (const result of results) if (result !== null) expect(result.receipt).toEqual({ pagerduty: { dedupKey: KEY } });
+    expect([...peer.incidents]).toEqual([[KEY, { status: 'resolved', summary: expect.any(String), events: 4 }]]);
+    const events = peer.received.map((request) => request.event);
+    expect(events.map((event) => [event.event_action, event.dedup_key, event.payload?.severity])).toEqual([
+      ['trigger', KEY, 'warning'],
+      ['trigger', KEY, 'critical'],
+      // PagerDuty cannot lower urgency: the trigger keeps the peak, the details say what changed.
+      ['trigger', KEY, 'critical'],
+      ['resolve', KEY, undefined],
+    ]);
+    expect(peer.received.map((request) => request.tlsProtocol)).toEqual(['TLSv1.3', 'TLSv1.3', 'TLSv1.3', 'TLSv1.3']);
+
+    const [trigger, escalation, deEscalation, resolve] = events;
     expect(trigger).toEqual({
       routing_key: ROUTING_KEY,
       event_action: 'trigger',
-      dedup_key: key,
+      dedup_key: KEY,
       payload: {
-        summary: '[WARNING] api-latency SLO: 5% of error budget consumed (6.0x burn)',
+        summary: '[WARNING] api-latency SLO: burning 7.2x now, budget exhausted in 4d 1h',
         source: 'maestro-api',
         severity: 'warning',
-        timestamp: '2026-11-27T10:00:00Z',
+        timestamp: new Date(at(1)).toISOString(),
         component: 'maestro-api',
         group: 'api-latency',
-        class: 'SLOBurnRate',
+        class: 'MaestroSLOBurnRate',
         custom_details: {
-          Service: 'maestro-api',
-          'Burn rate': '6.0x',
-          'Budget consumed': '5%',
-          'Budget exhausted in': '5d',
+          Incident: 'inc-api-latency-7f3a9c',
+          State: 'open',
+          'What is happening':
+            'api-latency SLO is burning its 30d error budget at 7.2x now (30m), 6.9x over 6h. 97% of it is left: gone in 4d 1h at the burn now.',
+          Severity: 'WARNING',
+          'Burn now': '7.2x over 30m',
+          'Burn, long window': '6.9x over 6h',
+          'Budget remaining': '97% of 30d',
+          'Budget exhausted in': '4d 1h at the burn now',
           Objective: '99.5% over 30d',
-          'Alert window': '6h (short 30m)',
-          Started: '2026-11-27T10:00:00Z',
-          Summary: 'api-latency is burning its error budget 6x too fast',
-          Description: 'Latency SLO of maestro-api: 5% of the 30d error budget went in the last 6h.',
-          Labels: { alertname: 'SLOBurnRate', service: 'maestro-api', severity: 'warning', slo: 'api-latency' },
+          Service: 'maestro-api',
+          'Tiers firing': 'warning 6h',
+          Opened: '10:00 UTC (1 min ago)',
+          Tiers: ['warning 6h: firing since 10:00 UTC (1 min ago), 6.9x over 6h'],
+          Summary: 'api-latency is burning its 30d error budget too fast',
+          Description: 'Latency SLO of maestro-api: 99.5% of API requests complete within 200 ms.',
+          Labels: { alertname: 'MaestroSLOBurnRate', long_window: '6h', service: 'maestro-api', severity: 'warning', slo: 'api-latency' },
         },
       },
       links: [
@@ -91,12 +118,37 @@ describe('PagerDutyNotifier, trigger and resolve', () => {
         { href: expect.stringMatching(/^http:\/\/alertmanager\.example:9093\/#\/silences\/new\?filter=/), text: 'Silence' },
       ],
     });
-    expect(resolve).toMatchObject({ routing_key: ROUTING_KEY, event_action: 'resolve', dedup_key: key });
+    expect(escalation.payload.summary).toBe('[CRITICAL] api-latency SLO: burning 94.0x now, budget exhausted in 7h 16m');
+    expect(escalation.payload.custom_details.Change).toBe('Escalated from WARNING to CRITICAL at 10:41 UTC');
+    expect(deEscalation.payload.custom_details).toMatchObject({
+      Change:
+        "De-escalated from CRITICAL to WARNING at 11:11 UTC. PagerDuty cannot lower an alert's urgency: it stays at CRITICAL until the incident resolves.",
+      'Current severity': 'warning',
+      'Paged at': 'critical',
+      Severity: 'WARNING (peaked at CRITICAL)',
+    });
+    expect(resolve).toEqual({ routing_key: ROUTING_KEY, event_action: 'resolve', dedup_key: KEY });
+  });
+
+  it('asks to hear of no figures and no reminders', () => {
+    expect([...notifier().interests].sort()).toEqual(['de_escalated', 'escalated', 'first_notification', 'resolved']);
+  });
+
+  it('resolves whatever the decision once the incident has resolved: a late sync never re-opens the page', async () => {
+    const pagerduty = notifier();
+    await pagerduty.notify(contextOf(first), NEVER_ABORTED);
+    const resolved = story.at(-1)!.incident;
+
+    const late = await pagerduty.notify(contextOf({ ...story[1]!, incident: resolved }), NEVER_ABORTED);
+
+    expect(late.action).toBe('resolved');
+    expect(peer.received.map((request) => request.event.event_action)).toEqual(['trigger', 'resolve']);
+    expect(peer.incidents.get(KEY)?.status).toBe('resolved');
   });
 
   it('checks the server certificate: an untrusted one fails before any event is sent', async () => {
     const error = await sendExpectingFailure(
-      notifier({ ca: UNRELATED_CA }).send(notificationFixture(alertFixture()), NEVER_ABORTED),
+      notifier({ ca: UNRELATED_CA }).notify(contextOf(first), NEVER_ABORTED),
     );
 
     expect(error).toMatchObject({ reason: 'network', retryable: true });
@@ -109,7 +161,7 @@ describe('PagerDutyNotifier failures', () => {
   it('turns a 429 with Retry-After into rate_limited at once, without the retries pdjs would make', async () => {
     peer.setBehavior({ kind: 'rate_limited', retryAfterSeconds: 12 });
 
-    const error = await sendExpectingFailure(notifier().send(notificationFixture(alertFixture()), NEVER_ABORTED));
+    const error = await sendExpectingFailure(notifier().notify(contextOf(first), NEVER_ABORTED));
     await new Promise((resolve) => setTimeout(resolve, 200));
 
     expect(error).toMatchObject({ reason: 'rate_limited', retryable: true, retryAfterMs: 12_000 });
@@ -119,7 +171,7 @@ describe('PagerDutyNotifier failures', () => {
   it('waits 30 s after a 429 that names no Retry-After', async () => {
     peer.setBehavior({ kind: 'rate_limited' });
 
-    const error = await sendExpectingFailure(notifier().send(notificationFixture(alertFixture()), NEVER_ABORTED));
+    const error = await sendExpectingFailure(notifier().notify(contextOf(first), NEVER_ABORTED));
 
     expect(error).toMatchObject({ reason: 'rate_limited', retryable: true, retryAfterMs: 30_000 });
   });
@@ -128,18 +180,18 @@ describe('PagerDutyNotifier failures', () => {
     peer.setBehavior({ kind: 'http_error', status: 502 }, 1);
     const pagerduty = notifier();
 
-    const error = await sendExpectingFailure(pagerduty.send(notificationFixture(alertFixture()), NEVER_ABORTED));
+    const error = await sendExpectingFailure(pagerduty.notify(contextOf(first), NEVER_ABORTED));
     expect(error).toMatchObject({ reason: 'server_error', retryable: true });
     expect(error.message).toContain('HTTP 502');
 
-    await pagerduty.send(notificationFixture(alertFixture()), NEVER_ABORTED);
+    await pagerduty.notify(contextOf(first), NEVER_ABORTED);
     expect([...peer.incidents.values()]).toEqual([expect.objectContaining({ status: 'triggered', events: 1 })]);
   });
 
   it('makes a hung request a retryable timeout', async () => {
     peer.setBehavior({ kind: 'hang' });
 
-    const error = await sendExpectingFailure(notifier({ timeoutMs: 200 }).send(notificationFixture(alertFixture()), NEVER_ABORTED));
+    const error = await sendExpectingFailure(notifier({ timeoutMs: 200 }).notify(contextOf(first), NEVER_ABORTED));
 
     expect(error).toMatchObject({ reason: 'timeout', retryable: true });
     expect(error.message).toContain('no answer within 200 ms');
@@ -151,7 +203,7 @@ describe('PagerDutyNotifier failures', () => {
     setTimeout(() => controller.abort(), 100);
 
     const error = await sendExpectingFailure(
-      notifier({ timeoutMs: 10_000 }).send(notificationFixture(alertFixture()), controller.signal),
+      notifier({ timeoutMs: 10_000 }).notify(contextOf(first), controller.signal),
     );
 
     expect(error).toMatchObject({ reason: 'timeout', retryable: true });
@@ -162,7 +214,7 @@ describe('PagerDutyNotifier failures', () => {
     const wrongKey = 'WRONGKEY000000000000000000SECRET';
 
     const error = await sendExpectingFailure(
-      notifier({ routingKey: wrongKey }).send(notificationFixture(alertFixture()), NEVER_ABORTED),
+      notifier({ routingKey: wrongKey }).notify(contextOf(first), NEVER_ABORTED),
     );
 
     expect(error).toMatchObject({ reason: 'auth', retryable: false });
@@ -175,7 +227,7 @@ describe('PagerDutyNotifier failures', () => {
   it('makes a refused connection a retryable network failure', async () => {
     await peer.close();
 
-    const error = await sendExpectingFailure(notifier().send(notificationFixture(alertFixture()), NEVER_ABORTED));
+    const error = await sendExpectingFailure(notifier().notify(contextOf(first), NEVER_ABORTED));
 
     expect(error).toMatchObject({ reason: 'network', retryable: true });
     expect(error.message).toContain('ECONNREFUSED');
@@ -184,15 +236,16 @@ describe('PagerDutyNotifier failures', () => {
 });
 
 describe('PagerDutyNotifier, sends sharing one connection pool', () => {
-  /** Triggers of distinct alerts, each with its own dedup_key. */
-  const alertNumbered = (n: number) => notificationFixture(alertFixture({ fingerprint: `concurrent-${n}` }));
-  const keyOf = (n: number) => `alertcenter/concurrent-${n}`;
+  /** Triggers of distinct incidents, each with its own dedup_key. */
+  const incidentNumbered = (n: number) => contextOf(firstOf(`concurrent-${n}`));
+  const keyOf = (n: number) => `alertcenter/incident/concurrent-${n}`;
+  const triggered = (n: number) => ({ action: 'triggered', receipt: { pagerduty: { dedupKey: keyOf(n) } } });
 
   it('sends one event after another over one TLS connection', async () => {
     const pagerduty = notifier();
 
-    await pagerduty.send(notificationFixture(alertFixture()), NEVER_ABORTED);
-    await pagerduty.send(notificationFixture(resolvedFixture()), NEVER_ABORTED);
+    await pagerduty.notify(contextOf(first), NEVER_ABORTED);
+    await pagerduty.notify(contextOf(story.at(-1)!), NEVER_ABORTED);
 
     expect(peer.received).toHaveLength(2);
     expect(peer.tlsConnections).toBe(1);
@@ -204,7 +257,7 @@ describe('PagerDutyNotifier, sends sharing one connection pool', () => {
     const pagerduty = notifier({ timeoutMs: 10_000 });
     const controllers = [0, 1, 2, 3].map(() => new AbortController());
 
-    const sends = controllers.map((controller, n) => pagerduty.send(alertNumbered(n), controller.signal));
+    const sends = controllers.map((controller, n) => pagerduty.notify(incidentNumbered(n), controller.signal));
     const settled = Promise.allSettled(sends);
     await vi.waitFor(() => expect(peer.received).toHaveLength(4), { timeout: 10_000 });
     controllers[1]!.abort();
@@ -216,7 +269,7 @@ describe('PagerDutyNotifier, sends sharing one connection pool', () => {
       status: 'rejected',
       reason: { reason: 'timeout', message: expect.stringContaining('cancelled by the caller') },
     });
-    for (const n of [0, 2, 3]) expect(results[n]).toEqual({ status: 'fulfilled', value: { id: keyOf(n), action: 'triggered' } });
+    for (const n of [0, 2, 3]) expect(results[n]).toEqual({ status: 'fulfilled', value: triggered(n) });
   });
 
   it('ends only the throttled send at its 429, and classifies each failure by its own response', async () => {
@@ -229,7 +282,7 @@ describe('PagerDutyNotifier, sends sharing one connection pool', () => {
     });
     const pagerduty = notifier({ timeoutMs: 10_000 });
 
-    const sends = [0, 1, 2, 3, 4, 5].map((n) => pagerduty.send(alertNumbered(n), NEVER_ABORTED));
+    const sends = [0, 1, 2, 3, 4, 5].map((n) => pagerduty.notify(incidentNumbered(n), NEVER_ABORTED));
     const settled = Promise.allSettled(sends);
     // The others are still in flight when the 429 and the 502 arrive.
     await Promise.allSettled([sends[1], sends[4]]);
@@ -241,14 +294,14 @@ describe('PagerDutyNotifier, sends sharing one connection pool', () => {
       status: 'rejected',
       reason: { reason: 'server_error', message: expect.stringContaining('HTTP 502') },
     });
-    for (const n of [0, 2, 3, 5]) expect(results[n]).toEqual({ status: 'fulfilled', value: { id: keyOf(n), action: 'triggered' } });
+    for (const n of [0, 2, 3, 5]) expect(results[n]).toEqual({ status: 'fulfilled', value: triggered(n) });
     // pdjs retried nothing.
     expect(peer.received).toHaveLength(6);
   });
 
   it('stops watching responses once closed', async () => {
     const pagerduty = notifier();
-    await pagerduty.send(notificationFixture(alertFixture()), NEVER_ABORTED);
+    await pagerduty.notify(contextOf(first), NEVER_ABORTED);
     expect(channel('http.client.response.finish').hasSubscribers).toBe(true);
 
     await pagerduty.close();
@@ -259,11 +312,18 @@ describe('PagerDutyNotifier, sends sharing one connection pool', () => {
 
 describe('PagerDutyNotifier and untrusted text', () => {
   it('sends hostile text as plain one-line summary and verbatim details', async () => {
-    await notifier().send(notificationFixture(hostileAlert()), NEVER_ABORTED);
+    const all = Object.values(HOSTILE).join(' ');
+    const hostile = hostileIncident({
+      slo: `api-latency ${HOSTILE.mentions} ${HOSTILE.headerBreak}`,
+      summary: all,
+      description: all,
+      labels: { alertname: 'MaestroSLOBurnRate', team: all, note: HOSTILE.headerBreak },
+    });
+    await notifier().notify(contextOf({ ...first, incident: hostile }), NEVER_ABORTED);
 
     const { payload } = peer.received[0]!.event;
     expect(payload.summary).toBe(
-      `[WARNING] api-latency ${HOSTILE.mentions} x Bcc: victim@evil.example SLO: 5% of error budget consumed (6.0x burn)`,
+      `[WARNING] api-latency ${HOSTILE.mentions} x Bcc: victim@evil.example SLO: burning 7.2x now, budget exhausted in 4d 1h`,
     );
     expect(payload.group).toBe(`api-latency ${HOSTILE.mentions} x Bcc: victim@evil.example`);
     expect(payload.custom_details.Summary).toBe(Object.values(HOSTILE).join(' '));
@@ -271,7 +331,7 @@ describe('PagerDutyNotifier and untrusted text', () => {
   });
 
   it('cuts the summary to 1024 characters with a marker', async () => {
-    await notifier().send(notificationFixture(alertFixture({ slo: 's'.repeat(2000) })), NEVER_ABORTED);
+    await notifier().notify(contextOf(firstOf(undefined, { slo: 's'.repeat(2000) })), NEVER_ABORTED);
 
     const { summary } = peer.received[0]!.event.payload;
     expect(summary).toHaveLength(1024);
@@ -279,12 +339,12 @@ describe('PagerDutyNotifier and untrusted text', () => {
     expect(peer.incidents.size).toBe(1);
   });
 
-  it('sends a long fingerprint under a dedup_key PagerDuty accepts, the same for trigger and resolve', async () => {
-    const fingerprint = 'f'.repeat(400);
+  it('sends a long incident id under a dedup_key PagerDuty accepts, the same for trigger and resolve', async () => {
+    const id = 'f'.repeat(400);
     const pagerduty = notifier();
 
-    await pagerduty.send(notificationFixture(alertFixture({ fingerprint })), NEVER_ABORTED);
-    await pagerduty.send(notificationFixture(resolvedFixture({ fingerprint })), NEVER_ABORTED);
+    await pagerduty.notify(contextOf(firstOf(id)), NEVER_ABORTED);
+    await pagerduty.notify(contextOf({ ...story.at(-1)!, incident: { ...story.at(-1)!.incident, id } }), NEVER_ABORTED);
 
     expect(peer.incidents.size).toBe(1);
     const [[key, incident]] = [...peer.incidents] as [[string, unknown]];

@@ -212,7 +212,8 @@ function headline({ incident, now, figures, base, lasted, primary }: Context): s
     const from = formatClock(incident.openedAt, now);
     const to = incident.resolvedAt === null ? null : formatClock(incident.resolvedAt, now);
     const span = from !== null && to !== null ? ` from ${from} to ${to}` : '';
-    const story = [`Resolved: ${figures === null ? `${base} ${incident.alertname}` : `${base} burned its ${period}`} fired${span}${lasted === null ? '' : ` (${lasted})`}`];
+    const what = figures === null ? `${base} ${incident.alertname} fired` : `${base} burned its ${period}`;
+    const story = [`Resolved: ${what}${span}${lasted === null ? '' : ` (${lasted})`}`];
     if (incident.peakBurnRate !== null) story.push(`its burn peaked at ${formatBurnRate(incident.peakBurnRate)}`);
     const consumed = consumedOf(incident);
     if (consumed !== null) {

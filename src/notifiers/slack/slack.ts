@@ -11,7 +11,14 @@ import { Failures } from '../failures.js';
 import { renderIncident, type IncidentView } from '../render/incident-view.js';
 import type { DeliveryError, IncidentNotifier, SyncContext, SyncResult } from '../types.js';
 import { slackClientLogger } from './client-logger.js';
-import { composeSlackMessage, composeThreadReply, INCIDENT_EVENT_TYPE, REPLY_DECISIONS, type SlackMessage } from './message.js';
+import {
+  composeSlackMessage,
+  composeThreadReply,
+  INCIDENT_EVENT_TYPE,
+  REPLY_DECISIONS,
+  type SlackMessage,
+  type SlackMetadata,
+} from './message.js';
 
 export interface SlackNotifierOptions {
   receiver: string;
@@ -80,7 +87,8 @@ export const SLACK_INTERESTS: ReadonlySet<SyncDecision> = new Set([
  * One message per incident and receiver, updated in place (`chat.update`) on every change, with a
  * reply in its thread for each escalation, de-escalation, reminder and the resolve. The message
  * carries metadata naming the incident, so a sync that may have posted it before a crash or a
- * timeout finds it again (`conversations.history`) instead of posting a second one.
+ * timeout finds it again (`conversations.history`) instead of posting a second one; each reply
+ * carries metadata naming its notification, so such a sync finds it too (`conversations.replies`).
  */
 export class SlackNotifier implements IncidentNotifier {
   readonly kind = 'slack';
@@ -147,8 +155,12 @@ export class SlackNotifier implements IncidentNotifier {
       return { action: 'posted', receipt: { slack: await this.post(message) } };
     }
     if (!REPLY_DECISIONS.has(context.decision)) return { action: 'updated', receipt: { slack: posted } };
-    signal.throwIfAborted();
     const reply = composeThreadReply(context, view);
+    // The update above is idempotent; a reply is not: an uncertain attempt may have left it already.
+    if (context.uncertain && (await this.findReply(posted, reply.metadata, context, signal))) {
+      return { action: 'replied', receipt: { slack: posted } };
+    }
+    signal.throwIfAborted();
     await this.slack.chat.postMessage({ channel: posted.channel, thread_ts: posted.ts, ...reply, ...NO_PARSING, ...NO_UNFURLS });
     return { action: 'replied', receipt: { slack: posted } };
   }
@@ -221,6 +233,50 @@ export class SlackNotifier implements IncidentNotifier {
           'cannot read the channel to look for an earlier message (needs channels:history, or groups:history for a private channel); posting',
         );
         return null;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Whether the thread already holds the reply this notification would leave (its metadata names
+   * the incident, the receiver and the notification's number), looked for with conversations.replies
+   * within the same bounds as the message. False when the token may not read the thread (warned).
+   */
+  private async findReply(posted: SlackMessageRef, metadata: SlackMetadata, context: SyncContext, signal: AbortSignal): Promise<boolean> {
+    const wanted = metadata.event_payload;
+    try {
+      let cursor: string | undefined;
+      for (let page = 0; page < this.lookup.maxPages; page += 1) {
+        signal.throwIfAborted();
+        const replies = await this.slack.conversations.replies({
+          channel: posted.channel,
+          ts: posted.ts,
+          include_all_metadata: true,
+          limit: this.lookup.pageSize,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        const found = (replies.messages ?? []).some((message) => {
+          const payload = message.metadata?.event_payload as Record<string, unknown> | undefined;
+          return (
+            message.ts !== posted.ts &&
+            message.metadata?.event_type === metadata.event_type &&
+            payload !== undefined &&
+            ['incident_id', 'receiver', 'sent'].every((name) => payload[name] === wanted[name])
+          );
+        });
+        if (found) {
+          this.logger.info({ incident: context.incident.id, ts: posted.ts }, 'found the thread reply an earlier attempt left');
+          return true;
+        }
+        cursor = replies.response_metadata?.next_cursor || undefined;
+        if (!replies.has_more || cursor === undefined) return false;
+      }
+      return false;
+    } catch (error) {
+      if (error instanceof WebAPIPlatformError && CANNOT_READ_ERRORS.has(error.data.error)) {
+        this.logger.warn({ incident: context.incident.id, error: error.data.error }, 'cannot read the thread to look for an earlier reply; replying');
+        return false;
       }
       throw error;
     }
