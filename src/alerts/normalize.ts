@@ -8,7 +8,9 @@ import type { NormalizedAlert, Severity } from './types.js';
  * - Maestro: slo, service, long_window, short_window, burn_rate_threshold, slo_objective, slo_period;
  * - Sloth: sloth_slo, sloth_service, sloth_id, sloth_severity (page|ticket), sloth_window (the short
  *   window of the branch that fired; Sloth puts no long window, threshold or objective on alerts);
- * - Pyrra: slo, long, short, exhaustion (time to exhaust a full budget at the alert's threshold).
+ * - Pyrra: slo, long, short, exhaustion (time to exhaust a full budget at the alert's threshold);
+ * - the shipped rules' figures (annotations): burn_rate_short, burn_rate_long, error_budget_remaining;
+ *   without them the figures are the threshold's, over a full budget (figuresSource 'threshold').
  * The alert's own labels and annotations win; the SLO catalog fills what they leave out.
  * Malformed numbers and durations become null, never an exception.
  */
@@ -71,10 +73,6 @@ export function normalizeAlert(alert: WebhookAlert, context: AlertContext, optio
     slo: sloLabel ?? definition?.name ?? null,
     service: pick(labels, ['service', 'sloth_service']) ?? definition?.service ?? null,
     ...burnRateFigures(labels, annotations, definition),
-    burnRateShort: null,
-    burnRateLong: null,
-    budgetRemaining: null,
-    figuresSource: 'threshold',
     sloDescription: definition?.description ?? null,
     summary: pick(annotations, SUMMARY_ANNOTATIONS),
     description: pick(annotations, DESCRIPTION_ANNOTATIONS),
@@ -129,9 +127,21 @@ type BurnRateFigures = Pick<
   | 'shortWindow'
   | 'burnRateThreshold'
   | 'burnRate'
+  | 'burnRateShort'
+  | 'burnRateLong'
+  | 'budgetRemaining'
+  | 'figuresSource'
   | 'budgetConsumed'
   | 'timeToExhaustionSeconds'
 >;
+
+/**
+ * The figures the shipped rules read when the alert is evaluated (src/alerts/slo-rules.ts): burn now
+ * over the tier's short window, burn over its long window, fraction of the period's budget left.
+ */
+const BURN_RATE_SHORT_ANNOTATION = 'burn_rate_short';
+const BURN_RATE_LONG_ANNOTATION = 'burn_rate_long';
+const BUDGET_REMAINING_ANNOTATION = 'error_budget_remaining';
 
 function burnRateFigures(
   labels: Record<string, string>,
@@ -147,6 +157,11 @@ function burnRateFigures(
     positive(decimal(pick(labels, ['burn_rate_threshold']))) ?? thresholdFromExhaustion(periodSeconds, exhaustionSeconds);
   const observedBurnRate = nonNegative(decimal(pick(annotations, ['burn_rate'])));
   const burnRate = observedBurnRate ?? burnRateThreshold;
+  // A template prints NaN, +Inf or nothing when the query has no usable answer: decimal() takes none of them.
+  const burnRateShort = nonNegative(decimal(pick(annotations, [BURN_RATE_SHORT_ANNOTATION])));
+  const burnRateLong = nonNegative(decimal(pick(annotations, [BURN_RATE_LONG_ANNOTATION])));
+  const budgetRemaining = decimal(pick(annotations, [BUDGET_REMAINING_ANNOTATION]));
+  const burnNow = burnRateShort ?? burnRateLong ?? burnRate;
   return {
     objective: objectivePercent(pick(labels, ['slo_objective'])) ?? definition?.objective ?? null,
     period,
@@ -155,10 +170,24 @@ function burnRateFigures(
     shortWindow: duration(pick(labels, ['short_window', 'short', 'sloth_window'])),
     burnRateThreshold,
     burnRate,
+    burnRateShort,
+    burnRateLong,
+    budgetRemaining,
+    figuresSource: burnRateShort === null && burnRateLong === null && budgetRemaining === null ? 'threshold' : 'observed',
     budgetConsumed: burnRate === null || longWindowSeconds === null ? null : quotient(burnRate * longWindowSeconds, periodSeconds),
     timeToExhaustionSeconds:
-      quotient(periodSeconds, burnRate) ?? (observedBurnRate === null ? exhaustionSeconds : null),
+      budgetRemaining === null
+        ? // Of a full budget. Pyrra's exhaustion label is period / threshold: it stands in while the burn now is the threshold.
+          (quotient(periodSeconds, burnNow) ?? (burnNow === burnRateThreshold ? exhaustionSeconds : null))
+        : timeToSpend(budgetRemaining, periodSeconds, burnNow),
   };
+}
+
+/** remaining x period / burn: what is left of the budget, at the burn now; 0 once it is spent. */
+function timeToSpend(remaining: number, periodSeconds: number | null, burnNow: number | null): number | null {
+  if (remaining <= 0) return 0;
+  if (periodSeconds === null || burnNow === null || burnNow === 0) return null;
+  return (remaining * periodSeconds) / burnNow;
 }
 
 /**
@@ -207,7 +236,10 @@ const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 function decimal(text: string | null): number | null {
   if (text === null) return null;
   const trimmed = text.trim();
-  return DECIMAL.test(trimmed) ? Number(trimmed) : null;
+  if (!DECIMAL.test(trimmed)) return null;
+  const value = Number(trimmed);
+  // "1e400" is a plain decimal too, and Infinity.
+  return Number.isFinite(value) ? value : null;
 }
 
 function positive(value: number | null): number | null {

@@ -29,20 +29,47 @@ export interface NormalizedAlert {
   periodSeconds: number | null;
   longWindow: string | null;
   shortWindow: string | null;
+  /** The burn rate the tier alerts at (label `burn_rate_threshold`, or Pyrra's `exhaustion`). */
   burnRateThreshold: number | null;
-  /** Observed burn rate (annotation `burn_rate`), falling back to the threshold the rule fired at. */
+  /**
+   * The tier's burn rate as the rule reports it (annotation `burn_rate`: for the shipped rules the
+   * long window's, the rule's $value, which sits just above the threshold when the tier fires), falling
+   * back to the threshold the rule fired at. Kept as it always was; the burn now is `burnRateShort`.
+   */
   burnRate: number | null;
-  /** Burn now, over the short window (annotation burn_rate_short). */
+  /**
+   * Burn rate now: error ratio over the tier's short window / error budget (annotation `burn_rate_short`,
+   * see `shortWindow`). Null when the alert does not carry it or it is not a finite number >= 0.
+   */
   burnRateShort: number | null;
-  /** Burn over the long window (annotation burn_rate_long). */
+  /**
+   * Burn rate over the tier's long window (annotation `burn_rate_long`, see `longWindow`). Null when
+   * the alert does not carry it or it is not a finite number >= 0; `burnRate` still holds the old figure.
+   */
   burnRateLong: number | null;
-  /** Fraction of the SLO period's error budget left (annotation error_budget_remaining); may be negative. */
+  /**
+   * Fraction of the SLO period's error budget left when the rule was evaluated (annotation
+   * `error_budget_remaining`, from slo:error_budget_remaining:ratio): 1 untouched, 0 spent, below 0
+   * overspent. Null when the alert does not carry it or it is not a finite number.
+   */
   budgetRemaining: number | null;
-  /** 'threshold' when the alert carries no observed figures: they are the rule's, of a full budget. */
+  /**
+   * Where the burn and exhaustion figures come from:
+   * - 'observed': the alert carries at least one of burn_rate_short, burn_rate_long,
+   *   error_budget_remaining as a number (the shipped rules read them from the recording rules);
+   * - 'threshold': it carries none, and the figures are the fallback: `burnRate` is the rule's
+   *   $value or its threshold, and `timeToExhaustionSeconds` assumes a full budget.
+   */
   figuresSource: 'observed' | 'threshold';
   /** Fraction (0..1+) of the whole error budget consumed within the long window: burnRate x window / period. */
   budgetConsumed: number | null;
-  /** Seconds until a full budget is exhausted at this burn rate: period / burnRate. */
+  /**
+   * Seconds until the budget is spent at the burn now (burnRateShort, else burnRateLong, else burnRate):
+   * - budgetRemaining known: budgetRemaining x period / burn now; 0 when the budget is already spent;
+   *   null when nothing burns (burn now 0), or no burn or no period is known;
+   * - budgetRemaining unknown: period / burn now, i.e. "of a full budget" (Pyrra's `exhaustion` label
+   *   when the alert gives no burn rate at all).
+   */
   timeToExhaustionSeconds: number | null;
   sloDescription: string | null;
 

@@ -10,6 +10,10 @@ export const PAYLOAD_FIXTURES = [
   'alertmanager-0.25/warning-firing',
   'alertmanager-0.25/group-two-alerts',
   'alertmanager-0.25/group-one-resolved',
+  // The shipped config and rules' annotations (figures as promtool computes them for the database outage case).
+  'alertmanager-0.25/figures-critical-firing',
+  'alertmanager-0.25/figures-critical-resolved',
+  'alertmanager-0.25/figures-missing',
   'alertmanager-0.32/some-alerts-resolved',
   'alertmanager-0.34/route-labels',
   'grafana/slo-alerts',

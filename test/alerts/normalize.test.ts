@@ -79,6 +79,11 @@ describe('normalizePayload over real payload shapes', () => {
         shortWindow: '5m',
         burnRateThreshold: 14.4,
         burnRate: 15.3,
+        // Rules from before the figures' annotations: a full budget at the rule's $value.
+        burnRateShort: null,
+        burnRateLong: null,
+        budgetRemaining: null,
+        figuresSource: 'threshold',
         budgetConsumed: (15.3 * 3600) / (30 * DAY),
         timeToExhaustionSeconds: (30 * DAY) / 15.3,
         sloDescription: '99.5% of API requests complete within 200 ms',
@@ -110,6 +115,63 @@ describe('normalizePayload over real payload shapes', () => {
     ],
     ['alertmanager-0.25/group-two-alerts', 0, { fingerprint: 'd9e62b8cdf80287e', status: 'firing', longWindow: '6h', burnRate: 12.8 }],
     ['alertmanager-0.25/group-two-alerts', 1, { fingerprint: '2152ae6e8747a803', status: 'firing', longWindow: '1h', burnRate: 15.3 }],
+    [
+      // The shipped rules' figures: 16.67x over 1h (just past the 14.4x threshold) but 40x now, 31.74% of
+      // the budget left: 0.3174 x 30d / 40 = 5.7h to exhaustion, not the 43h of a full budget at 16.67x.
+      'alertmanager-0.25/figures-critical-firing',
+      0,
+      {
+        groupKey:
+          '{}/{severity="critical",slo!=""}:{alertname="MaestroSLOErrorBudgetBurn", service="maestro-db", slo="database-availability"}',
+        status: 'firing',
+        severity: 'critical',
+        slo: 'database-availability',
+        service: 'maestro-db',
+        periodSeconds: 30 * DAY,
+        longWindow: '1h',
+        shortWindow: '5m',
+        burnRateThreshold: 14.4,
+        burnRate: 16.67,
+        burnRateShort: 40,
+        burnRateLong: 16.67,
+        budgetRemaining: 0.3174,
+        figuresSource: 'observed',
+        budgetConsumed: (16.67 * 3600) / (30 * DAY),
+        timeToExhaustionSeconds: (0.3174 * 30 * DAY) / 40,
+        summary: 'database-availability is burning its 30d error budget at 16.7x over 1h (threshold 14.4x)',
+        ...CATALOG_LINKS.databaseAvailability,
+      },
+    ],
+    [
+      // Alertmanager resolves with the annotations of the last evaluation that fired.
+      'alertmanager-0.25/figures-critical-resolved',
+      0,
+      {
+        status: 'resolved',
+        endsAt: '2026-12-07T14:26:12.227Z',
+        burnRateShort: 40,
+        burnRateLong: 16.67,
+        budgetRemaining: 0.3174,
+        figuresSource: 'observed',
+        timeToExhaustionSeconds: (0.3174 * 30 * DAY) / 40,
+      },
+    ],
+    [
+      // No requests in the short window (0/0: the template prints NaN) and no budget figure yet (the query found
+      // nothing: empty): the long window's burn stands in, over a full budget.
+      'alertmanager-0.25/figures-missing',
+      0,
+      {
+        severity: 'warning',
+        slo: 'api-latency',
+        burnRate: 6.13,
+        burnRateShort: null,
+        burnRateLong: 6.13,
+        budgetRemaining: null,
+        figuresSource: 'observed',
+        timeToExhaustionSeconds: (30 * DAY) / 6.13,
+      },
+    ],
     // A resolved alert inside a payload whose top-level status is firing.
     ['alertmanager-0.25/group-one-resolved', 0, { status: 'firing', endsAt: null, dashboardUrl: CATALOG_LINKS.apiLatency.dashboardUrl }],
     ['alertmanager-0.25/group-one-resolved', 1, { status: 'resolved', endsAt: '2026-11-27T18:02:56Z', fingerprint: '2152ae6e8747a803' }],
@@ -380,6 +442,133 @@ describe('burn-rate figures', () => {
   });
 });
 
+describe('observed figures: burn now, burn over the long window, budget left', () => {
+  const tier = { slo: 'api-latency', slo_period: '30d', long_window: '1h', short_window: '5m', burn_rate_threshold: '14.4' };
+  const cases: Array<[string, Record<string, string>, Record<string, string>, Partial<NormalizedAlert>]> = [
+    [
+      'all three: the time to exhaustion is what is left at the burn now',
+      tier,
+      { burn_rate: '14.52', burn_rate_short: '94.00', burn_rate_long: '14.52', error_budget_remaining: '0.5' },
+      {
+        burnRate: 14.52,
+        burnRateShort: 94,
+        burnRateLong: 14.52,
+        budgetRemaining: 0.5,
+        figuresSource: 'observed',
+        // The figures of the issue: 0.5 x 30d / 94 = 3.8h, where a full budget at 14.52x says 2d 1h.
+        timeToExhaustionSeconds: (0.5 * 30 * DAY) / 94,
+        budgetConsumed: (14.52 * 3600) / (30 * DAY),
+      },
+    ],
+    [
+      'no short-window burn: the long window is the burn now',
+      tier,
+      { burn_rate: '20', burn_rate_long: '20', error_budget_remaining: '0.25' },
+      { burnRateShort: null, burnRateLong: 20, figuresSource: 'observed', timeToExhaustionSeconds: (0.25 * 30 * DAY) / 20 },
+    ],
+    [
+      'only the budget left: burn_rate is the burn now',
+      tier,
+      { burn_rate: '16', error_budget_remaining: '0.8' },
+      { burnRateShort: null, burnRateLong: null, figuresSource: 'observed', timeToExhaustionSeconds: (0.8 * 30 * DAY) / 16 },
+    ],
+    [
+      'only the budget left and no burn_rate: the threshold is the burn now',
+      tier,
+      { error_budget_remaining: '0.72' },
+      { burnRate: 14.4, figuresSource: 'observed', timeToExhaustionSeconds: (0.72 * 30 * DAY) / 14.4 },
+    ],
+    [
+      'no budget figure: the burn now over a full budget',
+      tier,
+      { burn_rate: '16', burn_rate_short: '32' },
+      { budgetRemaining: null, figuresSource: 'observed', timeToExhaustionSeconds: (30 * DAY) / 32 },
+    ],
+    [
+      'none of the three: today\'s figures, the threshold\'s, of a full budget',
+      tier,
+      {},
+      { burnRate: 14.4, burnRateShort: null, burnRateLong: null, budgetRemaining: null, figuresSource: 'threshold', timeToExhaustionSeconds: 50 * 3600 },
+    ],
+    [
+      'a spent budget is exhausted now',
+      tier,
+      { burn_rate_short: '40', error_budget_remaining: '0' },
+      { budgetRemaining: 0, timeToExhaustionSeconds: 0 },
+    ],
+    [
+      'an overspent budget stays negative, exhausted now',
+      tier,
+      { burn_rate_short: '40', error_budget_remaining: '-2.3280' },
+      { budgetRemaining: -2.328, timeToExhaustionSeconds: 0 },
+    ],
+    [
+      'nothing burning now: the budget left never runs out',
+      tier,
+      { burn_rate_short: '0.00', burn_rate_long: '15.1', error_budget_remaining: '0.4' },
+      { burnRateShort: 0, burnRateLong: 15.1, timeToExhaustionSeconds: null },
+    ],
+    [
+      'no period known: no time to exhaustion',
+      { long_window: '1h', short_window: '5m' },
+      { burn_rate_short: '40', error_budget_remaining: '0.4' },
+      { periodSeconds: null, budgetRemaining: 0.4, timeToExhaustionSeconds: null },
+    ],
+    [
+      'a budget policy alert: the budget left, no burn',
+      { alertname: 'MaestroSLOErrorBudgetLow', slo: 'run-success', service: 'maestro-runs', slo_objective: '99', slo_period: '7d', severity: 'warning' },
+      { error_budget_remaining: '0.2135' },
+      { burnRate: null, burnRateShort: null, budgetRemaining: 0.2135, figuresSource: 'observed', timeToExhaustionSeconds: null, budgetConsumed: null },
+    ],
+  ];
+
+  it.each(cases)('%s', (_, labels, annotations, expected) => {
+    expectFigures(normalize(labels, annotations), expected);
+  });
+});
+
+describe('garbage in the figures\' annotations becomes null, never an exception', () => {
+  const tier = { slo_period: '30d', long_window: '1h', burn_rate_threshold: '14.4' };
+  // What a template can print (NaN for 0/0, +Inf for x/0, nothing when the query finds no series) and worse.
+  const garbage = ['NaN', '+Inf', '-Inf', 'Inf', 'Infinity', '1e400', '', ' ', 'fast', '0x10', '12x', '4,5', '<no value>'];
+
+  it.each(garbage)('%j in every figure: threshold figures, as if absent', (text) => {
+    const alert = normalize(tier, { burn_rate_short: text, burn_rate_long: text, error_budget_remaining: text });
+    expectFigures(alert, {
+      burnRateShort: null,
+      burnRateLong: null,
+      budgetRemaining: null,
+      figuresSource: 'threshold',
+      burnRate: 14.4,
+      timeToExhaustionSeconds: 50 * 3600,
+    });
+  });
+
+  it.each(['-3', '-0.01'])('a negative burn (%j) is no burn rate', (text) => {
+    const alert = normalize(tier, { burn_rate_short: text, burn_rate_long: text });
+    expectFigures(alert, { burnRateShort: null, burnRateLong: null, figuresSource: 'threshold' });
+  });
+
+  it('reads plain decimals with spaces around, and a negative budget left', () => {
+    const alert = normalize(tier, { burn_rate_short: ' 40.00 ', burn_rate_long: '1.667e1', error_budget_remaining: ' -0.0270' });
+    expectFigures(alert, { burnRateShort: 40, burnRateLong: 16.67, budgetRemaining: -0.027, timeToExhaustionSeconds: 0 });
+  });
+
+  it('keeps the good figures beside a bad one', () => {
+    const alert = normalize(tier, { burn_rate_short: 'NaN', burn_rate_long: '16.67', error_budget_remaining: '0.3174' });
+    expectFigures(alert, { burnRateShort: null, burnRateLong: 16.67, timeToExhaustionSeconds: (0.3174 * 30 * DAY) / 16.67 });
+  });
+
+  it('ignores figures that are not strings', () => {
+    const alert = normalizeAlert(
+      { ...alertWith(tier), annotations: { burn_rate_short: 40, error_budget_remaining: null } as unknown as Record<string, string> },
+      CONTEXT,
+      options(),
+    );
+    expectFigures(alert, { burnRateShort: null, budgetRemaining: null, figuresSource: 'threshold' });
+  });
+});
+
 describe('malformed numbers and durations become null, never an exception', () => {
   const cases: Array<[Record<string, string>, Record<string, string>, Partial<NormalizedAlert>]> = [
     [{ burn_rate_threshold: '6' }, { burn_rate: 'fast' }, { burnRate: 6 }],
@@ -391,6 +580,7 @@ describe('malformed numbers and durations become null, never an exception', () =
     [{ burn_rate_threshold: '0' }, {}, { burnRateThreshold: null }],
     [{ burn_rate_threshold: ' 6 ' }, {}, { burnRateThreshold: 6 }],
     [{ burn_rate_threshold: '1e1' }, {}, { burnRateThreshold: 10 }],
+    [{ burn_rate_threshold: '1e400' }, {}, { burnRateThreshold: null }],
     [{ slo_period: '30days' }, {}, { period: null, periodSeconds: null }],
     [{ slo_period: '0' }, {}, { period: null }],
     [{ long_window: '-1h' }, {}, { longWindow: null }],

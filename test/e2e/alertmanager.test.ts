@@ -37,7 +37,7 @@ interface AlertmanagerConfig {
 }
 
 /**
- * The shipped Alertmanager config (grouping, inhibit rule, send_resolved, bearer token from a
+ * The shipped Alertmanager config (grouping by incident key, send_resolved, bearer token from a
  * file), aimed at the test router, with timers of seconds instead of hours so repeats happen here.
  */
 function alertmanagerConfig(routerUrl: string, tokenFile: string): AlertmanagerConfig {
@@ -76,7 +76,7 @@ describe.skipIf(!hasAlertmanager)(title, () => {
   let tokenDir: string;
   const alertmanagers: AlertmanagerProcess[] = [];
 
-  // A firing warning tier of one SLO and a critical tier of another: the inhibit rule (same slo) holds neither back.
+  // A firing warning tier of one SLO and a critical tier of another: two incident keys, so two groups.
   const startsAt = new Date(Date.now() - 2 * 60_000);
   const warning = firingAlert(burnAlertRule({ slo: 'run-success', severity: 'warning', longWindow: '6h' }), 2.1, startsAt);
   const critical = firingAlert(burnAlertRule({ slo: 'api-latency', severity: 'critical', longWindow: '1h' }), 18.3, startsAt);

@@ -36,12 +36,22 @@ export function burnAlertRule({ slo, severity, longWindow }: BurnTier): Alerting
 /**
  * What Prometheus posts while `rule` fires with `value` ($value, the long-window burn rate): the
  * rule's labels plus alertname (the recorded series carry only slo and service, which the rule
- * labels repeat), its annotations rendered, and an endsAt a few minutes ahead.
+ * labels repeat), its annotations rendered, and an endsAt a few minutes ahead. `queries` answers the
+ * annotations' template queries (by PromQL text); one it does not answer finds no series, as in a
+ * Prometheus without the recording rules, and its annotation renders empty.
  */
-export function firingAlert(rule: AlertingRule, value: number, startsAt: Date, now = new Date()): PostableAlert {
+export function firingAlert(
+  rule: AlertingRule,
+  value: number,
+  startsAt: Date,
+  now = new Date(),
+  queries: Record<string, number> = {},
+): PostableAlert {
   return {
     labels: { alertname: rule.alert!, ...rule.labels },
-    annotations: Object.fromEntries(Object.entries(rule.annotations ?? {}).map(([name, text]) => [name, renderValue(text, value)])),
+    annotations: Object.fromEntries(
+      Object.entries(rule.annotations ?? {}).map(([name, text]) => [name, renderTemplate(text, value, queries)]),
+    ),
     startsAt: startsAt.toISOString(),
     endsAt: new Date(now.getTime() + FIRING_VALIDITY_MS).toISOString(),
     generatorURL: `${PROMETHEUS_URL}/graph?${new URLSearchParams({ 'g0.expr': rule.expr, 'g0.tab': '1' })}`,
@@ -53,9 +63,17 @@ export function resolvedAlert(alert: PostableAlert, now = new Date()): PostableA
   return { ...alert, endsAt: now.toISOString() };
 }
 
-/** The one template form the shipped annotations use: {{ printf "%.Nf" $value }}. */
-function renderValue(template: string, value: number): string {
-  const text = template.replace(/\{\{ printf "%\.(\d)f" \$value \}\}/g, (_, digits: string) => value.toFixed(Number(digits)));
+/**
+ * The two template forms the shipped annotations use: {{ printf "%.Nf" $value }}, and
+ * {{ with query `PROMQL` }}{{ . | first | value | printf "%.Nf" }}{{ end }} (src/alerts/slo-rules.ts).
+ */
+function renderTemplate(template: string, value: number, queries: Record<string, number>): string {
+  const text = template
+    .replace(/\{\{ printf "%\.(\d)f" \$value \}\}/g, (_, digits: string) => value.toFixed(Number(digits)))
+    .replace(
+      /\{\{ with query `([^`]*)` \}\}\{\{ \. \| first \| value \| printf "%\.(\d)f" \}\}\{\{ end \}\}/g,
+      (_, query: string, digits: string) => (Object.hasOwn(queries, query) ? queries[query]!.toFixed(Number(digits)) : ''),
+    );
   if (text.includes('{{')) throw new Error(`annotation template this test cannot render: ${template}`);
   return text;
 }
