@@ -15,6 +15,7 @@ import { buildNotifiers, closeNotifiers } from './notifiers/build.js';
 import type { Notifier } from './notifiers/types.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import { processWebhook, type ProcessWebhookDeps } from './pipeline/process-webhook.js';
 import { AlertState } from './queue/alert-state.js';
 import { DeliveryQueues } from './queue/deliveries.js';
 import { startDeliveryWorker } from './queue/delivery-worker.js';
@@ -210,22 +211,26 @@ function startPipeline({ config, redis, routing, catalog, deliveries, alertState
   };
   reloadReceivers(routing.current());
 
+  const webhookDeps: ProcessWebhookDeps = {
+    catalog,
+    defaultSeverity: config.defaultSeverity,
+    routing: () => routing.current(),
+    deliveries,
+    alertState,
+    metrics,
+    logger,
+  };
   const workers: Array<{ close(force: boolean): Promise<void> }> = [
     startIngestWorker({
       connection: redis,
       prefix: config.redisPrefix,
-      catalog,
-      defaultSeverity: config.defaultSeverity,
-      routing: () => routing.current(),
-      deliveries,
-      alertState,
+      process: (webhook, attempt) => processWebhook(webhook, attempt, webhookDeps),
       lockMs: config.jobLockMs,
       // Processing a webhook costs ten times accepting it. Beside the webhook (ROLE=all), two at a
       // time keep up and leave it the event loop in a storm. A worker process has no webhook to
       // leave room for: eight at a time drain the backlog that a router started in the middle of a
       // storm builds up while its JIT is cold.
       concurrency: config.role === 'worker' ? 8 : 2,
-      metrics,
       logger,
     }),
     ...CHANNEL_KINDS.map((kind) =>
