@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { createApp } from './api/app.js';
 import { requireToken } from './api/auth.js';
 import { alertsRouter } from './api/routes/alerts.js';
-import { deliveriesRouter } from './api/routes/deliveries.js';
+import { deadLettersRouter } from './api/routes/dead-letters.js';
 import { healthRouter } from './api/routes/health.js';
 import { metricsRouter } from './api/routes/metrics.js';
 import { routingRouter } from './api/routes/routing.js';
@@ -19,9 +19,10 @@ import { processWebhook, type ProcessWebhookDeps } from './pipeline/process-webh
 import { AlertState } from './queue/alert-state.js';
 import { DeliveryQueues } from './queue/deliveries.js';
 import { startDeliveryWorker } from './queue/delivery-worker.js';
-import { ingestCounts, IngestProducer } from './queue/ingest.js';
+import { DeadLetters } from './queue/dead-letters.js';
+import { ingestDeadLetterSource, IngestProducer } from './queue/ingest.js';
 import { startIngestWorker } from './queue/ingest-worker.js';
-import { CHANNEL_KINDS, INGEST_QUEUE } from './queue/names.js';
+import { CHANNEL_KINDS, INGEST_QUEUE, QUEUE_STATES } from './queue/names.js';
 import { createProducerConnection, createWorkerConnection, reportConnectionState } from './queue/redis.js';
 import { RoutingStore } from './routing/store.js';
 import type { RoutingConfig } from './routing/types.js';
@@ -68,8 +69,10 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
   metrics.configReloadSuccessful.set(1);
   metrics.configReloadSuccessTimestamp.set(Date.now() / 1000);
 
-  const ingest = new IngestProducer(producerRedis, config.redisPrefix);
+  // A webhook whose processing fails is retried like a delivery (DELIVERY_ATTEMPTS, DELIVERY_BACKOFF).
+  const ingest = new IngestProducer(producerRedis, config.redisPrefix, config.delivery);
   const deliveries = new DeliveryQueues(workerRedis, config.redisPrefix, config.delivery);
+  const deadLetters = new DeadLetters([ingestDeadLetterSource(ingest.queue), ...deliveries.deadLetterSources()]);
   const alertState = new AlertState(workerRedis, config.redisPrefix);
   const servesApi = config.role !== 'worker';
   const pipeline =
@@ -90,7 +93,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
         }),
       }),
       metricsRouter(metrics, async () => {
-        const ingested = await ingestCounts(producerRedis, config.redisPrefix).catch(() => undefined);
+        const ingested = await ingest.queue.getJobCounts(...QUEUE_STATES).catch(() => undefined);
         const deliveryCounts = await deliveries.counts().catch(() => undefined);
         for (const [queue, counts] of Object.entries({ ...(ingested && { [INGEST_QUEUE]: ingested }), ...deliveryCounts })) {
           for (const [state, count] of Object.entries(counts)) metrics.queueDepth.set({ queue, state }, count);
@@ -99,7 +102,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
       ...(servesApi
         ? [
             routingRouter(routing, catalog, config.defaultSeverity, adminAuth),
-            deliveriesRouter(deliveries, adminAuth),
+            deadLettersRouter(deadLetters, adminAuth),
             alertsRouter(alertState, deliveries, adminAuth),
           ]
         : []),
@@ -142,7 +145,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
       await closed;
       // Without Redis no job can finish anyway, and bullmq's graceful close would wait for it forever.
       await pipeline?.stop(workerRedis.status !== 'ready');
-      await deliveries.close();
+      await Promise.all([ingest.close(), deliveries.close()]);
       for (const redis of [producerRedis, workerRedis]) {
         if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
         else redis.disconnect();
@@ -231,6 +234,7 @@ function startPipeline({ config, redis, routing, catalog, deliveries, alertState
       // leave room for: eight at a time drain the backlog that a router started in the middle of a
       // storm builds up while its JIT is cold.
       concurrency: config.role === 'worker' ? 8 : 2,
+      metrics,
       logger,
     }),
     ...CHANNEL_KINDS.map((kind) =>

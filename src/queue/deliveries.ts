@@ -2,7 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ChannelKind, DeliveryReceipt, Notification } from '../notifiers/types.js';
-import { CHANNEL_KINDS, deliveryQueueName } from './names.js';
+import type { DeadLetterSource } from './dead-letters.js';
+import { CHANNEL_KINDS, deliveryQueueName, QUEUE_STATES } from './names.js';
 
 export type DeliveryJob = Job<Notification, DeliveryReceipt>;
 
@@ -38,17 +39,6 @@ export interface DeliveryPolicy {
   backoffMs: number;
 }
 
-export interface FailedDelivery {
-  id: string;
-  queue: string;
-  receiver: string;
-  route: string;
-  alert: { fingerprint: string; alertname: string; status: string; severity: string; slo: string | null; startsAt: string };
-  reason: string;
-  attempts: number;
-  failedAt: string | null;
-}
-
 /** The delivery queues, one per channel kind, and what the API needs of them. */
 export class DeliveryQueues {
   private readonly queues: Map<ChannelKind, Queue<Notification, DeliveryReceipt>>;
@@ -65,6 +55,11 @@ export class DeliveryQueues {
 
   queue(kind: ChannelKind): Queue<Notification, DeliveryReceipt> {
     return this.queues.get(kind)!;
+  }
+
+  /** Every delivery queue, with what the dead-letter API shows of a failed delivery. */
+  deadLetterSources(): DeadLetterSource[] {
+    return [...this.queues.values()].map((queue) => ({ queue, describe: (job) => describeDelivery(job as DeliveryJob) }));
   }
 
   /**
@@ -100,36 +95,11 @@ export class DeliveryQueues {
     };
   }
 
-  async listFailed(limit = 100): Promise<FailedDelivery[]> {
-    const perQueue = await Promise.all(
-      [...this.queues.values()].map((queue) => queue.getFailed(0, limit - 1)),
-    );
-    return perQueue
-      .flat()
-      .filter((job): job is DeliveryJob => Boolean(job))
-      .sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0))
-      .slice(0, limit)
-      .map(describeFailed);
-  }
-
-  /** Re-drives one dead letter; null when no failed job has that id. */
-  async retryFailed(id: string): Promise<FailedDelivery | null> {
-    for (const queue of this.queues.values()) {
-      const job = await queue.getJob(id);
-      if (job && (await job.getState()) === 'failed') {
-        const described = describeFailed(job);
-        await job.retry('failed');
-        return described;
-      }
-    }
-    return null;
-  }
-
   async counts(): Promise<Record<string, Record<string, number>>> {
     const entries = await Promise.all(
       [...this.queues.entries()].map(async ([kind, queue]) => [
         deliveryQueueName(kind),
-        await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'),
+        await queue.getJobCounts(...QUEUE_STATES),
       ] as const),
     );
     return Object.fromEntries(entries);
@@ -140,11 +110,10 @@ export class DeliveryQueues {
   }
 }
 
-function describeFailed(job: DeliveryJob): FailedDelivery {
+/** A failed delivery's fields in the dead-letter API: its receiver, route and alert. */
+function describeDelivery(job: DeliveryJob) {
   const { alert } = job.data;
   return {
-    id: job.id!,
-    queue: job.queueName,
     receiver: job.data.receiver,
     route: job.data.route,
     alert: {
@@ -155,8 +124,5 @@ function describeFailed(job: DeliveryJob): FailedDelivery {
       slo: alert.slo,
       startsAt: alert.startsAt,
     },
-    reason: job.failedReason,
-    attempts: job.attemptsMade,
-    failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
   };
 }

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { DeliveryError, type ChannelKind, type DeliveryReceipt, type Notification, type Notifier } from '../notifiers/types.js';
+import { countDeadLetters } from './dead-letters.js';
 import type { DeliveryJob, DeliveryQueues } from './deliveries.js';
 import { deliveryQueueName } from './names.js';
 import { logWorkerError } from './redis.js';
@@ -102,6 +103,7 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): Worker<Notificati
     stalledInterval: deps.lockMs,
     skipVersionCheck: true,
   });
+  countDeadLetters(worker, metrics);
   worker.on('error', logWorkerError(deps.connection, logger, { worker: deliveryQueueName(kind) }));
   return worker;
 }
