@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { createApp } from './api/app.js';
 import { requireToken } from './api/auth.js';
 import { alertsRouter } from './api/routes/alerts.js';
+import { deadLettersRouter } from './api/routes/dead-letters.js';
 import { healthRouter } from './api/routes/health.js';
 import { metricsRouter } from './api/routes/metrics.js';
 import { routingRouter } from './api/routes/routing.js';
@@ -19,9 +20,10 @@ import { tickDueIncidents } from './pipeline/incidents.js';
 import { processWebhook } from './pipeline/process-webhook.js';
 import { recordSyncFailure, syncReceiver } from './pipeline/sync.js';
 import { AlertState } from './queue/alert-state.js';
-import { ingestCounts, IngestProducer } from './queue/ingest.js';
+import { countDeadLetters, DeadLetters } from './queue/dead-letters.js';
+import { ingestDeadLetterSource, IngestProducer } from './queue/ingest.js';
 import { startIngestWorker } from './queue/ingest-worker.js';
-import { CHANNEL_KINDS, INGEST_QUEUE } from './queue/names.js';
+import { CHANNEL_KINDS, INGEST_QUEUE, QUEUE_STATES } from './queue/names.js';
 import { startSyncWorker } from './queue/sync-worker.js';
 import { SyncQueues } from './queue/syncs.js';
 import { incidentsRouter } from './api/routes/incidents.js';
@@ -72,9 +74,11 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
   metrics.configReloadSuccessful.set(1);
   metrics.configReloadSuccessTimestamp.set(Date.now() / 1000);
 
-  const ingest = new IngestProducer(producerRedis, config.redisPrefix);
+  // A webhook whose processing fails is retried like a notification (DELIVERY_ATTEMPTS, DELIVERY_BACKOFF).
+  const ingest = new IngestProducer(producerRedis, config.redisPrefix, config.delivery);
   const syncs = new SyncQueues(workerRedis, config.redisPrefix, config.delivery);
   const incidents = new IncidentStore(workerRedis, config.redisPrefix);
+  const deadLetters = new DeadLetters([ingestDeadLetterSource(ingest.queue), ...syncs.deadLetterSources()]);
   const alertState = new AlertState(workerRedis, config.redisPrefix);
   const servesApi = config.role !== 'worker';
   const pipeline =
@@ -95,7 +99,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
         }),
       }),
       metricsRouter(metrics, async () => {
-        const ingested = await ingestCounts(producerRedis, config.redisPrefix).catch(() => undefined);
+        const ingested = await ingest.queue.getJobCounts(...QUEUE_STATES).catch(() => undefined);
         const syncCounts = await syncs.counts().catch(() => undefined);
         for (const [queue, counts] of Object.entries({ ...(ingested && { [INGEST_QUEUE]: ingested }), ...syncCounts })) {
           for (const [state, count] of Object.entries(counts)) metrics.queueDepth.set({ queue, state }, count);
@@ -109,6 +113,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
       ...(servesApi
         ? [
             routingRouter(routing, catalog, config.defaultSeverity, adminAuth),
+            deadLettersRouter(deadLetters, adminAuth),
             alertsRouter(alertState, syncs, adminAuth),
             incidentsRouter(incidents, adminAuth),
           ]
@@ -152,7 +157,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
       await closed;
       // Without Redis no job can finish anyway, and bullmq's graceful close would wait for it forever.
       await pipeline?.stop(workerRedis.status !== 'ready');
-      await syncs.close();
+      await Promise.all([ingest.close(), syncs.close()]);
       for (const redis of [producerRedis, workerRedis]) {
         if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
         else redis.disconnect();
@@ -240,6 +245,7 @@ function startPipeline({ config, redis, routing, catalog, syncs, incidents, aler
       // leave room for: eight at a time drain the backlog that a router started in the middle of a
       // storm builds up while its JIT is cold.
       concurrency: config.role === 'worker' ? 8 : 2,
+      metrics,
       logger,
     }),
     ...CHANNEL_KINDS.map((kind) =>

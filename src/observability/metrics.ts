@@ -39,6 +39,12 @@ export function createMetrics() {
       labelNames: ['queue', 'state'] as const,
       registers,
     }),
+    deadLetters: new Counter({
+      name: 'alertcenter_dead_letters_total',
+      help: 'Jobs given up on (dead-lettered: listed and re-driven by the dead-letter API), by queue.',
+      labelNames: ['queue'] as const,
+      registers,
+    }),
     notificationsRouted: new Counter({
       name: 'alertcenter_notifications_routed_total',
       help: 'Notifications routed, by route and receiver.',

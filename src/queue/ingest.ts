@@ -1,71 +1,86 @@
+import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { StoredWebhook } from '../pipeline/process-webhook.js';
+import type { DeadLetterSource } from './dead-letters.js';
+import { INGEST_QUEUE } from './names.js';
 
 /**
- * The ingest log: a Redis stream to which the webhook appends every accepted payload, as received,
- * with one XADD. The workers read it through one consumer group (see IngestConsumer), so each
- * payload is processed by one worker of one replica, and taken over if that worker dies.
- *
- * A bullmq job per webhook cost the webhook's process about a third of its CPU (the job's hash,
- * its options, a script of ten keys) and Redis twice the work of an XADD: bench/RESULTS.md.
+ * The ingest queue: one bullmq job per accepted webhook, its body stored as received (the string
+ * the webhook validated) with the time it was answered 202. bullmq gives it what deliveries have:
+ * locks with fencing tokens, retries with backoff, dead letters kept 14 days, one API to list and
+ * re-drive them. A job costs the webhook more CPU than an XADD did (bench/RESULTS.md), still
+ * thousands of webhooks per second per core, far above what Alertmanager sends.
  */
-export interface IngestKeys {
-  /** Entries not yet processed; each is deleted once it is. */
-  stream: string;
-  /** Entries given up on, with the reason (the last 1,000 or so). */
-  failed: string;
+export type IngestJob = Job<StoredWebhook, void>;
+
+/** Retries of a webhook whose processing failed: the delivery policy (DELIVERY_ATTEMPTS, DELIVERY_BACKOFF). */
+export interface IngestPolicy {
+  attempts: number;
+  backoffMs: number;
 }
 
-export const ingestKeys = (prefix: string): IngestKeys => ({ stream: `${prefix}:webhooks`, failed: `${prefix}:webhooks:failed` });
-
-export const INGEST_GROUP = 'routers';
-
-/** One entry's fields. */
-export interface IngestEntry {
-  id: string;
-  /** Epoch ms at which the webhook was answered 202. */
-  acceptedAt: number;
-  /** The request body as received: validated JSON. */
-  body: string;
+/** Opens the ingest queue on `connection`; its errors are the connection's, reported by it. */
+export function openIngestQueue(connection: Redis, prefix: string): Queue<StoredWebhook, void> {
+  const queue = new Queue<StoredWebhook, void>(INGEST_QUEUE, { connection, prefix, skipVersionCheck: true });
+  queue.on('error', () => {});
+  return queue;
 }
 
-/** The webhook's only write: one entry per accepted payload, on a connection that fails fast. */
+/**
+ * The webhook's only write: one job per accepted payload, on the producer connection, which fails
+ * fast (no offline queue, a command timeout) so that a Redis outage is a 503 that Alertmanager retries.
+ */
 export class IngestProducer {
-  private readonly keys: IngestKeys;
+  readonly queue: Queue<StoredWebhook, void>;
+  private readonly jobOptions;
 
-  constructor(private readonly connection: Redis, prefix: string) {
-    this.keys = ingestKeys(prefix);
+  constructor(private readonly connection: Redis, prefix: string, policy: IngestPolicy) {
+    this.queue = openIngestQueue(connection, prefix);
+    this.jobOptions = {
+      attempts: policy.attempts,
+      backoff: { type: 'exponential', delay: policy.backoffMs, jitter: 0.5 },
+      // High volume, and nothing reads a processed webhook again: its alerts live on in alert state and deliveries.
+      removeOnComplete: true,
+      // Dead letters: kept for inspection and re-drive, bounded in time and number.
+      removeOnFail: { age: 14 * 24 * 3600, count: 10_000 },
+    };
   }
 
   /** Resolves once Redis has stored the payload; rejects when Redis cannot take it. */
   async enqueue(body: string, acceptedAt: number): Promise<void> {
-    // ioredis would wait for a connection that is not ready; a webhook must not. No connection: fail now.
+    // bullmq waits for a connection that is not ready yet (its first connection); a webhook must not.
     if (this.connection.status !== 'ready') throw new Error(`Redis connection is ${this.connection.status}`);
-    await this.connection.xadd(this.keys.stream, '*', 'acceptedAt', String(acceptedAt), 'body', body);
+    await this.queue.add('webhook', { body, acceptedAt }, this.jobOptions);
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
   }
 }
 
 /**
- * How many payloads wait to be processed, are being processed (read by a worker and not done: also
- * those waiting for a retry, and those of a worker that died until another takes them over), and
- * were given up on.
+ * The ingest queue as a source of dead letters: each lists when its webhook was accepted, its size,
+ * and, when its body still parses, its alert count and group key; the body itself stays in Redis.
  */
-export async function ingestCounts(redis: Redis, prefix: string): Promise<{ waiting: number; active: number; failed: number }> {
-  const keys = ingestKeys(prefix);
-  const [length, groups, failed] = await Promise.all([
-    redis.xlen(keys.stream),
-    // No stream yet (nothing accepted since Redis started), so no group either.
-    (redis.call('XINFO', 'GROUPS', keys.stream) as Promise<unknown[][]>).catch(() => []),
-    redis.xlen(keys.failed),
-  ]);
-  const group = groups.map(fieldsOf).find((fields) => fields.name === INGEST_GROUP);
-  const active = Number(group?.pending ?? 0);
-  // An entry deleted while still pending counts in the pending list, not in the stream's length.
-  return { waiting: Math.max(length - active, 0), active, failed };
+export function ingestDeadLetterSource(queue: Queue<StoredWebhook, void>): DeadLetterSource {
+  return {
+    queue,
+    describe: (job) => {
+      const { body, acceptedAt } = (job as IngestJob).data;
+      const summary = summarize(body);
+      return { acceptedAt: new Date(acceptedAt).toISOString(), bytes: Buffer.byteLength(body), ...summary };
+    },
+  };
 }
 
-/** A Redis reply of alternating names and values, as an object. */
-export function fieldsOf(reply: unknown[]): Record<string, unknown> {
-  const fields: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < reply.length; i += 2) fields[String(reply[i])] = reply[i + 1];
-  return fields;
+function summarize(body: string): { alerts: number | null; groupKey: string | null } {
+  try {
+    const payload = JSON.parse(body) as { alerts?: unknown; groupKey?: unknown };
+    return {
+      alerts: Array.isArray(payload.alerts) ? payload.alerts.length : null,
+      groupKey: typeof payload.groupKey === 'string' ? payload.groupKey : null,
+    };
+  } catch {
+    return { alerts: null, groupKey: null };
+  }
 }

@@ -1,6 +1,6 @@
 import type { ChannelKind } from '../notifiers/types.js';
 
-/** The stored webhooks' stage as metrics name it (alertcenter_queue_depth{queue}): a Redis stream, see ingest.ts. */
+/** The stored webhooks' bullmq queue (and alertcenter_queue_depth{queue}, alertcenter_dead_letters_total{queue}). */
 export const INGEST_QUEUE = 'ingest';
 
 /** One delivery queue per channel kind, so a slow or rate-limited Slack never delays a page. */
@@ -10,3 +10,6 @@ export const deliveryQueueName = (kind: ChannelKind): string => `deliver-${kind}
 export const syncQueueName = (kind: ChannelKind): string => `sync-${kind}`;
 
 export const CHANNEL_KINDS: readonly ChannelKind[] = ['pagerduty', 'slack', 'email'];
+
+/** The job states that alertcenter_queue_depth{state} reports for every queue. */
+export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'] as const;

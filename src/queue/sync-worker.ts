@@ -4,6 +4,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { DeliveryError, type ChannelKind } from '../notifiers/types.js';
 import type { SyncOutcome } from '../pipeline/sync.js';
+import { countDeadLetters } from './dead-letters.js';
 import { syncQueueName } from './names.js';
 import { logWorkerError } from './redis.js';
 import type { SyncJob, SyncJobData, SyncQueues } from './syncs.js';
@@ -85,5 +86,6 @@ export function startSyncWorker(deps: SyncWorkerDeps): Worker<SyncJobData, SyncO
     skipVersionCheck: true,
   });
   worker.on('error', logWorkerError(deps.connection, logger, { worker: syncQueueName(kind) }));
+  countDeadLetters(worker, metrics);
   return worker;
 }

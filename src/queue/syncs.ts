@@ -1,7 +1,8 @@
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ChannelKind } from '../notifiers/types.js';
-import { CHANNEL_KINDS, syncQueueName } from './names.js';
+import type { DeadLetterSource } from './dead-letters.js';
+import { CHANNEL_KINDS, QUEUE_STATES, syncQueueName } from './names.js';
 
 /** What one sync job carries: which receiver should converge on which incident. Nothing else: the sync reads the rest when it runs. */
 export interface SyncJobData {
@@ -47,6 +48,11 @@ export class SyncQueues {
     return [...this.queues.values()];
   }
 
+  /** A dead sync names its incident and receiver; re-driven, it syncs the incident as it is by then. */
+  deadLetterSources(): DeadLetterSource[] {
+    return this.all().map((queue) => ({ queue, describe: (job) => ({ ...(job as SyncJob).data }) }));
+  }
+
   /** One round trip per channel kind. */
   async enqueue(syncs: readonly PlannedSync[]): Promise<void> {
     await Promise.all(
@@ -74,7 +80,7 @@ export class SyncQueues {
     const entries = await Promise.all(
       [...this.queues.entries()].map(async ([kind, queue]) => [
         syncQueueName(kind),
-        await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'),
+        await queue.getJobCounts(...QUEUE_STATES),
       ] as const),
     );
     return Object.fromEntries(entries);

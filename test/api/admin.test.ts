@@ -5,7 +5,9 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OwnRedis } from '../support/processes.js';
 import { burnRatePayload } from '../support/payloads.js';
-import { cleanRedis, eventually, startTestRouter, type TestRouter } from '../support/router.js';
+import { IngestProducer } from '../../src/queue/ingest.js';
+import { createProducerConnection } from '../../src/queue/redis.js';
+import { cleanRedis, eventually, REDIS_URL, startTestRouter, type TestRouter } from '../support/router.js';
 
 const ADMIN = 'admin-token-0001';
 const WEBHOOK = 'webhook-token-0001';
@@ -128,6 +130,45 @@ describe('admin API, hot reload and AlertCenter state', () => {
     expect((await admin('get', '/api/v1/alerts/nope')).status).toBe(404);
     const queues = await admin('get', '/api/v1/deliveries');
     expect(Object.keys(queues.body.queues).sort()).toEqual(['deliver-email', 'deliver-pagerduty', 'deliver-slack']);
+  });
+
+  it('lists, counts and re-drives a stored webhook given up on, beside the delivery dead letters', async () => {
+    // A stored body that no longer parses (as after an upgrade that changed the schema): dead-lettered at once.
+    const connection = createProducerConnection(REDIS_URL);
+    const producer = new IngestProducer(connection, router.prefix, { attempts: 3, backoffMs: 100 });
+    try {
+      await eventually(() => connection.status === 'ready', 5_000, 'producer connection');
+      await producer.enqueue('{"alerts": not json', Date.now());
+    } finally {
+      await producer.close();
+      connection.disconnect();
+    }
+    const dead = await eventually(async () => (await admin('get', '/api/v1/dead-letters')).body.deadLetters.find((d: any) => d.queue === 'ingest'), 10_000, 'the dead letter');
+    expect(dead).toMatchObject({ attempts: 1, alerts: null, bytes: 19 });
+    expect(dead.reason).toMatch(/^stored webhook is not JSON/);
+    // The first path lists the same dead letters.
+    expect((await admin('get', '/api/v1/deliveries/failed')).body.failed).toContainEqual(dead);
+    expect((await admin('get', '/api/v1/dead-letters?queue=ingest')).body.deadLetters).toEqual([dead]);
+    const badQueue = await admin('get', '/api/v1/dead-letters?queue=nope');
+    expect([badQueue.status, badQueue.body.error.code]).toEqual([400, 'invalid_query']);
+
+    let metrics = (await request(router.server).get('/metrics')).text;
+    expect(metricValue(metrics, 'alertcenter_dead_letters_total\\{queue="ingest"\\}')).toBe(1);
+    expect(metricValue(metrics, 'alertcenter_queue_depth\\{queue="ingest",state="failed"\\}')).toBe(1);
+
+    const retried = await admin('post', `/api/v1/dead-letters/ingest/${dead.id}/retry`);
+    expect(retried.status).toBe(202);
+    expect(retried.body.retried).toMatchObject({ id: dead.id, queue: 'ingest' });
+    // Still unparseable: given up on again after this one more attempt, and counted again.
+    await eventually(async () => (await admin('get', '/api/v1/dead-letters?queue=ingest')).body.deadLetters[0]?.attempts === 2, 10_000, 'the second give-up');
+    metrics = (await request(router.server).get('/metrics')).text;
+    expect(metricValue(metrics, 'alertcenter_dead_letters_total\\{queue="ingest"\\}')).toBe(2);
+    expect((await admin('post', `/api/v1/deliveries/failed/${dead.id}/retry?queue=ingest`)).status).toBe(202);
+
+    for (const path of ['/api/v1/dead-letters/ingest/no-such-job/retry', `/api/v1/dead-letters/nope/${dead.id}/retry`, '/api/v1/deliveries/failed/no-such-job/retry']) {
+      const missing = await admin('post', path);
+      expect([missing.status, missing.body.error.code]).toEqual([404, 'not_found']);
+    }
   });
 
   it('answers unknown paths with the JSON error format', async () => {

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ChannelKind } from '../../src/notifiers/types.js';
-import { INGEST_GROUP, ingestCounts, ingestKeys } from '../../src/queue/ingest.js';
+import { openIngestQueue } from '../../src/queue/ingest.js';
 import { CHANNEL_KINDS, deliveryQueueName, INGEST_QUEUE } from '../../src/queue/names.js';
 import type { PeerBehavior } from '../peers/http-peer.js';
 import { startChannelPeers } from '../peers/channel-peers.js';
@@ -12,7 +12,7 @@ import type { ReceivedMail, SmtpPeer } from '../peers/smtp-peer.js';
 import { startDelayProxy, type DelayProxy } from '../support/delay-proxy.js';
 import { recordArrivals, scriptPeer, type Arrival } from '../support/peer-script.js';
 import { exited, startRouterProcess, type RouterProcess } from '../support/processes.js';
-import { eventually, unprocessedWebhooks } from '../support/router.js';
+import { eventually } from '../support/router.js';
 
 /** Shared by the fault tests: peers, router processes, webhook traffic, and counting what arrived where. */
 
@@ -327,47 +327,47 @@ export async function allDelivered(peers: FaultPeers, expected: Set<Notification
 
 // ---------------------------------------------------------------- queues
 
-/** Read-only look at the router's stored webhooks and delivery queues in the test's Redis. */
+/** Read-only look at the router's queues (stored webhooks and deliveries) in the test's Redis. */
 export class QueueInspector {
   private readonly redis: Redis;
-  private readonly deliveryQueues: Queue[];
+  private readonly queues: Queue[];
 
   constructor(redisUrl: string, private readonly prefix: string) {
     this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
     // Some tests kill Redis on purpose; the inspector waits for it like the router does.
     this.redis.on('error', () => {});
-    this.deliveryQueues = CHANNEL_KINDS.map((kind) => new Queue(deliveryQueueName(kind), { connection: this.redis, prefix, skipVersionCheck: true }));
+    this.queues = [
+      openIngestQueue(this.redis, prefix),
+      ...CHANNEL_KINDS.map((kind) => new Queue(deliveryQueueName(kind), { connection: this.redis, prefix, skipVersionCheck: true })),
+    ];
   }
 
   /** Ids of what a worker holds right now (or held when its process died): stored webhooks and delivery jobs. */
   async active(): Promise<Record<string, string[]>> {
-    const pending = (await this.redis.xpending(ingestKeys(this.prefix).stream, INGEST_GROUP, '-', '+', 10_000).catch(() => [])) as Array<[string]>;
-    const entries = await Promise.all(this.deliveryQueues.map(async (queue) => [queue.name, (await queue.getActive()).map((job) => job.id!)] as const));
-    return { [INGEST_QUEUE]: pending.map(([id]) => id), ...Object.fromEntries(entries) };
+    const entries = await Promise.all(this.queues.map(async (queue) => [queue.name, (await queue.getActive()).map((job) => job.id!)] as const));
+    return Object.fromEntries(entries);
   }
 
-  /** bullmq's name for the state of a delivery job, or of a stored webhook (gone from the stream once processed). */
+  /** bullmq's name for the state of a delivery job or of a stored webhook ('completed' once removed: processed webhooks are not kept). */
   async state(queueName: string, id: string): Promise<string> {
-    if (queueName !== INGEST_QUEUE) return this.deliveryQueues.find((queue) => queue.name === queueName)!.getJobState(id);
-    const { stream } = ingestKeys(this.prefix);
-    if ((await this.redis.xpending(stream, INGEST_GROUP, id, id, 1)).length > 0) return 'active';
-    return (await this.redis.xrange(stream, id, id)).length > 0 ? 'waiting' : 'completed';
+    const state = await this.queues.find((queue) => queue.name === queueName)!.getJobState(id);
+    return queueName === INGEST_QUEUE && state === 'unknown' ? 'completed' : state;
   }
 
-  /** True when no webhook waits or is being processed, and no delivery job waits, runs or is scheduled for a retry. */
+  /** True when no webhook and no delivery waits, runs or is scheduled for a retry. */
   async idle(): Promise<boolean> {
-    const counts = await Promise.all(this.deliveryQueues.map((queue) => queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
-    return counts.every((count) => Object.values(count).every((n) => n === 0)) && (await unprocessedWebhooks(this.redis, this.prefix)) === 0;
+    const counts = await Promise.all(this.queues.map((queue) => queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
+    return counts.every((count) => Object.values(count).every((n) => n === 0));
   }
 
-  /** Delivery jobs and stored webhooks given up on. */
+  /** Stored webhooks and delivery jobs given up on. */
   async deadLetters(): Promise<number> {
-    const counts = await Promise.all(this.deliveryQueues.map((queue) => queue.getFailedCount()));
-    return counts.reduce((a, b) => a + b, 0) + (await ingestCounts(this.redis, this.prefix)).failed;
+    const counts = await Promise.all(this.queues.map((queue) => queue.getFailedCount()));
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.deliveryQueues.map((queue) => queue.close()));
+    await Promise.all(this.queues.map((queue) => queue.close()));
     this.redis.disconnect();
   }
 }

@@ -55,6 +55,8 @@ const ADMIN_ENDPOINTS: Array<[method: 'get' | 'post', path: string]> = [
   ['get', '/api/v1/deliveries'],
   ['get', '/api/v1/deliveries/failed'],
   ['post', '/api/v1/deliveries/failed/no-such-job/retry'],
+  ['get', '/api/v1/dead-letters'],
+  ['post', '/api/v1/dead-letters/ingest/no-such-job/retry'],
 ];
 
 describe('authentication of the webhook and the admin API', () => {

@@ -117,7 +117,7 @@ describe('channels converge on one incident per SLO (router, Redis and the three
     if (!incident) return false;
     const { receivers } = await detail(incident.id);
     const counts = await router.syncs.counts();
-    const busy = Object.values(counts).some((c) => c.waiting + c.active + c.delayed + c.prioritized > 0);
+    const busy = Object.values(counts).some((c) => (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) > 0);
     return !busy && Object.values(receivers as Record<string, { status: string }>).every((r) => r.status === 'sent' || r.status === 'not_notified') ? incident : false;
   };
 

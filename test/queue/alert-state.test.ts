@@ -23,34 +23,34 @@ describe('the alert state the AlertCenter lists', () => {
     const fingerprint = 'race0000000000a1';
     // All issued in one turn, as concurrent ingest jobs do: each reads before any of them writes.
     await Promise.all([
-      state.recordAll([[resolvedFixture({ fingerprint }), ['ops-email']]]),
-      ...Array.from({ length: 10 }, () => state.recordAll([[alertFixture({ fingerprint }), ['ops-email']]])),
+      state.recordAll([[resolvedFixture({ fingerprint }), 'incident-a']]),
+      ...Array.from({ length: 10 }, () => state.recordAll([[alertFixture({ fingerprint }), 'incident-a']])),
     ]);
     expect((await state.get(fingerprint))?.alert.status).toBe('resolved');
   });
 
   it('takes a firing state that started later than the stored resolve (the alert fired again)', async () => {
     const fingerprint = 'refire00000000a2';
-    await state.recordAll([[resolvedFixture({ fingerprint }), ['ops-email']]]);
-    await state.recordAll([[alertFixture({ fingerprint, startsAt: '2026-11-27T13:00:00Z' }), ['ops-slack']]]);
+    await state.recordAll([[resolvedFixture({ fingerprint }), 'incident-a']]);
+    await state.recordAll([[alertFixture({ fingerprint, startsAt: '2026-11-27T13:00:00Z' }), 'incident-b']]);
     const record = await state.get(fingerprint);
-    expect([record?.alert.status, record?.alert.startsAt, record?.receivers]).toEqual(['firing', '2026-11-27T13:00:00Z', ['ops-slack']]);
+    expect([record?.alert.status, record?.alert.startsAt, record?.incident]).toEqual(['firing', '2026-11-27T13:00:00Z', 'incident-b']);
   });
 
   it('applies copies within one webhook in order of their state, not of their position', async () => {
     const fingerprint = 'ordered0000000a3';
     await state.recordAll([
-      [resolvedFixture({ fingerprint }), ['ops-email']],
-      [alertFixture({ fingerprint }), ['ops-slack']],
+      [resolvedFixture({ fingerprint }), 'incident-a'],
+      [alertFixture({ fingerprint }), 'incident-b'],
     ]);
     expect((await state.get(fingerprint))?.alert.status).toBe('resolved');
   });
 
   it('forgets an alert from both of its indexes once its last update is older than the retention', async () => {
     const fingerprint = 'expired00000000a4';
-    await state.recordAll([[alertFixture({ fingerprint }), ['ops-email']]]);
+    await state.recordAll([[alertFixture({ fingerprint }), 'incident-a']]);
     await redis.zadd(`${prefix}:alerts:by-update`, 0, fingerprint); // last updated in 1970
-    await state.recordAll([[alertFixture({ fingerprint: 'fresh0000000000a5' }), ['ops-email']]]);
+    await state.recordAll([[alertFixture({ fingerprint: 'fresh0000000000a5' }), 'incident-a']]);
     expect(await redis.zscore(`${prefix}:alerts:by-update`, fingerprint)).toBeNull();
     expect(await redis.zscore(`${prefix}:alerts:by-version`, fingerprint)).toBeNull();
     expect((await state.list()).map((record) => record.alert.fingerprint)).not.toContain(fingerprint);

@@ -1,10 +1,9 @@
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingestCounts } from '../../src/queue/ingest.js';
 import { startChannelPeers, type ChannelPeers } from '../peers/channel-peers.js';
 import { burnRatePayload } from '../support/payloads.js';
-import { REDIS_URL, cleanRedis, eventually, startTestRouter, testPrefix, unprocessedWebhooks, type TestRouter } from '../support/router.js';
+import { REDIS_URL, cleanRedis, eventually, ingestCounts, startTestRouter, testPrefix, unprocessedWebhooks, type TestRouter } from '../support/router.js';
 
 const WEBHOOK = '/api/v1/webhooks/alertmanager';
 
@@ -34,7 +33,7 @@ describe('api and worker roles', () => {
     expect(res.status).toBe(202);
     // No worker in the api process: the webhook waits in the queue, and nothing reaches a channel.
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(await ingestCounts(redis, prefix)).toEqual({ waiting: 1, active: 0, failed: 0 });
+    expect(await ingestCounts(redis, prefix, ['waiting', 'active', 'failed'])).toEqual({ waiting: 1, active: 0, failed: 0 });
     expect(peers.pagerduty.received).toHaveLength(0);
 
     worker = await startTestRouter({ ...peers.env, REDIS_PREFIX: prefix, ROLE: 'worker' });

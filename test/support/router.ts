@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { loadConfig, secretsOf } from '../../src/config/env.js';
 import { createLogger, secretSet } from '../../src/observability/logger.js';
-import { fieldsOf, ingestCounts, ingestKeys } from '../../src/queue/ingest.js';
+import { openIngestQueue } from '../../src/queue/ingest.js';
 import { startRouter, type RunningRouter } from '../../src/server.js';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -70,17 +70,35 @@ export async function eventually<T>(probe: () => Promise<T> | T, timeoutMs = 10_
   }
 }
 
-/** The webhooks an api stored and no worker has processed yet, oldest first, parsed. */
-export async function storedWebhooks(redis: Redis, prefix: string): Promise<Array<{ acceptedAt: number; payload: any }>> {
-  const entries = await redis.xrange(ingestKeys(prefix).stream, '-', '+');
-  return entries.map(([, fields]) => {
-    const { acceptedAt, body } = fieldsOf(fields);
-    return { acceptedAt: Number(acceptedAt), payload: JSON.parse(String(body)) };
-  });
+/** A webhook stored and not processed yet: waiting, being processed, or waiting for a retry. */
+const UNPROCESSED_STATES = ['waiting', 'active', 'delayed', 'prioritized'] as const;
+
+/** `use` of the ingest queue on `redis` (a test's own connection), closed after. */
+async function withIngestQueue<T>(redis: Redis, prefix: string, use: (queue: ReturnType<typeof openIngestQueue>) => Promise<T>): Promise<T> {
+  const queue = openIngestQueue(redis, prefix);
+  try {
+    return await use(queue);
+  } finally {
+    await queue.close();
+  }
 }
 
-/** Webhooks stored and not processed yet: waiting, or taken by a worker that is not done with them. */
+/** The webhooks an api stored and no worker has processed yet, oldest first, parsed. */
+export async function storedWebhooks(redis: Redis, prefix: string): Promise<Array<{ acceptedAt: number; payload: any }>> {
+  const jobs = await withIngestQueue(redis, prefix, (queue) => queue.getJobs([...UNPROCESSED_STATES]));
+  return jobs
+    .filter((job) => job !== undefined)
+    .sort((a, b) => a.timestamp - b.timestamp)
+    .map((job) => ({ acceptedAt: job.data.acceptedAt, payload: JSON.parse(job.data.body) }));
+}
+
+/** Webhooks stored and not processed yet: waiting, being processed, or waiting for a retry. */
 export async function unprocessedWebhooks(redis: Redis, prefix: string): Promise<number> {
-  const { waiting, active } = await ingestCounts(redis, prefix);
-  return waiting + active;
+  const counts = await ingestCounts(redis, prefix, [...UNPROCESSED_STATES]);
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+/** The ingest queue's job counts in the states named. */
+export async function ingestCounts(redis: Redis, prefix: string, states: string[]): Promise<Record<string, number>> {
+  return withIngestQueue(redis, prefix, (queue) => queue.getJobCounts(...(states as Parameters<typeof queue.getJobCounts>)));
 }
