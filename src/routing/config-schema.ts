@@ -54,7 +54,7 @@ const durationOf = (allowZero: boolean) =>
 const duration = durationOf(false);
 
 /** A Prometheus label name. */
-const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'expected a label name');
+const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'expected a label name ([a-zA-Z_][a-zA-Z0-9_]*)');
 
 const receiverSchema = z
   .strictObject({

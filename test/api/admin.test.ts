@@ -52,7 +52,7 @@ describe('admin API, hot reload and AlertCenter state', () => {
     expect(res.body.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(Date.parse(res.body.loadedAt)).not.toBeNaN();
     expect(res.body.routes.map((r: any) => [r.name, r.matchers, r.receivers])).toEqual([
-      ['pages', ['severity="critical"'], ['oncall-pagerduty']],
+      ['pages', ['severity="critical"'], ['oncall-pagerduty', 'ops-slack']],
       ['warnings', ['severity="warning"'], ['ops-email', 'ops-slack']],
     ]);
     expect(JSON.stringify(res.body)).not.toContain('pd-routing-key');
@@ -62,7 +62,7 @@ describe('admin API, hot reload and AlertCenter state', () => {
     const res = await admin('post', '/api/v1/routing/test').send({ labels: { sloth_severity: 'page', sloth_slo: 'api-latency' } });
     expect(res.status).toBe(200);
     expect(res.body.labels.severity).toBe('critical');
-    expect(res.body.decision.deliveries.map((d: any) => d.receiver)).toEqual(['oncall-pagerduty']);
+    expect(res.body.decision.deliveries.map((d: any) => d.receiver)).toEqual(['oncall-pagerduty', 'ops-slack']);
     expect(res.body.verdicts[0]).toMatchObject({ route: 'pages', outcome: 'matched' });
 
     const bad = await admin('post', '/api/v1/routing/test').send({ labels: { severity: 3 } });
@@ -98,7 +98,7 @@ describe('admin API, hot reload and AlertCenter state', () => {
     expect(metricValue(metrics, 'alertcenter_config_last_reload_successful')).toBe(1);
   });
 
-  it('GET /api/v1/alerts shows each alert with its latest status and receivers', async () => {
+  it('GET /api/v1/alerts shows each alert with its latest status and its incident', async () => {
     const firing = burnRatePayload({ severity: 'critical', seed: 'ad' });
     await request(router.server).post('/api/v1/webhooks/alertmanager').set('Authorization', `Bearer ${WEBHOOK}`).send(firing).expect(202);
     const fingerprint = firing.alerts[0].fingerprint;
@@ -107,7 +107,10 @@ describe('admin API, hot reload and AlertCenter state', () => {
       return res.status === 200 && res.body;
     }, 10_000, 'the alert state');
     expect(record.alert).toMatchObject({ fingerprint, status: 'firing', severity: 'critical', slo: 'api-latency', objective: 99.5 });
-    expect(record.receivers).toEqual(['oncall-pagerduty']);
+    const incident = await admin('get', `/api/v1/incidents/${record.incident}`);
+    expect(incident.status).toBe(200);
+    expect(incident.body.incident.alerts[fingerprint]).toMatchObject({ status: 'firing' });
+    expect(Object.keys(incident.body.incident.receivers).sort()).toEqual(['oncall-pagerduty', 'ops-slack']);
 
     await request(router.server)
       .post('/api/v1/webhooks/alertmanager')
@@ -129,7 +132,7 @@ describe('admin API, hot reload and AlertCenter state', () => {
     expect((await admin('get', '/api/v1/alerts?status=open')).status).toBe(400);
     expect((await admin('get', '/api/v1/alerts/nope')).status).toBe(404);
     const queues = await admin('get', '/api/v1/deliveries');
-    expect(Object.keys(queues.body.queues).sort()).toEqual(['deliver-email', 'deliver-pagerduty', 'deliver-slack']);
+    expect(Object.keys(queues.body.queues).sort()).toEqual(['sync-email', 'sync-pagerduty', 'sync-slack']);
   });
 
   it('lists, counts and re-drives a stored webhook given up on, beside the delivery dead letters', async () => {

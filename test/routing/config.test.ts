@@ -31,7 +31,7 @@ describe('the shipped routing/routes.yaml', () => {
   });
 
   it.each([
-    ['critical', 'pages', ['oncall-pagerduty']],
+    ['critical', 'pages', ['oncall-pagerduty', 'ops-slack']],
     ['warning', 'warnings', ['ops-email', 'ops-slack']],
   ])('routes %s alerts through %s to %j', (severity, route, receivers) => {
     const decision = routeAlert(config, { severity, slo: 'api-latency' }, new Date());
@@ -77,6 +77,7 @@ describe('a file using every feature', () => {
         repeatIntervalMs: 4 * 3_600_000,
         activeTimeIntervals: [],
         muteTimeIntervals: [],
+        incident: { incidentBy: ['slo', 'service', 'tenant'], staleAfterMs: 2 * 3_600_000, resolveHoldMs: 0 },
       },
       {
         name: 'pages',
@@ -86,6 +87,7 @@ describe('a file using every feature', () => {
         repeatIntervalMs: 86_400_000,
         activeTimeIntervals: [],
         muteTimeIntervals: ['year-end-freeze'],
+        incident: { incidentBy: null, staleAfterMs: 8 * 3_600_000, resolveHoldMs: 5 * 60_000 },
       },
       {
         name: 'tickets',
@@ -95,6 +97,7 @@ describe('a file using every feature', () => {
         repeatIntervalMs: 86_400_000,
         activeTimeIntervals: ['office-hours'],
         muteTimeIntervals: [],
+        incident: { incidentBy: null, staleAfterMs: 8 * 3_600_000, resolveHoldMs: 5 * 60_000 },
       },
     ]);
     expect(config.routes[0]!.matchers[1]!.regex).toEqual(/^(?:database-.*)$/);
@@ -159,6 +162,11 @@ describe('invalid routing files: one fixture per error, exact one-line message',
     ['alias-bomb', '1:1: (yaml): Excessive alias count indicates a resource exhaustion attack'],
     ['bad-day-of-month', '9:25: time_intervals[0].time_intervals[0].days_of_month[0]: invalid day of month range "0:5" (expected 1 to 31, -1 for the last day, or a range such as 1:7)'],
     ['bad-duration', '7:22: routes[0].repeat_interval: invalid duration "1 day" (expected a Prometheus duration such as 4h or 30m)'],
+    ['bad-incident-by-label', '7:24: routes[0].incident_by[1]: expected a label name ([a-zA-Z_][a-zA-Z0-9_]*)'],
+    ['duplicate-incident-by-label', '7:18: routes[0].incident_by: names a label twice'],
+    ['empty-incident-by', '7:18: routes[0].incident_by: needs at least one label'],
+    ['bad-resolve-hold', '7:19: routes[0].resolve_hold: invalid duration "soon" (expected a Prometheus duration such as 4h or 30m)'],
+    ['zero-stale-after', '7:18: routes[0].stale_after: invalid duration "0s" (expected a Prometheus duration such as 4h or 30m)'],
     ['bad-email-address', '3:19: receivers[0].email.to[0]: expected an email address'],
     ['bad-email-from', '3:47: receivers[0].email.from: expected an email address, optionally with a display name: Name <address>'],
     ['bad-matcher', '6:16: routes[0].matchers[0]: cannot parse matcher \'severity critical\' (expected <label><op><value> such as severity="critical")'],
