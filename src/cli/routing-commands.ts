@@ -107,6 +107,7 @@ function routeDetails(route: RouteConfig): string[] {
     `matchers: ${route.matchers.length > 0 ? route.matchers.map(formatMatcher).join(', ') : '(none: matches every alert)'}`,
     `receivers: ${route.receivers.join(', ')}`,
     `repeat interval: ${formatDuration(route.repeatIntervalMs)}`,
+    `incidents: by ${route.incident.incidentBy?.join(', ') ?? 'alertname, slo, service (the fingerprint without an SLO)'}; resolve hold ${formatDuration(route.incident.resolveHoldMs)}; stale after ${formatDuration(route.incident.staleAfterMs)}`,
     ...(route.continue ? ['continue: true'] : []),
     ...(route.activeTimeIntervals.length > 0 ? [`active during: ${route.activeTimeIntervals.join(', ')}`] : []),
     ...(route.muteTimeIntervals.length > 0 ? [`muted during: ${route.muteTimeIntervals.join(', ')}`] : []),
