@@ -104,7 +104,30 @@ describe('routeAlert', () => {
       matches: [],
       usedDefault: true,
       deliveries: [{ route: 'default', receiver: 'ops-slack', repeatIntervalMs: DAY }],
+      incident: { route: 'default', incidentBy: null, staleAfterMs: 8 * 3_600_000, resolveHoldMs: 5 * 60_000 },
     });
+  });
+
+  it("keys and holds incidents by the first matched route's settings, muted or not", () => {
+    const settings = parseRoutingConfig(
+      `
+receivers: [{ name: ops-slack, slack: { channel: "#ops" } }]
+time_intervals: [{ name: always, time_intervals: [{ weekdays: ['sunday:saturday'] }] }]
+routes:
+  - { name: tenants, matchers: ['tenant=~".+"'], receivers: [ops-slack], incident_by: [slo, tenant], resolve_hold: 0s, stale_after: 1h, mute_time_intervals: [always], continue: true }
+  - { name: rest, receivers: [ops-slack] }
+default_receivers: [ops-slack]
+`,
+      'routes.yaml',
+      {},
+    );
+    expect(routeAlert(settings, { tenant: 'acme' }, MONDAY_NOON_PARIS).incident).toEqual({
+      route: 'tenants',
+      incidentBy: ['slo', 'tenant'],
+      staleAfterMs: 3_600_000,
+      resolveHoldMs: 0,
+    });
+    expect(routeAlert(settings, {}, MONDAY_NOON_PARIS).incident).toMatchObject({ route: 'rest', incidentBy: null });
   });
 
   it('says why a match is muted', () => {
@@ -114,6 +137,7 @@ describe('routeAlert', () => {
         receivers: ['ops-email', 'ops-slack'],
         repeatIntervalMs: DAY,
         mutedBy: { kind: 'outside_active_time_intervals', intervals: ['office-hours'] },
+        incident: { incidentBy: null, staleAfterMs: 8 * 3_600_000, resolveHoldMs: 5 * 60_000 },
       },
     ]);
     expect(routeAlert(config, { severity: 'critical' }, SUNDAY_MAINTENANCE).matches[0]!.mutedBy).toEqual({
