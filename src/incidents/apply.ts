@@ -24,13 +24,18 @@ export interface ApplyContext {
 /**
  * The result of applying copies or time to an incident:
  * - `changed`: a change receivers may need to hear about (the rev went up; events say what);
- * - `touched`: only bookkeeping moved (a repeat confirmed a tier still fires): write, tell nobody.
+ *   otherwise only bookkeeping moved (a repeat confirmed a tier still fires): write, tell nobody;
+ * - `marks`: the alert marks to write beside the document (new or newer states only).
  */
 export interface Applied {
   incident: Incident;
   events: TimelineEvent[];
   changed: boolean;
+  marks: Record<string, AlertMark>;
 }
+
+/** The marks the store holds for the fingerprints of a batch, in the key's latest incident. */
+export type KnownMarks = Readonly<Record<string, AlertMark>>;
 
 const SEVERITY_RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 
@@ -51,30 +56,37 @@ export function tierIdOf(alert: NormalizedAlert): string {
 
 /**
  * Applies a webhook's copies of the alerts of one incident key to `current` (the key's latest
- * incident, or null). Idempotent and order-safe: a repeat, an HA copy or another replica's copy
- * changes nothing, and a copy older than what is known (an earlier startsAt, a firing copy after
- * that firing's resolve) changes nothing. Returns null when nothing is to be written.
+ * incident, or null), given the marks `known` of their fingerprints in it. Idempotent and
+ * order-safe: a repeat, an HA copy or another replica's copy changes nothing, and a copy older than
+ * what is known (an earlier startsAt, a firing copy after that firing's resolve) changes nothing.
+ * Returns null when nothing is to be written.
  */
-export function applyAlerts(current: Incident | null, copies: readonly AlertCopy[], ctx: ApplyContext): Applied | null {
-  const fresh = copies.filter(({ alert }) => isNewer(current, alert) || sameStateNewerFigures(current, alert, copies));
+export function applyAlerts(current: Incident | null, known: KnownMarks, copies: readonly AlertCopy[], ctx: ApplyContext): Applied | null {
+  const isNewer = (alert: NormalizedAlert) => known[alert.fingerprint] === undefined || alertVersion(alert) > known[alert.fingerprint]!.version;
+  const fresh = copies.filter(({ alert }) => isNewer(alert) || sameStateNewerFigures(current, known, alert, copies));
   let incident: Incident;
   const events: TimelineEvent[] = [];
+  // The marks that count towards this incident's tiers: none yet when it opens.
+  let marks: Record<string, AlertMark>;
   if (current === null || current.state === 'resolved') {
     // Only a firing alert opens an incident; a resolve of something not open says nothing new.
-    const opener = newestFiring(fresh.filter(({ alert }) => isNewer(current, alert)));
+    const opener = newestFiring(fresh.filter(({ alert }) => isNewer(alert)));
     if (opener === undefined) return null;
     incident = openIncident(opener, ctx);
     events.push({ at: iso(ctx.now), kind: 'opened', severity: opener.alert.severity });
+    marks = {};
   } else {
     incident = structuredClone(current);
+    marks = { ...known };
   }
   incident.policy = ctx.policy;
   const before = snapshot(incident);
-  let touched = false;
+  const written: Record<string, AlertMark> = {};
   for (const copy of [...fresh].sort((a, b) => alertVersion(a.alert) - alertVersion(b.alert) || a.acceptedAt - b.acceptedAt)) {
-    touched = recordCopy(incident, copy) || touched;
+    const mark = recordCopy(incident, marks[copy.alert.fingerprint], copy);
+    marks[copy.alert.fingerprint] = written[copy.alert.fingerprint] = mark;
   }
-  touched = confirmFiring(incident, copies) || touched;
+  const touched = confirmFiring(incident, marks, copies) || Object.keys(written).length > 0;
   settleTiers(incident, before, ctx.now, events);
   settleState(incident, before, ctx.now, events);
   routeIncident(incident, ctx);
@@ -84,7 +96,7 @@ export function applyAlerts(current: Incident | null, copies: readonly AlertCopy
     incident.rev += 1;
     incident.changedAt = iso(ctx.now);
   }
-  return { incident, events, changed };
+  return { incident, events, changed, marks: written };
 }
 
 /**
@@ -106,7 +118,7 @@ export function tickIncident(current: Incident, now: number): Applied | null {
   if (events.length === 0) return null;
   incident.rev += 1;
   incident.changedAt = iso(now);
-  return { incident, events, changed: true };
+  return { incident, events, changed: true, marks: {} };
 }
 
 /** When time next changes the incident (a hold-down ends, a tier goes stale); null for never. */
@@ -119,14 +131,9 @@ export function nextTickAt(incident: Incident): number | null {
   return times.length === 0 ? null : Math.min(...times);
 }
 
-function isNewer(incident: Incident | null, alert: NormalizedAlert): boolean {
-  const mark = incident?.alerts[alert.fingerprint];
-  return mark === undefined || alertVersion(alert) > mark.version;
-}
-
 /** The same alert state again, from a later webhook whose figures differ (a repeat re-renders the annotations). */
-function sameStateNewerFigures(incident: Incident | null, alert: NormalizedAlert, copies: readonly AlertCopy[]): boolean {
-  const mark = incident?.alerts[alert.fingerprint];
+function sameStateNewerFigures(incident: Incident | null, known: KnownMarks, alert: NormalizedAlert, copies: readonly AlertCopy[]): boolean {
+  const mark = known[alert.fingerprint];
   if (incident === null || incident.state === 'resolved' || mark === undefined || alert.status !== 'firing') return false;
   if (alertVersion(alert) !== mark.version) return false;
   const tier = incident.tiers[mark.tier];
@@ -167,7 +174,6 @@ function openIncident({ alert }: AlertCopy, ctx: ApplyContext): Incident {
     budgetRemainingAtOpen: alert.budgetRemaining,
     budgetRemainingAtResolve: null,
     tiers: {},
-    alerts: {},
     receivers: {},
     policy: ctx.policy,
     links: {
@@ -188,16 +194,16 @@ function titleOf(alert: NormalizedAlert): string {
   return `${alert.alertname || 'Alert'}${where}`;
 }
 
-/** Records one newer copy: its mark, and its tier's figures and text. True when anything was written. */
-function recordCopy(incident: Incident, { alert, acceptedAt }: AlertCopy): boolean {
+/** Records one newer copy in its tier (firing count, figures, text); returns its new mark. */
+function recordCopy(incident: Incident, previous: AlertMark | undefined, { alert, acceptedAt }: AlertCopy): AlertMark {
   const tierId = tierIdOf(alert);
   const mark: AlertMark = { tier: tierId, status: alert.status, version: alertVersion(alert), startsAt: alert.startsAt };
-  incident.alerts[alert.fingerprint] = mark;
   const tier = (incident.tiers[tierId] ??= {
     id: tierId,
     alertname: alert.alertname,
     severity: alert.severity,
     firing: false,
+    firingAlerts: 0,
     stale: false,
     firingSince: null,
     clearedAt: null,
@@ -208,6 +214,11 @@ function recordCopy(incident: Incident, { alert, acceptedAt }: AlertCopy): boole
     description: alert.description,
     labels: routingLabels(alert),
   });
+  if (previous?.status === 'firing') {
+    const before = incident.tiers[previous.tier];
+    if (before) before.firingAlerts = Math.max(0, before.firingAlerts - 1);
+  }
+  if (alert.status === 'firing') tier.firingAlerts += 1;
   if (alert.status === 'firing' && acceptedAt >= tier.figuresAt) {
     tier.figuresAt = acceptedAt;
     tier.figures = figuresOf(alert);
@@ -219,16 +230,17 @@ function recordCopy(incident: Incident, { alert, acceptedAt }: AlertCopy): boole
   links.runbookUrl ??= alert.runbookUrl;
   links.dashboardUrl ??= alert.dashboardUrl;
   links.generatorUrl ??= alert.generatorUrl;
-  return true;
+  return mark;
 }
 
 /** Every firing copy, repeats included, confirms its tier still fires: the stale clock restarts. */
-function confirmFiring(incident: Incident, copies: readonly AlertCopy[]): boolean {
+function confirmFiring(incident: Incident, marks: KnownMarks, copies: readonly AlertCopy[]): boolean {
   let touched = false;
   for (const { alert, acceptedAt } of copies) {
-    const mark = incident.alerts[alert.fingerprint];
+    const mark = marks[alert.fingerprint];
     if (alert.status !== 'firing' || mark === undefined || mark.status !== 'firing' || mark.version !== alertVersion(alert)) continue;
-    const tier = incident.tiers[mark.tier]!;
+    const tier = incident.tiers[mark.tier];
+    if (tier === undefined) continue;
     if (acceptedAt > tier.lastSeenAt) {
       tier.lastSeenAt = acceptedAt;
       touched = true;
@@ -255,10 +267,9 @@ function figuresOf(alert: NormalizedAlert): TierFigures {
 
 /** A tier fires while any of its alerts does; its transitions go on the timeline. */
 function settleTiers(incident: Incident, before: string, now: number, events: TimelineEvent[]): void {
-  const firingTiers = new Set(Object.values(incident.alerts).filter((mark) => mark.status === 'firing').map((mark) => mark.tier));
   const wasFiring = new Set((JSON.parse(before) as Snapshot).firing);
   for (const tier of Object.values(incident.tiers)) {
-    tier.firing = firingTiers.has(tier.id);
+    tier.firing = tier.firingAlerts > 0;
     if (tier.firing && !wasFiring.has(tier.id)) {
       tier.firingSince = iso(now);
       tier.stale = false;

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { Applied } from './apply.js';
-import type { Incident, IncidentState, TimelineEvent, Told } from './types.js';
+import type { Applied, KnownMarks } from './apply.js';
+import type { AlertMark, Incident, IncidentState, TimelineEvent, Told } from './types.js';
 
 /** A weekly review reads five weeks back; Redis forgets an incident this long after its last change. */
 export const INCIDENT_RETENTION_MS = 40 * 24 * 3_600_000;
@@ -26,6 +26,7 @@ export class IncidentConflictError extends Error {
  * Incidents in Redis, the single source of truth of their state:
  * - `incident:<id>`: a hash of the document (`doc`, JSON) and its write counter (`seq`);
  * - `incident-key:<key>`: the latest incident of an incident key;
+ * - `incident:<id>:alerts`: the mark of each of its alerts (state and version), by fingerprint;
  * - `incident:<id>:timeline`: a list of events, newest last; `incident:<id>:told`: the notification
  *   log, a hash of what each receiver was told; `incident:<id>:attempts`: syncs started and not recorded;
  * - `incidents` (by opening time), `incidents:open`, and `incidents:due` (when time next changes one).
@@ -46,6 +47,7 @@ export class IncidentStore {
   private toldKey = (id: string) => `${this.prefix}:incident:${id}:told`;
   private attemptsKey = (id: string) => `${this.prefix}:incident:${id}:attempts`;
   private failingKey = (id: string) => `${this.prefix}:incident:${id}:failing`;
+  private marksKey = (id: string) => `${this.prefix}:incident:${id}:alerts`;
   private get index() {
     return `${this.prefix}:incidents`;
   }
@@ -57,20 +59,52 @@ export class IncidentStore {
   }
 
   /**
-   * Updates the latest incident of `key` with `compute` (given it, or null when the key has none),
-   * atomically: re-read and recompute on a concurrent write. Returns what was written, or null.
+   * Updates the latest incident of `key` with `compute` (given it, or null when the key has none,
+   * and the marks it holds for `fingerprints`), atomically: re-read and recompute on a concurrent
+   * write. Returns what was written, or null.
    */
-  async updateByKey(key: string, compute: (current: Incident | null) => Applied | null, dueAt: (incident: Incident) => number | null): Promise<Applied | null> {
+  async updateByKey(
+    key: string,
+    fingerprints: readonly string[],
+    compute: (current: Incident | null, known: KnownMarks) => Applied | null,
+    dueAt: (incident: Incident) => number | null,
+  ): Promise<Applied | null> {
     for (let i = 0; i < MAX_CONFLICTS; i++) {
       const currentId = (await this.redis.get(this.pointer(key))) ?? '';
       const current = currentId === '' ? { incident: null, seq: 0 } : await this.read(currentId);
-      const applied = compute(current.incident);
+      const known = current.incident === null ? {} : await this.marks(currentId, fingerprints);
+      const applied = compute(current.incident, known);
       if (applied === null) return null;
       // A new incident starts its own counter; the pointer check keeps two replicas from opening two.
       const seq = applied.incident.id === currentId ? current.seq : 0;
       if (await this.write(key, currentId, seq, applied, dueAt(applied.incident))) return applied;
     }
     throw new IncidentConflictError(key);
+  }
+
+  /** The marks of some of an incident's alerts. */
+  async marks(id: string, fingerprints: readonly string[]): Promise<Record<string, AlertMark>> {
+    if (fingerprints.length === 0) return {};
+    const values = await this.redis.hmget(this.marksKey(id), ...fingerprints);
+    const marks: Record<string, AlertMark> = {};
+    values.forEach((value, i) => {
+      if (value !== null) marks[fingerprints[i]!] = JSON.parse(value) as AlertMark;
+    });
+    return marks;
+  }
+
+  /** The marks of an incident's alerts, at most `limit` of them (an API view; a storm may hold thousands). */
+  async alerts(id: string, limit = 1_000): Promise<Record<string, AlertMark>> {
+    const alerts: Record<string, AlertMark> = {};
+    let cursor = '0';
+    do {
+      const [next, entries] = await this.redis.hscan(this.marksKey(id), cursor, 'COUNT', 500);
+      for (let i = 0; i + 1 < entries.length && Object.keys(alerts).length < limit; i += 2) {
+        alerts[entries[i]!] = JSON.parse(entries[i + 1]!) as AlertMark;
+      }
+      cursor = next;
+    } while (cursor !== '0' && Object.keys(alerts).length < limit);
+    return alerts;
   }
 
   /** `updateByKey` for a known incident (time passing, an acknowledgement). */
@@ -223,17 +257,18 @@ export class IncidentStore {
   }
 
   private async write(key: string, expectedPointer: string, expectedSeq: number, applied: Applied, dueAt: number | null, keepPointer = false): Promise<boolean> {
-    const { incident, events } = applied;
+    const { incident, events, marks } = applied;
     const now = Date.now();
     const written = await this.redis.eval(
       WRITE_INCIDENT,
-      6,
+      7,
       this.pointer(key),
       this.doc(incident.id),
       this.timelineKey(incident.id),
       this.index,
       this.openIndex,
       this.dueIndex,
+      this.marksKey(incident.id),
       expectedPointer,
       expectedSeq,
       incident.id,
@@ -245,6 +280,8 @@ export class IncidentStore {
       now,
       TIMELINE_LIMIT,
       keepPointer ? 1 : 0,
+      Object.keys(marks).length,
+      ...Object.entries(marks).flatMap(([fingerprint, mark]) => [fingerprint, JSON.stringify(mark)]),
       ...events.map((event) => JSON.stringify(event)),
     );
     return written === 1;
@@ -255,9 +292,10 @@ const stateRank = (state: IncidentState) => (state === 'resolved' ? 'resolved' :
 
 /**
  * KEYS: the key's pointer, the incident's hash, its timeline, the index by opening time, the open
- * index, the due index. ARGV: expected pointer ('' for none), expected seq (0 for a new incident),
- * id, document, 'open'|'resolved', opened at (ms), due at (ms or ''), retention (ms), now (ms),
- * timeline limit, keep pointer (1: an older incident of the key, whose pointer moved on), events...
+ * index, the due index, its alert marks. ARGV: expected pointer ('' for none), expected seq (0 for a
+ * new incident), id, document, 'open'|'resolved', opened at (ms), due at (ms or ''), retention (ms),
+ * now (ms), timeline limit, keep pointer (1: an older incident of the key, whose pointer moved on),
+ * the number of marks, then fingerprint and mark pairs, then the events.
  * Returns 0 when another writer came first.
  */
 const WRITE_INCIDENT = `
@@ -274,8 +312,15 @@ redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - retention)
 if ARGV[5] == 'resolved' then redis.call('ZREM', KEYS[5], ARGV[3]) else redis.call('ZADD', KEYS[5], ARGV[6], ARGV[3]) end
 -- Only ever brought forward here: a reminder due earlier stays; an early tick that finds nothing to do sets the exact time.
 if ARGV[5] == 'resolved' then redis.call('ZREM', KEYS[6], ARGV[3]) elseif ARGV[7] ~= '' then redis.call('ZADD', KEYS[6], 'LT', ARGV[7], ARGV[3]) end
-if #ARGV > 11 then
-  for i = 12, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+local marks = tonumber(ARGV[12])
+local at = 13
+for _ = 1, marks do
+  redis.call('HSET', KEYS[7], ARGV[at], ARGV[at + 1])
+  at = at + 2
+end
+redis.call('PEXPIRE', KEYS[7], retention)
+if at <= #ARGV then
+  for i = at, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
   redis.call('LTRIM', KEYS[3], -tonumber(ARGV[10]), -1)
   redis.call('PEXPIRE', KEYS[3], retention)
 end

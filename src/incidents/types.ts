@@ -41,6 +41,8 @@ export interface Tier {
   severity: Severity;
   /** True while any of its alerts fires. */
   firing: boolean;
+  /** How many of its alerts fire (a storm of instances makes one tier). */
+  firingAlerts: number;
   /** No copy confirmed it firing for longer than the route's `stale_after`: shown, not resolved. */
   stale: boolean;
   /** ISO: when it last started firing; when it last cleared. */
@@ -57,7 +59,11 @@ export interface Tier {
   labels: Record<string, string>;
 }
 
-/** What the incident knows of one alert: enough to ignore a repeat or an older copy. */
+/**
+ * What the incident knows of one alert: enough to ignore a repeat or an older copy. Kept beside the
+ * incident's document (a hash by fingerprint), not in it: a storm of instances must not make every
+ * update read and write thousands of them.
+ */
 export interface AlertMark {
   tier: string;
   status: AlertStatus;
@@ -120,7 +126,6 @@ export interface Incident {
   budgetRemainingAtOpen: number | null;
   budgetRemainingAtResolve: number | null;
   tiers: Record<string, Tier>;
-  alerts: Record<string, AlertMark>;
   receivers: Record<string, IncidentReceiver>;
   policy: IncidentPolicy;
   links: IncidentLinks;

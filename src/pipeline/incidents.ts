@@ -46,9 +46,10 @@ export async function updateIncident(batch: IncidentBatch, store: IncidentStore,
   let seen: Incident | null = null;
   const applied = await store.updateByKey(
     batch.key.key,
-    (current) => {
+    batch.copies.map(({ alert }) => alert.fingerprint),
+    (current, known) => {
       seen = current;
-      return applyAlerts(current, batch.copies, {
+      return applyAlerts(current, known, batch.copies, {
         now,
         newId: () => randomUUID(),
         key: batch.key,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { NormalizedAlert } from '../../src/alerts/types.js';
 import { applyAlerts, nextTickAt, tickIncident, type AlertCopy, type ApplyContext } from '../../src/incidents/apply.js';
 import { incidentKeyOf } from '../../src/incidents/key.js';
-import type { Incident } from '../../src/incidents/types.js';
+import type { AlertMark, Incident } from '../../src/incidents/types.js';
 import { parseRoutingConfig } from '../../src/routing/config.js';
 import { routeAlert } from '../../src/routing/route.js';
 import { alertFixture } from '../notifiers/helpers.js';
@@ -68,21 +68,33 @@ function context(now: number, alert: NormalizedAlert = warning6h(), resolveHoldM
 
 const copy = (alert: NormalizedAlert, acceptedAt: number): AlertCopy => ({ alert, acceptedAt });
 
+/** The alert marks the store keeps beside each incident, by incident id: what `known` is read from. */
+const marksOf = new Map<string, Record<string, AlertMark>>();
+
+/** `applyAlerts` as the store calls it: with the marks it holds for the copies' fingerprints in `current`, and keeping the written ones. */
+function apply(current: Incident | null, copies: AlertCopy[], ctx: ApplyContext) {
+  const held = current === null ? {} : (marksOf.get(current.id) ?? {});
+  const known = Object.fromEntries(copies.flatMap(({ alert }) => (held[alert.fingerprint] ? [[alert.fingerprint, held[alert.fingerprint]!]] : [])));
+  const applied = applyAlerts(current, known, copies, ctx);
+  if (applied) marksOf.set(applied.incident.id, { ...(marksOf.get(applied.incident.id) ?? {}), ...applied.marks });
+  return applied;
+}
+
 /** Applies copies in turn, as webhooks arriving at the given times would. */
 function play(start: Incident | null, ...steps: Array<[number, NormalizedAlert[]]>): Incident | null {
   let incident = start;
   for (const [at, alerts] of steps) {
-    const applied = applyAlerts(incident, alerts.map((alert) => copy(alert, at)), context(at));
+    const applied = apply(incident, alerts.map((alert) => copy(alert, at)), context(at));
     if (applied) incident = applied.incident;
   }
   return incident;
 }
 
-const kinds = (result: ReturnType<typeof applyAlerts>) => result?.events.map((event) => event.kind);
+const kinds = (result: ReturnType<typeof apply>) => result?.events.map((event) => event.kind);
 
 describe('applyAlerts', () => {
   it('opens one incident on the first firing tier, routed as its severity routes', () => {
-    const applied = applyAlerts(null, [copy(warning6h(), T0)], context(T0))!;
+    const applied = apply(null, [copy(warning6h(), T0)], context(T0))!;
     expect(kinds(applied)).toEqual(['opened', 'tier_fired']);
     expect(applied.changed).toBe(true);
     const { incident } = applied;
@@ -93,13 +105,13 @@ describe('applyAlerts', () => {
   });
 
   it('a resolve of nothing open opens nothing', () => {
-    expect(applyAlerts(null, [copy(resolved(warning6h()), T0)], context(T0))).toBeNull();
+    expect(apply(null, [copy(resolved(warning6h()), T0)], context(T0))).toBeNull();
   });
 
   it('a repeat changes nothing; a later copy of the same state only confirms the tier still fires', () => {
     const open = play(null, [T0, [warning6h()]])!;
-    expect(applyAlerts(open, [copy(warning6h(), T0)], context(T0))).toBeNull();
-    const confirmed = applyAlerts(open, [copy(warning6h(), T0 + MIN)], context(T0 + MIN))!;
+    expect(apply(open, [copy(warning6h(), T0)], context(T0))).toBeNull();
+    const confirmed = apply(open, [copy(warning6h(), T0 + MIN)], context(T0 + MIN))!;
     expect(confirmed.changed).toBe(false);
     expect(confirmed.events).toEqual([]);
     expect(confirmed.incident.rev).toBe(open.rev);
@@ -108,17 +120,17 @@ describe('applyAlerts', () => {
 
   it('newer figures from a later webhook change the incident; the same figures from an earlier one do not', () => {
     const open = play(null, [T0, [warning6h({ burnRate: 6 })]])!;
-    const later = applyAlerts(open, [copy(warning6h({ burnRate: 9 }), T0 + MIN)], context(T0 + MIN))!;
+    const later = apply(open, [copy(warning6h({ burnRate: 9 }), T0 + MIN)], context(T0 + MIN))!;
     expect(later.changed).toBe(true);
     expect(Object.values(later.incident.tiers)[0]!.figures.burnRate).toBe(9);
-    const late = applyAlerts(later.incident, [copy(warning6h({ burnRate: 6 }), T0 + 30_000)], context(T0 + 2 * MIN));
+    const late = apply(later.incident, [copy(warning6h({ burnRate: 6 }), T0 + 30_000)], context(T0 + 2 * MIN));
     expect(late?.changed ?? false).toBe(false);
     expect(Object.values((late?.incident ?? later.incident).tiers)[0]!.figures.burnRate).toBe(9);
   });
 
   it('escalates when a critical tier fires, and routes the page while keeping the receivers told before', () => {
     const open = play(null, [T0, [warning6h()]])!;
-    const escalated = applyAlerts(open, [copy(critical1h(), T0 + MIN)], context(T0 + MIN))!;
+    const escalated = apply(open, [copy(critical1h(), T0 + MIN)], context(T0 + MIN))!;
     expect(kinds(escalated)).toEqual(['tier_fired', 'escalated']);
     expect(escalated.incident).toMatchObject({ id: open.id, severity: 'critical', peakSeverity: 'critical' });
     expect(escalated.incident.receivers).toMatchObject({
@@ -130,7 +142,7 @@ describe('applyAlerts', () => {
 
   it('de-escalates when the critical tier clears, and no receiver is forgotten', () => {
     const critical = play(null, [T0, [warning6h()]], [T0 + MIN, [critical1h()]])!;
-    const back = applyAlerts(critical, [copy(resolved(critical1h()), T0 + 2 * MIN)], context(T0 + 2 * MIN))!;
+    const back = apply(critical, [copy(resolved(critical1h()), T0 + 2 * MIN)], context(T0 + 2 * MIN))!;
     expect(kinds(back)).toEqual(['tier_cleared', 'de_escalated']);
     expect(back.incident).toMatchObject({ state: 'open', severity: 'warning', peakSeverity: 'critical' });
     expect(back.incident.receivers.pager).toMatchObject({ routedNow: false });
@@ -138,13 +150,13 @@ describe('applyAlerts', () => {
 
   it('holds the resolve down; a tier firing again within the hold continues the incident (flapped)', () => {
     const open = play(null, [T0, [warning6h()]])!;
-    const clearing = applyAlerts(open, [copy(resolved(warning6h()), T0 + MIN)], context(T0 + MIN))!;
+    const clearing = apply(open, [copy(resolved(warning6h()), T0 + MIN)], context(T0 + MIN))!;
     expect(kinds(clearing)).toEqual(['tier_cleared', 'resolving']);
     expect(clearing.incident).toMatchObject({ state: 'resolving', holdUntil: T0 + MIN + HOLD });
     expect(tickIncident(clearing.incident, T0 + MIN + HOLD - 1)).toBeNull();
 
     const refire = warning6h({ startsAt: '2026-12-07T12:02:00Z' });
-    const flapped = applyAlerts(clearing.incident, [copy(refire, T0 + 2 * MIN)], context(T0 + 2 * MIN))!;
+    const flapped = apply(clearing.incident, [copy(refire, T0 + 2 * MIN)], context(T0 + 2 * MIN))!;
     expect(kinds(flapped)).toEqual(['tier_fired', 'flapped']);
     expect(flapped.incident).toMatchObject({ id: open.id, state: 'open', holdUntil: null });
   });
@@ -157,21 +169,21 @@ describe('applyAlerts', () => {
     expect(done.events[0]).toMatchObject({ durationMs: MIN });
 
     // The firing copy of the episode that resolved, delivered late (an HA peer, a retry).
-    expect(applyAlerts(done.incident, [copy(warning6h(), T0 + 10 * MIN)], context(T0 + 10 * MIN))).toBeNull();
+    expect(apply(done.incident, [copy(warning6h(), T0 + 10 * MIN)], context(T0 + 10 * MIN))).toBeNull();
 
-    const again = applyAlerts(done.incident, [copy(warning6h({ startsAt: '2026-12-07T13:00:00Z' }), T0 + 60 * MIN)], context(T0 + 60 * MIN))!;
+    const again = apply(done.incident, [copy(warning6h({ startsAt: '2026-12-07T13:00:00Z' }), T0 + 60 * MIN)], context(T0 + 60 * MIN))!;
     expect(again.incident.id).not.toBe(open.id);
     expect(kinds(again)).toEqual(['opened', 'tier_fired']);
   });
 
   it('a copy older than what is known changes nothing, whatever the order of arrival', () => {
     const refired = play(null, [T0, [warning6h({ startsAt: '2026-12-07T12:10:00Z' })]])!;
-    expect(applyAlerts(refired, [copy(resolved(warning6h({ startsAt: '2026-12-07T11:00:00Z' })), T0 + MIN)], context(T0 + MIN))).toBeNull();
+    expect(apply(refired, [copy(resolved(warning6h({ startsAt: '2026-12-07T11:00:00Z' })), T0 + MIN)], context(T0 + MIN))).toBeNull();
   });
 
   it('resolves at once with resolve_hold 0', () => {
     const open = play(null, [T0, [warning6h()]])!;
-    const applied = applyAlerts(open, [copy(resolved(warning6h()), T0 + MIN)], context(T0 + MIN, warning6h(), 0))!;
+    const applied = apply(open, [copy(resolved(warning6h()), T0 + MIN)], context(T0 + MIN, warning6h(), 0))!;
     expect(applied.incident.policy.resolveHoldMs).toBe(0);
     expect(kinds(applied)).toEqual(['tier_cleared', 'resolved']);
   });
@@ -203,7 +215,7 @@ describe('tickIncident', () => {
     expect(Object.values(stale.incident.tiers)[0]!.stale).toBe(true);
     expect(nextTickAt(stale.incident)).toBeNull();
 
-    const confirmed = applyAlerts(stale.incident, [copy(warning6h(), T0 + 62 * MIN)], context(T0 + 62 * MIN))!;
+    const confirmed = apply(stale.incident, [copy(warning6h(), T0 + 62 * MIN)], context(T0 + 62 * MIN))!;
     expect(confirmed.changed).toBe(true);
     expect(Object.values(confirmed.incident.tiers)[0]!.stale).toBe(false);
   });

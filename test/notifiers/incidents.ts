@@ -36,6 +36,7 @@ export function warningTier(overrides: Partial<Tier> = {}, figures: Partial<Tier
     alertname: 'MaestroSLOBurnRate',
     severity: 'warning',
     firing: true,
+    firingAlerts: 1,
     stale: false,
     firingSince: iso(T0),
     clearedAt: null,
@@ -56,6 +57,7 @@ export function criticalTier(overrides: Partial<Tier> = {}, figures: Partial<Tie
     alertname: 'MaestroSLOBurnRate',
     severity: 'critical',
     firing: true,
+    firingAlerts: 1,
     stale: false,
     firingSince: iso(at(40)),
     clearedAt: null,
@@ -104,7 +106,6 @@ export function incident(overrides: Partial<Incident> = {}): Incident {
     budgetRemainingAtOpen: 0.97,
     budgetRemainingAtResolve: null,
     tiers: { [warningTier().id]: warningTier() },
-    alerts: {},
     receivers: {},
     policy: { route: 'slo-alerts', staleAfterMs: 8 * 3_600_000, resolveHoldMs: 300_000 },
     links: {

@@ -12,7 +12,7 @@ function incident(overrides: Partial<Incident> = {}): Incident {
     id: 'i1', key: 'k', keyLabels: {}, rev: 3, state: 'open', title: 't', alertname: 'a', slo: 'api-latency', service: 's',
     objective: 99.5, period: '30d', periodSeconds: 2_592_000, sloDescription: null, severity: 'warning', peakSeverity: 'warning',
     openedAt: '2026-12-07T12:00:00Z', changedAt: '2026-12-07T12:00:00Z', resolvingSince: null, holdUntil: null, resolvedAt: null,
-    peakBurnRate: null, budgetRemainingAtOpen: null, budgetRemainingAtResolve: null, tiers: {}, alerts: {},
+    peakBurnRate: null, budgetRemainingAtOpen: null, budgetRemainingAtResolve: null, tiers: {},
     receivers: { slack: { route: 'warnings', repeatIntervalMs: 4 * HOUR, routedNow: true } },
     policy: { route: 'warnings', staleAfterMs: 8 * HOUR, resolveHoldMs: 0 },
     links: { runbookUrl: null, dashboardUrl: null, generatorUrl: null, alertmanagerUrl: null },

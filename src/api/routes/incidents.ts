@@ -26,7 +26,7 @@ export interface ReceiverView {
 /**
  * Incidents for the Maestro AlertCenter, behind ADMIN_TOKEN.
  * GET /api/v1/incidents?state=open|resolved&slo=&limit=   open first, then newest
- * GET /api/v1/incidents/:id                               state, tiers, alerts, timeline, and per receiver what was sent
+ * GET /api/v1/incidents/:id                               state, tiers, alerts (the first 1,000), timeline, and per receiver what was sent
  */
 export function incidentsRouter(store: IncidentStore, adminAuth: RequestHandler): Router {
   const router = Router();
@@ -42,8 +42,8 @@ export function incidentsRouter(store: IncidentStore, adminAuth: RequestHandler)
     const id = String(req.params.id);
     const incident = await store.get(id);
     if (!incident) throw new ApiError(404, 'not_found', `no incident with id ${JSON.stringify(id)}`);
-    const [timeline, told] = await Promise.all([store.timeline(id), store.told(id)]);
-    res.json({ incident, timeline, receivers: receiverViews(incident, told, timeline) });
+    const [timeline, told, alerts] = await Promise.all([store.timeline(id), store.told(id), store.alerts(id)]);
+    res.json({ incident: { ...incident, alerts }, timeline, receivers: receiverViews(incident, told, timeline) });
   });
   return router;
 }
