@@ -41,8 +41,29 @@ export interface UpdatedIncident {
   changed: boolean;
 }
 
+/**
+ * Runs the updates of one incident key one after the other within this process. In a storm every
+ * webhook of an SLO updates the same incident: concurrent compare-and-set writes would mostly
+ * conflict and start over, so only other processes' writes are left to conflict with.
+ */
+const updatesInFlight = new Map<string, Promise<unknown>>();
+function oneAtATime<T>(key: string, update: () => Promise<T>): Promise<T> {
+  const previous = updatesInFlight.get(key) ?? Promise.resolve();
+  const next = previous.then(update, update);
+  const settled = next.catch(() => {});
+  updatesInFlight.set(key, settled);
+  void settled.then(() => {
+    if (updatesInFlight.get(key) === settled) updatesInFlight.delete(key);
+  });
+  return next;
+}
+
 /** Applies one batch to its incident in Redis, atomically (see IncidentStore.updateByKey). */
-export async function updateIncident(batch: IncidentBatch, store: IncidentStore, config: RoutingConfig, now: number): Promise<UpdatedIncident> {
+export function updateIncident(batch: IncidentBatch, store: IncidentStore, config: RoutingConfig, now: number): Promise<UpdatedIncident> {
+  return oneAtATime(batch.key.key, () => applyBatch(batch, store, config, now));
+}
+
+async function applyBatch(batch: IncidentBatch, store: IncidentStore, config: RoutingConfig, now: number): Promise<UpdatedIncident> {
   let seen: Incident | null = null;
   const applied = await store.updateByKey(
     batch.key.key,

@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NormalizedAlert } from '../../src/alerts/types.js';
-import { nextTickAt } from '../../src/incidents/apply.js';
+import { randomUUID } from 'node:crypto';
+import { applyAlerts, nextTickAt } from '../../src/incidents/apply.js';
 import { IncidentStore } from '../../src/incidents/store.js';
 import type { Told } from '../../src/incidents/types.js';
 import { updateIncident, type IncidentBatch } from '../../src/pipeline/incidents.js';
@@ -44,9 +45,17 @@ describe('IncidentStore (real Redis)', () => {
     redis.disconnect();
   });
 
-  it('loses no update when 40 webhooks of one incident are applied at once, and opens one incident', async () => {
-    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => updateIncident(batchOf([instance(i)]), store, config, Date.now())));
-    const ids = new Set(results.map((result) => result.incident!.id));
+  it('loses no update when 40 webhooks of one incident are written at once, from as many writers, and opens one incident', async () => {
+    // Straight to the store, as 40 processes would write: the compare-and-set, not in-process order, keeps them apart.
+    const writers = Array.from({ length: 40 }, () => new IncidentStore(redis, prefix));
+    const results = await Promise.all(
+      writers.map((writer, i) => {
+        const batch = batchOf([instance(i)]);
+        const ctx = { now: Date.now(), newId: () => randomUUID(), key: batch.key, policy, route: () => [] };
+        return writer.updateByKey(batch.key.key, [instance(i).fingerprint], (current, known) => applyAlerts(current, known, batch.copies, ctx), nextTickAt);
+      }),
+    );
+    const ids = new Set(results.map((result) => result!.incident.id));
     expect(ids.size).toBe(1);
     const [id] = ids;
     const incident = (await store.get(id!))!;
