@@ -1,10 +1,10 @@
-import { ConfigError, loadConfig, secretsOf } from './config/env.js';
+import { type Config, ConfigError, loadConfig, secretsOf } from './config/env.js';
 import { createLogger, secretSet } from './observability/logger.js';
-import { startRouter } from './server.js';
+import { type RunningRouter, startRouter } from './server.js';
 
 /** Process entry: config from the environment, signals, exit codes. */
 async function main(): Promise<void> {
-  let config;
+  let config: Config;
   try {
     config = loadConfig(process.env);
   } catch (error) {
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel, undefined, secretSet(secretsOf(config)));
 
-  let router;
+  let router: RunningRouter;
   try {
     router = await startRouter(config, logger);
   } catch (error) {
