@@ -7,6 +7,7 @@ import { alertsRouter } from './api/routes/alerts.js';
 import { deliveriesRouter } from './api/routes/deliveries.js';
 import { healthRouter } from './api/routes/health.js';
 import { metricsRouter } from './api/routes/metrics.js';
+import { openApiRouter } from './api/routes/openapi.js';
 import { routingRouter } from './api/routes/routing.js';
 import { webhookRoute } from './api/routes/webhook.js';
 import { loadSloCatalog, type SloCatalog } from './alerts/slo-catalog.js';
@@ -100,6 +101,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
             routingRouter(routing, catalog, config.defaultSeverity, adminAuth),
             deliveriesRouter(deliveries, adminAuth),
             alertsRouter(alertState, deliveries, adminAuth),
+            openApiRouter(),
           ]
         : []),
     ],

@@ -4,7 +4,7 @@ import type { AlertState } from '../../queue/alert-state.js';
 import type { DeliveryQueues } from '../../queue/deliveries.js';
 import { ApiError } from '../errors.js';
 
-const listQuery = z.object({
+export const listQuery = z.object({
   status: z.enum(['firing', 'resolved']).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });

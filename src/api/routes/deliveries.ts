@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { DeliveryQueues } from '../../queue/deliveries.js';
 import { ApiError } from '../errors.js';
 
-const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) });
+export const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) });
 
 /**
  * Dead letters, behind ADMIN_TOKEN.
