@@ -102,7 +102,10 @@ export const API_OPERATIONS: ApiOperation[] = [
       summary: 'Redis reachable and routing loaded',
       responses: {
         '200': { description: 'Ready.', content: json(z.object({ status: z.literal('ready'), checks: z.record(z.string(), z.boolean()) })) },
-        '503': { description: 'Not ready: `checks` says what is not.', content: json(z.object({ status: z.literal('not_ready'), checks: z.record(z.string(), z.boolean()) })) },
+        '503': {
+          description: 'Not ready: `checks` says what is not.',
+          content: json(z.object({ status: z.literal('not_ready'), checks: z.record(z.string(), z.boolean()) })),
+        },
       },
     },
   },

@@ -49,7 +49,10 @@ const documented = (operations = API_OPERATIONS) => operations.map(({ method, pa
 
 /** What a route list lacks, each way. */
 function drift(registered: string[], described: string[]) {
-  return { undocumented: registered.filter((route) => !described.includes(route)), documentedButMissing: described.filter((route) => !registered.includes(route)) };
+  return {
+    undocumented: registered.filter((route) => !described.includes(route)),
+    documentedButMissing: described.filter((route) => !registered.includes(route)),
+  };
 }
 
 describe('OpenAPI description', () => {
@@ -95,7 +98,9 @@ describe('OpenAPI description', () => {
   it('takes its request schemas from the zod schemas the routes validate with', () => {
     const { paths } = createOpenApiDocument();
     const webhook = paths!['/api/v1/webhooks/alertmanager']!.post!;
-    const body = (webhook.requestBody as { content: Record<string, { schema: { required: string[]; properties: Record<string, unknown> } }> }).content['application/json']!.schema;
+    const body = (webhook.requestBody as { content: Record<string, { schema: { required: string[]; properties: Record<string, unknown> } }> }).content[
+      'application/json'
+    ]!.schema;
     expect(body.required.sort()).toEqual(['alerts', 'externalURL', 'groupKey', 'status', 'version']);
     expect(body.properties.alerts).toMatchObject({ type: 'array', maxItems: 1000 });
     expect(webhook.security).toEqual([{ webhookToken: [] }, { webhookBasic: [] }]);
@@ -120,7 +125,10 @@ describe('OpenAPI description', () => {
   it('has a route behind every documented path and method (none answers "no route")', async () => {
     for (const { method, path } of API_OPERATIONS) {
       const url = path.replace(/:(\w+)/g, 'openapi-test-$1');
-      const res = await request(router.server)[method](url).set('Content-Type', 'application/json').send(method === 'get' ? undefined : '{}');
+      const res = await request(router.server)
+        [method](url)
+        .set('Content-Type', 'application/json')
+        .send(method === 'get' ? undefined : '{}');
       const noRoute = res.status === 404 && String(res.body?.error?.message).startsWith('no route for');
       expect(noRoute, `${method.toUpperCase()} ${path}`).toBe(false);
     }

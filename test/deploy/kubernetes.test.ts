@@ -57,7 +57,9 @@ type PodSpec = {
   containers: Container[];
   volumes?: Array<{ name: string; emptyDir?: object }>;
 };
-type DeploymentDoc = Manifest & { spec: { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } };
+type DeploymentDoc = Manifest & {
+  spec: { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+};
 
 const deployments = manifests.map(({ doc }) => doc).filter((doc): doc is DeploymentDoc => doc.kind === 'Deployment');
 const roleOf = (deployment: DeploymentDoc) => deployment.spec.template.spec.containers[0]!.env.find((env) => env.name === 'ROLE')?.value;
@@ -102,7 +104,9 @@ describe('Kubernetes manifests', () => {
 
   it('runs the api and worker roles as separate Deployments, each under a PodDisruptionBudget', () => {
     expect(deployments.map(roleOf).sort()).toEqual(['api', 'worker']);
-    const budgets = manifests.map(({ doc }) => doc).filter((doc) => doc.kind === 'PodDisruptionBudget') as Array<Manifest & { spec: { selector: { matchLabels: Record<string, string> }; minAvailable: number } }>;
+    const budgets = manifests.map(({ doc }) => doc).filter((doc) => doc.kind === 'PodDisruptionBudget') as Array<
+      Manifest & { spec: { selector: { matchLabels: Record<string, string> }; minAvailable: number } }
+    >;
     for (const deployment of deployments) {
       const labels = deployment.spec.template.metadata.labels;
       expect(matches(deployment.spec.selector.matchLabels, labels)).toBe(true);
@@ -114,7 +118,9 @@ describe('Kubernetes manifests', () => {
   });
 
   it('sends the Service only to api pods, on their named port', () => {
-    const service = manifests.find(({ doc }) => doc.kind === 'Service')!.doc as Manifest & { spec: { selector: Record<string, string>; ports: Array<{ targetPort: string }> } };
+    const service = manifests.find(({ doc }) => doc.kind === 'Service')!.doc as Manifest & {
+      spec: { selector: Record<string, string>; ports: Array<{ targetPort: string }> };
+    };
     const selected = deployments.filter((deployment) => matches(service.spec.selector, deployment.spec.template.metadata.labels));
     expect(selected.map(roleOf)).toEqual(['api']);
     const container = selected[0]!.spec.template.spec.containers[0]!;
