@@ -162,7 +162,8 @@ buildah build --isolation chroot --format docker --layers --pull=false \
   --build-arg "NODE_IMAGE=$standin" "${secret[@]}" -t "$image" . >"$work/build.log" 2>&1 ||
   { tail -n 40 "$work/build.log" >&2; fail "buildah build"; }
 build_seconds=$((SECONDS - step))
-pm image prune -f >/dev/null 2>&1 || true
+# Keeps the layer cache of recent builds (the npm ci steps), drops what no build used for a week.
+pm image prune -f --filter until=168h >/dev/null 2>&1 || true
 log "built $image in $build_seconds s ($(pm image inspect --format '{{.Size}}' "$image" | awk '{printf "%d MB", $1 / 1e6}'))"
 
 # --- the image as built ---
