@@ -26,9 +26,9 @@
 # a loopback interface: the image runs with its defaults (HOST=0.0.0.0, PORT=8080) against the
 # test's own redis-server there, and nothing is reachable from or to any other address.
 # Checks: the numeric user, no npm logs or caches and no CA bundle left in the image, the
-# HEALTHCHECK kept, /healthz, /readyz, a webhook answered 202, `podman healthcheck run`, the CLI
-# (`alertcenter routing check` and `npx alertcenter routing check`), a read-only root filesystem,
-# and SIGTERM ending in exit code 0.
+# HEALTHCHECK kept, /healthz, /readyz, a webhook answered 202 (401 without a token),
+# /api/v1/openapi.json, `podman healthcheck run`, the CLI (`alertcenter routing check` and
+# `npx alertcenter routing check`), a read-only root filesystem, and SIGTERM ending in exit 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -224,6 +224,10 @@ log "webhook answered $status $(cat "$work/webhook.json")"
 unauthorized=$(in_ns curl -sS -o /dev/null -w '%{http_code}' -X POST "$base/api/v1/webhooks/alertmanager" \
   -H 'Content-Type: application/json' --data '{}')
 [ "$unauthorized" = 401 ] || fail "webhook without a token answered $unauthorized"
+
+openapi=$(in_ns curl -fsS "$base/api/v1/openapi.json") || fail "/api/v1/openapi.json"
+case "$openapi" in *'"openapi":"3.1.0"'*'"version":"'*) ;; *) fail "/api/v1/openapi.json: ${openapi:0:200}" ;; esac
+log "/api/v1/openapi.json served ($(echo "$openapi" | wc -c) bytes)"
 
 pm healthcheck run "$container" >/dev/null || fail "podman healthcheck run: unhealthy"
 log "HEALTHCHECK: healthy"
