@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
-import { ConfigError, loadConfig, secretsOf } from './config/env.js';
+import { type Config, ConfigError, loadConfig, secretsOf } from './config/env.js';
 import { createLogger, secretSet } from './observability/logger.js';
-import { startRouter } from './server.js';
+import { type RunningRouter, startRouter } from './server.js';
 
 /** Process entry: config from the environment, signals, exit codes. */
 async function main(): Promise<void> {
   // .env in the working directory, when present (see .env.example); variables set in the real environment win.
   if (existsSync('.env')) process.loadEnvFile('.env');
-  let config;
+  let config: Config;
   try {
     config = loadConfig(process.env);
   } catch (error) {
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel, undefined, secretSet(secretsOf(config)));
 
-  let router;
+  let router: RunningRouter;
   try {
     router = await startRouter(config, logger);
   } catch (error) {

@@ -7,6 +7,7 @@ import { alertsRouter } from './api/routes/alerts.js';
 import { deadLettersRouter } from './api/routes/dead-letters.js';
 import { healthRouter } from './api/routes/health.js';
 import { metricsRouter } from './api/routes/metrics.js';
+import { openApiRouter } from './api/routes/openapi.js';
 import { routingRouter } from './api/routes/routing.js';
 import { webhookRoute } from './api/routes/webhook.js';
 import { loadSloCatalog, type SloCatalog } from './alerts/slo-catalog.js';
@@ -20,7 +21,7 @@ import { tickDueIncidents } from './pipeline/incidents.js';
 import { processWebhook } from './pipeline/process-webhook.js';
 import { recordSyncFailure, syncReceiver } from './pipeline/sync.js';
 import { AlertState } from './queue/alert-state.js';
-import { countDeadLetters, DeadLetters } from './queue/dead-letters.js';
+import { DeadLetters } from './queue/dead-letters.js';
 import { ingestDeadLetterSource, IngestProducer } from './queue/ingest.js';
 import { startIngestWorker } from './queue/ingest-worker.js';
 import { CHANNEL_KINDS, INGEST_QUEUE, QUEUE_STATES } from './queue/names.js';
@@ -116,6 +117,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
             deadLettersRouter(deadLetters, adminAuth),
             alertsRouter(alertState, syncs, adminAuth),
             incidentsRouter(incidents, adminAuth),
+            openApiRouter(),
           ]
         : []),
     ],

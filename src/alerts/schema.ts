@@ -35,7 +35,7 @@ const alertSchema = z.looseObject({
   panelURL: z.string().optional(),
 });
 
-const webhookPayloadSchema = z.looseObject({
+export const webhookPayloadSchema = z.looseObject({
   version: z.string(),
   groupKey: z.string(),
   status: z.enum(['firing', 'resolved']),

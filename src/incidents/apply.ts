@@ -198,7 +198,7 @@ function titleOf(alert: NormalizedAlert): string {
 function recordCopy(incident: Incident, previous: AlertMark | undefined, { alert, acceptedAt }: AlertCopy): AlertMark {
   const tierId = tierIdOf(alert);
   const mark: AlertMark = { tier: tierId, status: alert.status, version: alertVersion(alert), startsAt: alert.startsAt };
-  const tier = (incident.tiers[tierId] ??= {
+  incident.tiers[tierId] ??= {
     id: tierId,
     alertname: alert.alertname,
     severity: alert.severity,
@@ -213,7 +213,8 @@ function recordCopy(incident: Incident, previous: AlertMark | undefined, { alert
     summary: alert.summary,
     description: alert.description,
     labels: routingLabels(alert),
-  });
+  };
+  const tier = incident.tiers[tierId];
   if (previous?.status === 'firing') {
     const before = incident.tiers[previous.tier];
     if (before) before.firingAlerts = Math.max(0, before.firingAlerts - 1);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { loadSloCatalog, parseSloCatalog } from '../../src/alerts/slo-catalog.js';
 import {
   BUDGET_EXHAUSTED_ALERT,

@@ -162,7 +162,7 @@ export async function postWebhook(url: string, payload: object): Promise<Webhook
 
 function networkOutcome(error: unknown): WebhookOutcome {
   if ((error as Error).name === 'TimeoutError') return 'timeout';
-  const code = ((error as { cause?: { code?: string } }).cause ?? {}).code;
+  const code = (error as { cause?: { code?: string } }).cause?.code;
   return code === 'ECONNREFUSED' ? 'refused' : 'reset';
 }
 

@@ -94,7 +94,8 @@ describe('slow clients (slowloris) against REQUEST_TIMEOUT and HEADERS_TIMEOUT o
     const closedAfter = await Promise.all(clients.map((client) => Promise.race([client.closed, new Promise<number>((resolve) => setTimeout(() => resolve(Infinity), 40_000))])));
     const byKind: Record<string, { minMs: number; maxMs: number; answered408: number }> = {};
     clients.forEach((client, i) => {
-      const entry = (byKind[client.kind] ??= { minMs: Infinity, maxMs: 0, answered408: 0 });
+      byKind[client.kind] ??= { minMs: Infinity, maxMs: 0, answered408: 0 };
+      const entry = byKind[client.kind]!;
       entry.minMs = Math.min(entry.minMs, closedAfter[i]!);
       entry.maxMs = Math.max(entry.maxMs, closedAfter[i]!);
       if (client.received().startsWith('HTTP/1.1 408')) entry.answered408 += 1;

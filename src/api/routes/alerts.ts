@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AlertState } from '../../queue/alert-state.js';
 import { ApiError } from '../errors.js';
 
-const listQuery = z.object({
+export const listQuery = z.object({
   status: z.enum(['firing', 'resolved']).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });

@@ -11,17 +11,22 @@ import { ApiError } from '../errors.js';
  * GET  /api/v1/deliveries/failed?limit=
  * POST /api/v1/deliveries/failed/:id/retry?queue=
  */
+export const deadLetterListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  queue: z.string().min(1).optional().meta({ description: 'One queue: ingest, sync-pagerduty, sync-slack or sync-email.' }),
+});
+
 export function deadLettersRouter(deadLetters: DeadLetters, adminAuth: RequestHandler): Router {
   const router = Router();
-  const listQuery = z.object({
-    limit: z.coerce.number().int().min(1).max(1000).default(100),
-    queue: z.enum(deadLetters.queues() as [string, ...string[]]).optional(),
-  });
   const list = (key: 'deadLetters' | 'failed'): RequestHandler => async (req, res) => {
-    const query = listQuery.safeParse(req.query);
+    const query = deadLetterListQuery.safeParse(req.query);
     if (!query.success) {
       const issue = query.error.issues[0]!;
       throw new ApiError(400, 'invalid_query', `${issue.path.join('.')}: ${issue.message}`);
+    }
+    const { queue } = query.data;
+    if (queue !== undefined && !deadLetters.queues().includes(queue)) {
+      throw new ApiError(400, 'invalid_query', `queue: expected one of ${deadLetters.queues().join(', ')}, got ${JSON.stringify(queue)}`);
     }
     res.json({ [key]: await deadLetters.list(query.data) });
   };

@@ -8,7 +8,7 @@ import { routingLabelsOfTestAlert } from '../../routing/test-alert.js';
 import { readJsonBody } from '../body.js';
 import { ApiError } from '../errors.js';
 
-const testRequest = z.strictObject({
+export const testRequest = z.strictObject({
   labels: z.record(z.string(), z.string()),
   /** ISO time at which to evaluate time intervals; now by default. */
   at: z.iso.datetime({ offset: true }).optional(),

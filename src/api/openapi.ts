@@ -1,0 +1,354 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { createDocument, type oas31, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
+import { webhookPayloadSchema } from '../alerts/schema.js';
+import { listQuery as alertsListQuery } from './routes/alerts.js';
+import { deadLetterListQuery } from './routes/dead-letters.js';
+import { incidentListQuery } from './routes/incidents.js';
+import { testRequest as routingTestRequest } from './routes/routing.js';
+
+/**
+ * The OpenAPI 3.1 description of the HTTP API, served at GET /api/v1/openapi.json.
+ *
+ * Request schemas are the zod schemas the routes validate with (imported, never copied); responses
+ * are described here. Every route the app registers must have an entry in API_OPERATIONS, under its
+ * express path (`/api/v1/alerts/:fingerprint`): test/api/openapi.test.ts compares this list with the
+ * routes of a running router, both ways, so a new route without an entry (or an entry without a
+ * route) fails the suite. To document a route: export the zod schema it validates with, add an
+ * entry below with `auth` and `operation`, and run that test.
+ */
+export const OPENAPI_PATH = '/api/v1/openapi.json';
+
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+type Auth = 'none' | 'admin' | 'webhook';
+
+export interface ApiOperation {
+  method: Method;
+  /** The path as registered with express (`:param` segments). */
+  path: string;
+  auth: Auth;
+  operation: ZodOpenApiOperationObject;
+}
+
+const errorBody = z
+  .object({ error: z.object({ code: z.string().meta({ example: 'invalid_payload' }), message: z.string() }) })
+  .meta({ id: 'Error', description: 'Every error has this shape.' });
+
+const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+const error = (description: string) => ({ description, content: json(errorBody) });
+const unauthorized = error('Missing or wrong credentials.');
+const anyObject = z.record(z.string(), z.unknown());
+
+const deadLetter = z
+  .looseObject({
+    id: z.string(),
+    queue: z.string(),
+    reason: z.string(),
+    attempts: z.int(),
+    failedAt: z.string().nullable(),
+  })
+  .meta({
+    id: 'DeadLetter',
+    description: "A job given up on, with the queue's own fields: a webhook's acceptedAt, bytes, alerts and groupKey; a sync's incidentId and receiver.",
+  });
+
+const incident = z
+  .looseObject({
+    id: z.string(),
+    state: z.enum(['open', 'resolving', 'resolved']),
+    severity: z.enum(['critical', 'warning', 'info']),
+    peakSeverity: z.enum(['critical', 'warning', 'info']),
+    title: z.string(),
+    slo: z.string().nullable(),
+    service: z.string().nullable(),
+    openedAt: z.string(),
+    changedAt: z.string(),
+    resolvedAt: z.string().nullable(),
+    tiers: z.record(z.string(), anyObject),
+    receivers: z.record(z.string(), anyObject),
+  })
+  .meta({ id: 'Incident', description: 'One incident: the burn tiers of one SLO (or one alert), its state, figures and receivers.' });
+
+const alertRecord = z
+  .looseObject({ alert: anyObject, updatedAt: z.string(), incident: z.string().nullable() })
+  .meta({ id: 'AlertRecord', description: 'The latest known state of one alert: the normalized alert, when it changed, the incident it belongs to.' });
+
+const fingerprintParam = z.object({ fingerprint: z.string().meta({ description: 'The alert fingerprint (16 hex digits from Alertmanager).' }) });
+
+export const API_OPERATIONS: ApiOperation[] = [
+  {
+    method: 'post',
+    path: '/api/v1/webhooks/alertmanager',
+    auth: 'webhook',
+    operation: {
+      operationId: 'postAlertmanagerWebhook',
+      summary: "Alertmanager's webhook (version 4; Grafana's superset too)",
+      requestBody: { required: true, content: json(webhookPayloadSchema) },
+      responses: {
+        '202': { description: 'Stored in Redis; everything after runs from Redis.', content: json(z.object({ accepted: z.int().min(0) })) },
+        '400': error('invalid_json or invalid_payload: the message names the field.'),
+        '401': unauthorized,
+        '413': error('payload_too_large: body over MAX_BODY_BYTES.'),
+        '415': error('unsupported_media_type: not application/json.'),
+        '503': error('unavailable: Redis cannot take the alert; retry.'),
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/healthz',
+    auth: 'none',
+    operation: {
+      operationId: 'getHealth',
+      summary: 'The process is alive',
+      responses: { '200': { description: 'Alive.', content: json(z.object({ status: z.literal('ok') })) } },
+    },
+  },
+  {
+    method: 'get',
+    path: '/readyz',
+    auth: 'none',
+    operation: {
+      operationId: 'getReadiness',
+      summary: 'Redis reachable and routing loaded',
+      responses: {
+        '200': { description: 'Ready.', content: json(z.object({ status: z.literal('ready'), checks: z.record(z.string(), z.boolean()) })) },
+        '503': {
+          description: 'Not ready: `checks` says what is not.',
+          content: json(z.object({ status: z.literal('not_ready'), checks: z.record(z.string(), z.boolean()) })),
+        },
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/metrics',
+    auth: 'none',
+    operation: {
+      operationId: 'getMetrics',
+      summary: 'Prometheus metrics',
+      responses: { '200': { description: 'Prometheus text exposition format.', content: { 'text/plain': { schema: z.string() } } } },
+    },
+  },
+  {
+    method: 'get',
+    path: OPENAPI_PATH,
+    auth: 'none',
+    operation: {
+      operationId: 'getOpenApi',
+      summary: 'This description',
+      responses: { '200': { description: 'OpenAPI 3.1 document.', content: json(anyObject) } },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/routing',
+    auth: 'admin',
+    operation: {
+      operationId: 'getRouting',
+      summary: 'The routing configuration in force (secrets masked), its hash and load time',
+      responses: {
+        '200': { description: 'Routing configuration.', content: json(z.looseObject({ file: z.string(), hash: z.string(), loadedAt: z.string() })) },
+        '401': unauthorized,
+      },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/routing/test',
+    auth: 'admin',
+    operation: {
+      operationId: 'testRouting',
+      summary: 'Labels in; matched routes and receivers, and why, out',
+      requestBody: { required: true, content: json(routingTestRequest) },
+      responses: {
+        '200': {
+          description: 'How the pipeline would route an alert with these labels.',
+          content: json(z.looseObject({ labels: z.record(z.string(), z.string()), hash: z.string(), verdicts: z.array(anyObject), decision: anyObject })),
+        },
+        '400': error('invalid_json or invalid_request.'),
+        '401': unauthorized,
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/alerts',
+    auth: 'admin',
+    operation: {
+      operationId: 'listAlerts',
+      summary: 'Latest state of each alert, newest first',
+      requestParams: { query: alertsListQuery },
+      responses: {
+        '200': { description: 'Alerts.', content: json(z.object({ alerts: z.array(alertRecord) })) },
+        '400': error('invalid_query.'),
+        '401': unauthorized,
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/alerts/:fingerprint',
+    auth: 'admin',
+    operation: {
+      operationId: 'getAlert',
+      summary: 'One alert',
+      requestParams: { path: fingerprintParam },
+      responses: { '200': { description: 'The alert.', content: json(alertRecord) }, '401': unauthorized, '404': error('not_found.') },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/incidents',
+    auth: 'admin',
+    operation: {
+      operationId: 'listIncidents',
+      summary: 'Incidents, open first, then newest',
+      requestParams: { query: incidentListQuery },
+      responses: {
+        '200': { description: 'Incidents.', content: json(z.object({ incidents: z.array(incident) })) },
+        '400': error('invalid_query.'),
+        '401': unauthorized,
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/incidents/:id',
+    auth: 'admin',
+    operation: {
+      operationId: 'getIncident',
+      summary: 'One incident: state, tiers, alerts, timeline, and per receiver what it was told',
+      requestParams: { path: z.object({ id: z.string() }) },
+      responses: {
+        '200': {
+          description: 'The incident, its timeline (oldest first) and its receivers (status, notification log, last failure).',
+          content: json(z.object({ incident, timeline: z.array(anyObject), receivers: z.record(z.string(), anyObject) })),
+        },
+        '401': unauthorized,
+        '404': error('not_found.'),
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/deliveries',
+    auth: 'admin',
+    operation: {
+      operationId: 'getQueueCounts',
+      summary: 'Job counts of the ingest queue and each sync queue',
+      responses: {
+        '200': { description: 'Counts by queue, then by state.', content: json(z.object({ queues: z.record(z.string(), z.record(z.string(), z.int())) })) },
+        '401': unauthorized,
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/dead-letters',
+    auth: 'admin',
+    operation: {
+      operationId: 'listDeadLetters',
+      summary: 'Dead letters of every queue (stored webhooks and syncs), newest first',
+      requestParams: { query: deadLetterListQuery },
+      responses: {
+        '200': { description: 'Dead letters.', content: json(z.object({ deadLetters: z.array(deadLetter) })) },
+        '400': error('invalid_query.'),
+        '401': unauthorized,
+      },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/dead-letters/:queue/:id/retry',
+    auth: 'admin',
+    operation: {
+      operationId: 'retryDeadLetter',
+      summary: 'Re-drive one dead letter',
+      requestParams: { path: z.object({ queue: z.string(), id: z.string() }) },
+      responses: {
+        '202': { description: 'Queued again.', content: json(z.object({ retried: deadLetter })) },
+        '401': unauthorized,
+        '404': error('not_found.'),
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/deliveries/failed',
+    auth: 'admin',
+    operation: {
+      operationId: 'listFailedDeliveries',
+      summary: 'The first path of the dead letters: the same list, as `failed`',
+      requestParams: { query: deadLetterListQuery },
+      responses: {
+        '200': { description: 'Dead letters.', content: json(z.object({ failed: z.array(deadLetter) })) },
+        '400': error('invalid_query.'),
+        '401': unauthorized,
+      },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/deliveries/failed/:id/retry',
+    auth: 'admin',
+    operation: {
+      operationId: 'retryFailedDelivery',
+      summary: 'The first path of the re-drive: the queue is found by id, or named with ?queue=',
+      requestParams: { path: z.object({ id: z.string() }), query: z.object({ queue: z.string().optional() }) },
+      responses: {
+        '202': { description: 'Queued again.', content: json(z.object({ retried: deadLetter })) },
+        '401': unauthorized,
+        '404': error('not_found.'),
+        '409': error('ambiguous_id: the id exists in more than one queue; name it with ?queue=.'),
+      },
+    },
+  },
+];
+
+const SECURITY: Record<Auth, oas31.SecurityRequirementObject[]> = {
+  none: [],
+  admin: [{ adminToken: [] }],
+  webhook: [{ webhookToken: [] }, { webhookBasic: [] }],
+};
+
+/** `/api/v1/alerts/:fingerprint` -> `/api/v1/alerts/{fingerprint}`. */
+export function openApiPath(expressPath: string): string {
+  return expressPath.replace(/:(\w+)/g, '{$1}');
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export function createOpenApiDocument(operations: readonly ApiOperation[] = API_OPERATIONS): ReturnType<typeof createDocument> {
+  const paths: ZodOpenApiPathsObject = {};
+  for (const { method, path, auth, operation } of operations) {
+    const key = openApiPath(path);
+    paths[key] ??= {};
+    const item = paths[key];
+    if (item[method]) throw new Error(`OpenAPI: ${method.toUpperCase()} ${path} is described twice`);
+    item[method] = { ...operation, security: SECURITY[auth] };
+  }
+  return createDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Maestro AlertCenter router',
+      version: packageVersion(),
+      description:
+        'Receives Alertmanager webhooks about SLO burn-rate alerts and serves their state. Roles: `api` and `all` serve every path; `worker` serves /healthz, /readyz and /metrics only.',
+    },
+    paths,
+    components: {
+      securitySchemes: {
+        adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' },
+        webhookToken: { type: 'http', scheme: 'bearer', description: 'One of WEBHOOK_TOKENS' },
+        webhookBasic: { type: 'http', scheme: 'basic', description: 'Any user name, one of WEBHOOK_TOKENS as the password' },
+      },
+    },
+  });
+}
