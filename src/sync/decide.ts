@@ -10,9 +10,8 @@ export interface DecideOptions {
   /** The decisions the receiver's channel acts on (email ignores figures, PagerDuty reminders). */
   interests: ReadonlySet<SyncDecision>;
   /**
-   * The receiver's channel kind: a change made in a channel is not echoed back to it (an
-   * acknowledgement made in PagerDuty), and PagerDuty, once it resolved the incident itself, hears
-   * only of a later escalation.
+   * The receiver's channel kind: PagerDuty hears of no acknowledgement made in PagerDuty (no echo),
+   * and, once it resolved the incident itself, only of a later escalation.
    */
   channel?: string;
 }
@@ -43,8 +42,10 @@ export function needsUpdate(incident: Incident, receiver: string, told: Told | n
   }
   if (figuresDigest(incident) !== told.figures && interests.has('figures_changed')) return 'figures_changed';
   const acknowledged = incident.acknowledged !== null;
-  // An acknowledgement made in this channel is not echoed back to it.
-  if (acknowledged !== told.acknowledged && incident.acknowledged?.via !== channel) {
+  // PagerDuty holds an acknowledgement made in PagerDuty already: not echoed back. (Slack's message shows
+  // one made with its own button only once the sync updates it.)
+  const echo = channel === 'pagerduty' && incident.acknowledged?.via === 'pagerduty';
+  if (acknowledged !== told.acknowledged && !echo) {
     const decision = acknowledged ? 'acknowledged' : 'unacknowledged';
     if (interests.has(decision)) return decision;
   }
