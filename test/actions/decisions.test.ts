@@ -1,6 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { parseAlertmanagerTarget } from '../../src/alertmanager/client.js';
 import { incidentMatchers, matcherText } from '../../src/alertmanager/matchers.js';
+import { ConfigError, loadConfig, secretsOf } from '../../src/config/env.js';
 import { verifyPagerDutySignature, verifySlackSignature } from '../../src/api/signatures.js';
 import { acknowledgeIncident, recordPagerDutyResolve, recordSilence, recordUnsilence, unacknowledgeIncident } from '../../src/incidents/actions.js';
 import { clearAlerts } from '../../src/incidents/apply.js';
@@ -126,5 +128,24 @@ describe('what each channel hears of it', () => {
     );
     expect(reply.text).toContain('Escalated from WARNING to CRITICAL at 10:20 UTC.');
     expect(reply.text).toContain('Acknowledged by @alice, 10:05 UTC: PagerDuty notifies nobody of an escalation of an acknowledged incident');
+  });
+});
+
+describe('ALERTMANAGER_URLS', () => {
+  it('takes basic auth and bearer tokens as user info, names each Alertmanager without them, and scrubs them from logs', () => {
+    expect(parseAlertmanagerTarget('https://ops:p%40ss@am1.example:9093/')).toEqual({
+      url: 'https://am1.example:9093',
+      authorization: `Basic ${Buffer.from('ops:p@ss').toString('base64')}`,
+      secrets: ['p@ss', 'p%40ss'],
+    });
+    expect(parseAlertmanagerTarget('http://bearer:tok3n@127.0.0.1:9093')).toMatchObject({ url: 'http://127.0.0.1:9093', authorization: 'Bearer tok3n' });
+    const config = loadConfig({ ALERTMANAGER_URLS: 'http://127.0.0.1:9093, https://bearer:tok3n@am2.example:9093' });
+    expect(config.actions.alertmanagers.map((target) => target.url)).toEqual(['http://127.0.0.1:9093', 'https://am2.example:9093']);
+    expect(secretsOf(config)).toContain('tok3n');
+  });
+
+  it('refuses anything but http(s) URLs without repeating the entry (it may hold a password)', () => {
+    expect(() => loadConfig({ ALERTMANAGER_URLS: 'ftp://user:hunter2@am:21' })).toThrow(new ConfigError('ALERTMANAGER_URLS: entry 1: expected an http or https URL, got ftp://...'));
+    expect(() => loadConfig({ ALERTMANAGER_URLS: 'http://127.0.0.1:9093,not a url hunter2' })).toThrow(new ConfigError('ALERTMANAGER_URLS: entry 2: a malformed URL'));
   });
 });
