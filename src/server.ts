@@ -10,6 +10,13 @@ import { metricsRouter } from './api/routes/metrics.js';
 import { openApiRouter } from './api/routes/openapi.js';
 import { routingRouter } from './api/routes/routing.js';
 import { webhookRoute } from './api/routes/webhook.js';
+import { incidentActionsRouter } from './api/routes/incident-actions.js';
+import { pagerDutyWebhooksRoute } from './api/routes/pagerduty-webhooks.js';
+import { slackInteractionsRoute } from './api/routes/slack-interactions.js';
+import { Alertmanagers } from './alertmanager/client.js';
+import { checkSilencedIncidents, type ActionDeps } from './pipeline/actions.js';
+import { respondEphemeral, runSlackAction } from './pipeline/slack-action.js';
+import { ActionQueue, startActionWorker } from './queue/actions.js';
 import { loadSloCatalog, type SloCatalog } from './alerts/slo-catalog.js';
 import { isLoopback, type Config } from './config/env.js';
 import { IncidentStore } from './incidents/store.js';
@@ -79,17 +86,51 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
   const ingest = new IngestProducer(producerRedis, config.redisPrefix, config.delivery);
   const syncs = new SyncQueues(workerRedis, config.redisPrefix, config.delivery);
   const incidents = new IncidentStore(workerRedis, config.redisPrefix);
-  const deadLetters = new DeadLetters([ingestDeadLetterSource(ingest.queue), ...syncs.deadLetterSources()]);
+  const actionQueue = new ActionQueue(producerRedis, config.redisPrefix);
+  const deadLetters = new DeadLetters([ingestDeadLetterSource(ingest.queue), ...syncs.deadLetterSources(), actionQueue.deadLetterSource()]);
   const alertState = new AlertState(workerRedis, config.redisPrefix);
+  const actionDeps: ActionDeps = {
+    store: incidents,
+    alertmanagers: new Alertmanagers(config.actions.alertmanagers, config.actions.alertmanagerTimeoutMs),
+    routing: () => routing.current(),
+    enqueue: (planned) => syncs.enqueue(planned),
+    publicUrl: config.actions.publicUrl,
+    silenceCheckIntervalMs: config.actions.silenceCheckIntervalMs,
+    logger,
+  };
   const servesApi = config.role !== 'worker';
   const pipeline =
     config.role === 'api'
       ? undefined
-      : startPipeline({ config, redis: workerRedis, routing, catalog, syncs, incidents, alertState, metrics, logger });
+      : startPipeline({ config, redis: workerRedis, routing, catalog, syncs, incidents, alertState, actionDeps, metrics, logger });
 
   const adminAuth = requireToken(config.adminToken ? [config.adminToken] : [], 'admin');
   const app = createApp({
-    direct: servesApi ? [webhookRoute({ tokens: config.webhookTokens, maxBodyBytes: config.maxBodyBytes, ingest, metrics, logger })] : [],
+    direct: servesApi
+      ? [
+          webhookRoute({ tokens: config.webhookTokens, maxBodyBytes: config.maxBodyBytes, ingest, metrics, logger }),
+          slackInteractionsRoute({
+            signingSecrets: config.actions.slackSigningSecrets,
+            maxBodyBytes: config.maxBodyBytes,
+            redis: producerRedis,
+            prefix: config.redisPrefix,
+            store: incidents,
+            actions: actionQueue,
+            responseOrigins: new Set(['https://hooks.slack.com', new URL(config.channels.slack.apiUrl).origin]),
+            metrics,
+            logger,
+          }),
+          pagerDutyWebhooksRoute({
+            secrets: config.actions.pagerdutyWebhookSecrets,
+            maxBodyBytes: config.maxBodyBytes,
+            redis: producerRedis,
+            prefix: config.redisPrefix,
+            actions: actionDeps,
+            metrics,
+            logger,
+          }),
+        ]
+      : [],
     metrics,
     logger,
     routers: [
@@ -117,6 +158,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
             deadLettersRouter(deadLetters, adminAuth),
             alertsRouter(alertState, syncs, adminAuth),
             incidentsRouter(incidents, adminAuth),
+            incidentActionsRouter(actionDeps, adminAuth),
             openApiRouter(),
           ]
         : []),
@@ -159,7 +201,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
       await closed;
       // Without Redis no job can finish anyway, and bullmq's graceful close would wait for it forever.
       await pipeline?.stop(workerRedis.status !== 'ready');
-      await Promise.all([ingest.close(), syncs.close()]);
+      await Promise.all([ingest.close(), syncs.close(), actionQueue.close()]);
       for (const redis of [producerRedis, workerRedis]) {
         if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
         else redis.disconnect();
@@ -196,6 +238,7 @@ interface PipelineDeps {
   syncs: SyncQueues;
   incidents: IncidentStore;
   alertState: AlertState;
+  actionDeps: ActionDeps;
   metrics: Metrics;
   logger: Logger;
 }
@@ -211,11 +254,14 @@ interface Pipeline {
 /** How often each worker looks for incidents that time changes (hold-downs, staleness, reminders). */
 const TICK_INTERVAL_MS = 1_000;
 
-/** The workers: ingest (normalize, update incidents, plan syncs), one sync worker per channel kind, and the incident ticker. */
-function startPipeline({ config, redis, routing, catalog, syncs, incidents, alertState, metrics, logger }: PipelineDeps): Pipeline {
+/**
+ * The workers: ingest (normalize, update incidents, plan syncs), one sync worker per channel kind,
+ * Slack's clicks, and the incident ticker (hold-downs, staleness, reminders, silenced incidents' alerts).
+ */
+function startPipeline({ config, redis, routing, catalog, syncs, incidents, alertState, actionDeps, metrics, logger }: PipelineDeps): Pipeline {
   const timeoutMs = config.delivery.timeoutMs;
   const channels = {
-    slack: { ...config.channels.slack, timeoutMs },
+    slack: { ...config.channels.slack, timeoutMs, publicUrl: config.actions.publicUrl },
     email: { ...config.channels.email, timeoutMs, connections: config.delivery.concurrency },
     pagerduty: { ...config.channels.pagerduty, timeoutMs },
   };
@@ -264,6 +310,14 @@ function startPipeline({ config, redis, routing, catalog, syncs, incidents, aler
         logger,
       }),
     ),
+    startActionWorker({
+      connection: redis,
+      prefix: config.redisPrefix,
+      run: (data) => runSlackAction(data, { ...actionDeps, respond: (url, text) => respondEphemeral(url, text, config.delivery.timeoutMs) }),
+      lockMs: config.jobLockMs,
+      metrics,
+      logger,
+    }),
   ];
 
   let ticking = false;
@@ -271,6 +325,7 @@ function startPipeline({ config, redis, routing, catalog, syncs, incidents, aler
     if (ticking || redis.status !== 'ready') return;
     ticking = true;
     tickDueIncidents(Date.now(), { store: incidents, routing: () => routing.current(), enqueue, metrics })
+      .then(() => checkSilencedIncidents(Date.now(), actionDeps))
       .catch((error: unknown) => logger.warn({ err: String(error) }, 'incident tick failed; the next one retries'))
       .finally(() => {
         ticking = false;

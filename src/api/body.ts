@@ -16,6 +16,30 @@ export async function readJsonBody(
   if (!type || !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
     throw new ApiError(415, 'unsupported_media_type', `expected Content-Type application/json, got ${type ? JSON.stringify(type) : 'none'}`);
   }
+  const text = (await readRawBody(req, limit, res)).toString('utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ApiError(400, 'invalid_json', `body is not valid JSON: ${(error as Error).message}`);
+  }
+  // JSON.parse takes any depth; no alert nests this deep, and refusing it keeps every later step that
+  // walks or serializes the payload far from the stack's limit (a few thousand levels).
+  if (exceedsDepth(text, MAX_JSON_DEPTH)) {
+    throw new ApiError(400, 'json_too_deep', `body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  return { text, value };
+}
+
+/**
+ * The body as received, within `limit` bytes (413 beyond it, before reading when Content-Length
+ * says so): what a signature is computed over.
+ */
+export async function readRawBody(
+  req: IncomingMessage,
+  limit: number,
+  res: ServerResponse | undefined = (req as { res?: ServerResponse }).res,
+): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (declared > limit) throw tooLarge(limit);
 
@@ -30,19 +54,7 @@ export async function readJsonBody(
     }
     chunks.push(chunk);
   }
-  const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new ApiError(400, 'invalid_json', `body is not valid JSON: ${(error as Error).message}`);
-  }
-  // JSON.parse takes any depth; no alert nests this deep, and refusing it keeps every later step that
-  // walks or serializes the payload far from the stack's limit (a few thousand levels).
-  if (exceedsDepth(text, MAX_JSON_DEPTH)) {
-    throw new ApiError(400, 'json_too_deep', `body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
-  }
-  return { text, value };
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
 }
 
 /** Alertmanager and Grafana payloads nest 4 levels deep; unknown fields get ample room beyond that. */

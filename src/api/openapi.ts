@@ -4,7 +4,10 @@ import { createDocument, type oas31, type ZodOpenApiOperationObject, type ZodOpe
 import { webhookPayloadSchema } from '../alerts/schema.js';
 import { listQuery as alertsListQuery } from './routes/alerts.js';
 import { deadLetterListQuery } from './routes/dead-letters.js';
+import { actionRequest, silenceRequest } from './routes/incident-actions.js';
 import { incidentListQuery } from './routes/incidents.js';
+import { PAGERDUTY_WEBHOOKS_PATH, pagerDutyWebhookPayload } from './routes/pagerduty-webhooks.js';
+import { SLACK_INTERACTIONS_PATH } from './routes/slack-interactions.js';
 import { testRequest as routingTestRequest } from './routes/routing.js';
 
 /**
@@ -20,7 +23,7 @@ import { testRequest as routingTestRequest } from './routes/routing.js';
 export const OPENAPI_PATH = '/api/v1/openapi.json';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
-type Auth = 'none' | 'admin' | 'webhook';
+type Auth = 'none' | 'admin' | 'webhook' | 'signed';
 
 export interface ApiOperation {
   method: Method;
@@ -72,6 +75,15 @@ const incident = z
 const alertRecord = z
   .looseObject({ alert: anyObject, updatedAt: z.string(), incident: z.string().nullable() })
   .meta({ id: 'AlertRecord', description: 'The latest known state of one alert: the normalized alert, when it changed, the incident it belongs to.' });
+
+const actionResponses = {
+  '200': { description: 'The incident after the action; `changed` is false when it was already so.', content: json(z.object({ incident, changed: z.boolean() })) },
+  '400': error('invalid_body.'),
+  '401': unauthorized,
+  '404': error('not_found.'),
+  '409': error('incident_resolved or already_silenced.'),
+  '502': error('alertmanager_unavailable: not every Alertmanager took the change; nothing is recorded as done.'),
+};
 
 const fingerprintParam = z.object({ fingerprint: z.string().meta({ description: 'The alert fingerprint (16 hex digits from Alertmanager).' }) });
 
@@ -304,12 +316,72 @@ export const API_OPERATIONS: ApiOperation[] = [
       },
     },
   },
+  ...(['ack', 'unack', 'unsilence'] as const).map(
+    (action): ApiOperation => ({
+      method: 'post',
+      path: `/api/v1/incidents/:id/${action}`,
+      auth: 'admin',
+      operation: {
+        operationId: `${action}Incident`,
+        summary: { ack: 'Acknowledge an incident', unack: 'Take an acknowledgement back', unsilence: "Expire the incident's silences on every Alertmanager" }[action],
+        requestParams: { path: z.object({ id: z.string() }) },
+        requestBody: { required: true, content: json(actionRequest) },
+        responses: actionResponses,
+      },
+    }),
+  ),
+  {
+    method: 'post',
+    path: '/api/v1/incidents/:id/silence',
+    auth: 'admin',
+    operation: {
+      operationId: 'silenceIncident',
+      summary: "Silence the incident's alerts on every Alertmanager of ALERTMANAGER_URLS",
+      requestParams: { path: z.object({ id: z.string() }) },
+      requestBody: { required: true, content: json(silenceRequest) },
+      responses: actionResponses,
+    },
+  },
+  {
+    method: 'post',
+    path: SLACK_INTERACTIONS_PATH,
+    auth: 'signed',
+    operation: {
+      operationId: 'postSlackInteraction',
+      summary: "Slack's interactivity request URL: block_actions of the incident message's buttons, signed with a secret of SLACK_SIGNING_SECRETS",
+      requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: z.object({ payload: z.string() }) } } },
+      responses: {
+        '200': { description: 'Taken; the work runs from the queue (an ephemeral message says when it could not be done).' },
+        '400': error('invalid_payload.'),
+        '401': error('bad_signature, stale_timestamp or replayed.'),
+        '413': error('payload_too_large.'),
+      },
+    },
+  },
+  {
+    method: 'post',
+    path: PAGERDUTY_WEBHOOKS_PATH,
+    auth: 'signed',
+    operation: {
+      operationId: 'postPagerDutyWebhook',
+      summary: 'PagerDuty Webhooks v3 (incident.acknowledged, unacknowledged, reassigned, resolved), signed with a secret of PAGERDUTY_WEBHOOK_SECRETS',
+      requestBody: { required: true, content: json(pagerDutyWebhookPayload) },
+      responses: {
+        '200': { description: 'Processed, ignored (not our incident) or a duplicate X-Webhook-Id.', content: json(anyObject) },
+        '400': error('invalid_payload.'),
+        '401': error('bad_signature.'),
+        '413': error('payload_too_large.'),
+      },
+    },
+  },
 ];
 
 const SECURITY: Record<Auth, oas31.SecurityRequirementObject[]> = {
   none: [],
   admin: [{ adminToken: [] }],
   webhook: [{ webhookToken: [] }, { webhookBasic: [] }],
+  // Verified from the body's signature (Slack's X-Slack-Signature, PagerDuty's X-PagerDuty-Signature), not a token.
+  signed: [],
 };
 
 /** `/api/v1/alerts/:fingerprint` -> `/api/v1/alerts/{fingerprint}`. */

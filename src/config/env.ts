@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseAlertmanagerTarget, type AlertmanagerTarget } from '../alertmanager/client.js';
 import { mailbox } from '../notifiers/email/address.js';
 import { parseDuration } from './duration.js';
 
@@ -70,6 +71,25 @@ const tokenList = z
   .optional()
   .transform((value) => (value ?? '').split(',').map((token) => token.trim()).filter(Boolean));
 
+const alertmanagerList = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    const entries = (value ?? '').split(',').map((entry) => entry.trim()).filter(Boolean);
+    const targets: AlertmanagerTarget[] = [];
+    for (const [i, entry] of entries.entries()) {
+      try {
+        targets.push(parseAlertmanagerTarget(entry));
+      } catch (error) {
+        // Never the entry itself: it may carry a password.
+        const reason = error instanceof TypeError ? 'a malformed URL' : (error as Error).message;
+        ctx.addIssue({ code: 'custom', message: `entry ${i + 1}: ${reason}` });
+        return z.NEVER;
+      }
+    }
+    return targets;
+  });
+
 const envSchema = z.object({
   ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   PORT: integer(0, 65535, 8080),
@@ -102,6 +122,12 @@ const envSchema = z.object({
     .trim()
     .regex(/^[a-z0-9.-]+(:\d+)?$/i, 'expected a host name such as events.pagerduty.com')
     .default('events.pagerduty.com'),
+  PUBLIC_URL: url(['http', 'https']),
+  SLACK_SIGNING_SECRETS: tokenList,
+  PAGERDUTY_WEBHOOK_SECRETS: tokenList,
+  ALERTMANAGER_URLS: alertmanagerList,
+  ALERTMANAGER_TIMEOUT: durationMs('5s'),
+  ALERTMANAGER_CHECK_INTERVAL: durationMs('1m', '1s'),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -139,6 +165,17 @@ export interface Config {
     slack: { botToken: string | undefined; apiUrl: string };
     email: { smtpUrl: string | undefined; from: string };
     pagerduty: { routingKey: string | undefined; server: string };
+  };
+  /** On-call actions: Slack buttons, PagerDuty's webhooks, silences. */
+  actions: {
+    /** The router's external URL (links to the AlertCenter page); undefined when not set. */
+    publicUrl: string | undefined;
+    slackSigningSecrets: string[];
+    pagerdutyWebhookSecrets: string[];
+    alertmanagers: AlertmanagerTarget[];
+    alertmanagerTimeoutMs: number;
+    /** How often a silenced incident's alerts are looked up in Alertmanager. */
+    silenceCheckIntervalMs: number;
   };
   /** The environment that routing files may interpolate with ${VAR}. */
   env: Record<string, string | undefined>;
@@ -196,6 +233,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       email: { smtpUrl: e.SMTP_URL, from: e.EMAIL_FROM },
       pagerduty: { routingKey: e.PAGERDUTY_ROUTING_KEY, server: e.PAGERDUTY_SERVER },
     },
+    actions: {
+      publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+      slackSigningSecrets: e.SLACK_SIGNING_SECRETS,
+      pagerdutyWebhookSecrets: e.PAGERDUTY_WEBHOOK_SECRETS,
+      alertmanagers: e.ALERTMANAGER_URLS,
+      alertmanagerTimeoutMs: e.ALERTMANAGER_TIMEOUT,
+      silenceCheckIntervalMs: e.ALERTMANAGER_CHECK_INTERVAL,
+    },
     env,
   };
 }
@@ -214,5 +259,8 @@ export function secretsOf(config: Config): string[] {
     config.channels.pagerduty.routingKey,
     ...urlSecrets(config.channels.email.smtpUrl),
     ...urlSecrets(config.redisUrl),
+    ...config.actions.slackSigningSecrets,
+    ...config.actions.pagerdutyWebhookSecrets,
+    ...config.actions.alertmanagers.flatMap((target) => target.secrets),
   ].filter((value): value is string => Boolean(value));
 }

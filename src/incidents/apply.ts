@@ -131,6 +131,34 @@ export function nextTickAt(incident: Incident): number | null {
   return times.length === 0 ? null : Math.min(...times);
 }
 
+/**
+ * The alerts of an incident that Alertmanager no longer lists (they resolved while silenced, and a
+ * silenced alert's resolve never reaches the webhook): each firing one of `marks` (all the
+ * incident's) not in `stillFiring` becomes resolved, as its resolve would have made it, and the
+ * incident settles (hold-down, resolve). Null when nothing changed.
+ */
+export function clearAlerts(current: Incident, marks: KnownMarks, stillFiring: ReadonlySet<string>, now: number): Applied | null {
+  if (current.state === 'resolved') return null;
+  const gone = Object.entries(marks).filter(([fingerprint, mark]) => mark.status === 'firing' && !stillFiring.has(fingerprint));
+  if (gone.length === 0) return null;
+  const incident = structuredClone(current);
+  const before = snapshot(incident);
+  const events: TimelineEvent[] = [
+    { at: iso(now), kind: 'alertmanager_checked', resolved: gone.map(([fingerprint]) => fingerprint), firing: stillFiring.size },
+  ];
+  const written: Record<string, AlertMark> = {};
+  for (const [fingerprint, mark] of gone) {
+    written[fingerprint] = { ...mark, status: 'resolved', version: mark.version + 1 };
+    const tier = incident.tiers[mark.tier];
+    if (tier) tier.firingAlerts = Math.max(0, tier.firingAlerts - 1);
+  }
+  settleTiers(incident, before, now, events);
+  settleState(incident, before, now, events);
+  incident.rev += 1;
+  incident.changedAt = iso(now);
+  return { incident, events, changed: true, marks: written };
+}
+
 /** The same alert state again, from a later webhook whose figures differ (a repeat re-renders the annotations). */
 function sameStateNewerFigures(incident: Incident | null, known: KnownMarks, alert: NormalizedAlert, copies: readonly AlertCopy[]): boolean {
   const mark = known[alert.fingerprint];
@@ -184,6 +212,8 @@ function openIncident({ alert }: AlertCopy, ctx: ApplyContext): Incident {
     },
     acknowledged: null,
     silenced: null,
+    pagerdutyResolved: null,
+    lastEscalatedAt: null,
   };
 }
 
@@ -293,6 +323,7 @@ function settleState(incident: Incident, before: string, now: number, events: Ti
     if (severity !== incident.severity) {
       const kind = SEVERITY_RANK[severity] > SEVERITY_RANK[incident.severity] ? 'escalated' : 'de_escalated';
       events.push({ at: iso(now), kind, from: incident.severity, to: severity });
+      if (kind === 'escalated') incident.lastEscalatedAt = iso(now);
       incident.severity = severity;
       incident.peakSeverity = higherSeverity(incident.peakSeverity, severity);
     }

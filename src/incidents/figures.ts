@@ -23,3 +23,13 @@ export function figuresDigest(incident: Incident): string {
     });
   return [incident.state, ...tiers].join('|');
 }
+
+/**
+ * What a channel shows of the incident's silences and of PagerDuty's resolve, as one comparable
+ * string (acknowledgements have their own decision): a change of it is `status_changed`.
+ */
+export function statusDigest(incident: Incident): string {
+  const silenced = incident.silenced === null ? '-' : `${incident.silenced.until}:${incident.silenced.by}`;
+  const pagerduty = incident.pagerdutyResolved && incident.state !== 'resolved' ? `${incident.pagerdutyResolved.at}:${incident.lastEscalatedAt ?? ''}` : '-';
+  return `silenced=${silenced}|pagerduty=${pagerduty}`;
+}

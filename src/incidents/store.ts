@@ -29,7 +29,8 @@ export class IncidentConflictError extends Error {
  * - `incident:<id>:alerts`: the mark of each of its alerts (state and version), by fingerprint;
  * - `incident:<id>:timeline`: a list of events, newest last; `incident:<id>:told`: the notification
  *   log, a hash of what each receiver was told; `incident:<id>:attempts`: syncs started and not recorded;
- * - `incidents` (by opening time), `incidents:open`, and `incidents:due` (when time next changes one).
+ * - `incidents` (by opening time), `incidents:open`, and `incidents:due` (when time next changes one);
+ *   `incidents:silenced`: when to look up a silenced incident's alerts in Alertmanager next.
  *
  * Every change is computed from the stored document by a pure function (apply.ts) and written with
  * a compare-and-set script on `seq`: a concurrent writer makes the update start over from what it
@@ -56,6 +57,9 @@ export class IncidentStore {
   }
   private get dueIndex() {
     return `${this.prefix}:incidents:due`;
+  }
+  private get silencedIndex() {
+    return `${this.prefix}:incidents:silenced`;
   }
 
   /**
@@ -244,6 +248,17 @@ export class IncidentStore {
   /** Brings the incident's due time forward to `at` when that is earlier (a reminder). */
   async dueNoLaterThan(id: string, at: number): Promise<void> {
     await this.redis.zadd(this.dueIndex, 'LT', at, id);
+  }
+
+  /** Silenced incidents whose alerts are due to be looked up in Alertmanager by `now`. */
+  async silenceChecksDue(now: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.silencedIndex, '-inf', now, 'LIMIT', 0, limit);
+  }
+
+  /** When to look up a silenced incident's alerts next, or forget it (null): it is silenced no more. */
+  async setSilenceCheck(id: string, at: number | null): Promise<void> {
+    if (at === null) await this.redis.zrem(this.silencedIndex, id);
+    else await this.redis.zadd(this.silencedIndex, at, id);
   }
 
   async counts(): Promise<{ open: number; total: number }> {

@@ -129,10 +129,60 @@ export interface Incident {
   receivers: Record<string, IncidentReceiver>;
   policy: IncidentPolicy;
   links: IncidentLinks;
-  /** Set by acknowledge (a later issue). */
-  acknowledged: { by: string; at: string; via: string } | null;
-  /** Set by silence (a later issue). */
-  silenced: { until: string; by: string; silenceIds: string[] } | null;
+  /** Who acknowledged it, and where; null when nobody has (or it was unacknowledged since). */
+  acknowledged: Acknowledgement | null;
+  /** The Alertmanager silences that mute its alerts now; null when none. */
+  silenced: IncidentSilence | null;
+  /**
+   * PagerDuty resolved its incident while ours still burns (a webhook said so): PagerDuty holds
+   * nothing open for it. A later escalation pages again. Absent on incidents stored before it existed.
+   */
+  pagerdutyResolved?: { at: string; by: string } | null;
+  /** ISO: the last escalation (what tells a later escalation from one before PagerDuty's resolve). */
+  lastEscalatedAt?: string | null;
+}
+
+/** Where an on-call action came from. */
+export type ActionSource = 'slack' | 'pagerduty' | 'api';
+
+/** Who acted: a Slack user, a PagerDuty agent, or the actor an API call names. */
+export interface Actor {
+  /** Display name: the Slack user name, the PagerDuty agent's summary, the API caller's `by`. */
+  name: string;
+  /** The user's id in its system (Slack U…, PagerDuty P…); null from the API. */
+  id: string | null;
+  via: ActionSource;
+}
+
+export interface Acknowledgement {
+  /** Display name of who acknowledged. */
+  by: string;
+  userId: string | null;
+  via: ActionSource;
+  /** ISO. */
+  at: string;
+}
+
+/** One silence of one Alertmanager: unsilence expires it there. */
+export interface SilenceRef {
+  /** The Alertmanager's URL as configured, without credentials. */
+  alertmanager: string;
+  id: string;
+}
+
+export interface IncidentSilence {
+  /** ISO: when the silences end. */
+  until: string;
+  /** ISO: when they were created. */
+  at: string;
+  by: string;
+  userId: string | null;
+  via: ActionSource;
+  comment: string;
+  /** One per Alertmanager of ALERTMANAGER_URLS. */
+  silences: SilenceRef[];
+  /** The matchers, as Alertmanager's filter syntax (`alertname="X"`): what the silences select. */
+  matchers: string[];
 }
 
 /** One entry of an incident's timeline, newest last. */
@@ -151,6 +201,18 @@ export type TimelineEvent = { at: string } & (
   | { kind: 'notification_dead_lettered'; receiver: string; channel: string; decision: SyncDecision; reason: string; error: string }
   /** After a failed attempt, a later one found nothing left to send (the incident cleared before the channel could be told). */
   | { kind: 'notification_settled'; receiver: string; channel: string; decision: SyncDecision }
+  | { kind: 'acknowledged'; by: string; userId: string | null; via: ActionSource }
+  | { kind: 'unacknowledged'; by: string; userId: string | null; via: ActionSource }
+  | { kind: 'silenced'; by: string; userId: string | null; via: ActionSource; until: string; comment: string; silences: SilenceRef[] }
+  /** `expired`: the silences ended on their own; otherwise someone unsilenced it. */
+  | { kind: 'unsilenced'; by: string; userId: string | null; via: ActionSource; expired: boolean }
+  /** A silence no Alertmanager (or not every one) could take: nothing was kept. */
+  | { kind: 'silence_failed'; by: string; userId: string | null; via: ActionSource; errors: string[] }
+  | { kind: 'pagerduty_reassigned'; by: string; userId: string | null; to: string[] }
+  /** `whileBurning`: our incident still fires; a later escalation pages again. */
+  | { kind: 'pagerduty_resolved'; by: string; userId: string | null; whileBurning: boolean }
+  /** The incident's alerts as Alertmanager lists them (while silenced, or as the silence ends): those listed no more resolved. */
+  | { kind: 'alertmanager_checked'; resolved: string[]; firing: number }
 );
 
 /**
@@ -160,6 +222,8 @@ export type TimelineEvent = { at: string } & (
  * - `figures_changed`: burn, budget, tiers or state changed (channels that show figures);
  * - `resolved`: the incident resolved since the receiver was told;
  * - `reminder_due`: still firing a repeat interval after the receiver was last told;
+ * - `acknowledged` / `unacknowledged`: someone acknowledged it (Slack, PagerDuty, the API), or undid that;
+ * - `status_changed`: silenced, unsilenced, or resolved in PagerDuty (channels that show it);
  * - `up_to_date`: nothing to say; `not_routed`: never told, and it does not route there now.
  */
 export type SyncDecision =
@@ -169,6 +233,9 @@ export type SyncDecision =
   | 'figures_changed'
   | 'resolved'
   | 'reminder_due'
+  | 'acknowledged'
+  | 'unacknowledged'
+  | 'status_changed'
   | 'up_to_date'
   | 'not_routed';
 
@@ -196,6 +263,8 @@ export interface Told {
   /** What the channel shows of the figures, as a comparable string (see `figuresDigest`). */
   figures: string;
   acknowledged: boolean;
+  /** What the channel shows of silences and PagerDuty's resolve (see `statusDigest`); absent in older logs. */
+  status?: string;
   /** Epoch ms of the first and the last notification sent; of the last reminder. */
   firstAt: number;
   lastAt: number;

@@ -13,7 +13,7 @@ import type { IncidentNotifier, SyncContext } from './types.js';
 /** Channel-wide settings from the environment; a missing credential means a dry run. */
 export interface ChannelSettings {
   /** `minUpdateIntervalMs`: least time between two updates of one incident's message (default 3000). */
-  slack: { botToken?: string; apiUrl: string; timeoutMs: number; minUpdateIntervalMs?: number };
+  slack: { botToken?: string; apiUrl: string; timeoutMs: number; minUpdateIntervalMs?: number; publicUrl?: string };
   email: { smtpUrl?: string; from: string; timeoutMs: number; connections: number };
   /** `routingKey` is the default for receivers that name none. */
   pagerduty: { routingKey?: string; server: string; timeoutMs: number };
@@ -56,8 +56,9 @@ function buildNotifier(receiver: ReceiverConfig, channels: ChannelSettings, logg
       const { botToken, apiUrl, timeoutMs } = channels.slack;
       const minUpdateIntervalMs = channels.slack.minUpdateIntervalMs ?? DEFAULT_SLACK_UPDATE_INTERVAL_MS;
       const { channel } = receiver.slack;
-      if (botToken) return new SlackNotifier({ receiver: receiver.name, channel, token: botToken, apiUrl, timeoutMs, minUpdateIntervalMs, logger });
-      return dryRun({ interests: SLACK_INTERESTS, minUpdateIntervalMs }, (context) => renderSlack(channel, context));
+      const { publicUrl } = channels.slack;
+      if (botToken) return new SlackNotifier({ receiver: receiver.name, channel, token: botToken, apiUrl, timeoutMs, minUpdateIntervalMs, publicUrl, logger });
+      return dryRun({ interests: SLACK_INTERESTS, minUpdateIntervalMs }, (context) => renderSlack(channel, context, publicUrl));
     }
     case 'email': {
       const addressing = { from: receiver.email.from ?? channels.email.from, to: receiver.email.to };
@@ -77,8 +78,8 @@ function buildNotifier(receiver: ReceiverConfig, channels: ChannelSettings, logg
 }
 
 /** What the Slack notifier would call: a post, or an update and maybe a thread reply. */
-export function renderSlack(channel: string, context: SyncContext): unknown {
-  const view = renderIncident(context.incident, context.now);
+export function renderSlack(channel: string, context: SyncContext, publicUrl?: string): unknown {
+  const view = renderIncident(context.incident, context.now, { publicUrl });
   const message = composeSlackMessage(view, context.receiver);
   const posted = context.told?.receipt.slack;
   if (posted === undefined) return { method: 'chat.postMessage', channel, ...message };

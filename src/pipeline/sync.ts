@@ -1,4 +1,4 @@
-import { figuresDigest } from '../incidents/figures.js';
+import { figuresDigest, statusDigest } from '../incidents/figures.js';
 import type { IncidentStore } from '../incidents/store.js';
 import type { Incident, SyncDecision, TimelineEvent, Told } from '../incidents/types.js';
 import type { Logger } from '../observability/logger.js';
@@ -35,11 +35,12 @@ export async function syncReceiver({ incidentId, receiver }: SyncJobData, deps: 
   const notifier = deps.notifierFor(receiver);
   if (!notifier) throw new DeliveryError('not_found', `receiver "${receiver}" is no longer in the routing configuration`, false);
   const told = await deps.store.toldOne(incidentId, receiver);
-  const decision = needsUpdate(incident, receiver, told, { now, interests: notifier.interests });
+  const decide = (entry: Told | null) => needsUpdate(incident, receiver, entry, { now, interests: notifier.interests, channel: notifier.kind });
+  const decision = decide(told);
   deps.metrics.syncDecisions.inc({ channel: notifier.kind, decision });
   if (decision === 'up_to_date' || decision === 'not_routed') {
     // Up to date with this rev too (a change this channel does not show): the log says so, so the API shows it as sent.
-    if (told !== null && told.rev < incident.rev) await deps.store.recordTold(incidentId, receiver, { ...told, rev: incident.rev }, []);
+    if (told !== null && told.rev < incident.rev) await deps.store.recordTold(incidentId, receiver, { ...told, rev: incident.rev, ...marksOf(incident) }, []);
     if (await deps.store.settleFailing(incidentId, receiver)) {
       await deps.store.appendTimeline(incidentId, [{ at: new Date(now).toISOString(), kind: 'notification_settled', receiver, channel: notifier.kind, decision }]);
     }
@@ -52,7 +53,7 @@ export async function syncReceiver({ incidentId, receiver }: SyncJobData, deps: 
   const uncertain = await deps.store.startAttempt(incidentId, receiver);
   const result = await notifyWithin(notifier, { receiver, incident, told, decision, uncertain, now }, deps.timeoutMs);
   const sentAt = Date.now();
-  const entry = toldAfter(incident, told, result, sentAt);
+  const entry = toldAfter(incident, told, decision, result, sentAt);
   const event: TimelineEvent = {
     at: new Date(sentAt).toISOString(),
     kind: 'notification_sent',
@@ -73,6 +74,9 @@ export async function syncReceiver({ incidentId, receiver }: SyncJobData, deps: 
     { incident: incidentId, receiver, channel: notifier.kind, decision, action: result.action, rev: incident.rev, receipt: result.receipt },
     'incident notification sent',
   );
+  // Two changes at once (an escalation and an acknowledgement): the second is said in a run of its own.
+  const next = decide(entry);
+  if (next !== 'up_to_date' && next !== 'not_routed') return { kind: 'deferred', decision: next, until: Math.max(Date.now(), sentAt + notifier.minUpdateIntervalMs) };
   return { kind: 'sent', decision, action: result.action };
 }
 
@@ -97,13 +101,21 @@ export async function recordSyncFailure(
 /** Failures after which the notification may or may not have reached the channel. */
 const UNCERTAIN_REASONS = new Set(['timeout', 'network', 'unknown', 'invalid_response']);
 
-function toldAfter(incident: Incident, told: Told | null, result: SyncResult, sentAt: number): Told {
+/** What a channel shows of acknowledgements and silences, for a channel that needs not hear of them. */
+function marksOf(incident: Incident): Pick<Told, 'acknowledged' | 'status'> {
+  return { acknowledged: incident.acknowledged !== null, status: statusDigest(incident) };
+}
+
+function toldAfter(incident: Incident, told: Told | null, decision: SyncDecision, result: SyncResult, sentAt: number): Told {
+  const saysAcknowledgement = decision === 'acknowledged' || decision === 'unacknowledged';
   return {
     rev: incident.rev,
     state: incident.state,
     severity: incident.severity,
     figures: figuresDigest(incident),
-    acknowledged: incident.acknowledged !== null,
+    // Said by its own decision (PagerDuty's acknowledge event, Slack's thread reply), even when the message shows it already.
+    acknowledged: saysAcknowledgement ? incident.acknowledged !== null : (told?.acknowledged ?? false),
+    status: statusDigest(incident),
     firstAt: told?.firstAt ?? sentAt,
     lastAt: sentAt,
     receipt: { ...told?.receipt, ...result.receipt },

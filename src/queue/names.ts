@@ -3,6 +3,9 @@ import type { ChannelKind } from '../notifiers/types.js';
 /** The stored webhooks' bullmq queue (and alertcenter_queue_depth{queue}, alertcenter_dead_letters_total{queue}). */
 export const INGEST_QUEUE = 'ingest';
 
+/** On-call's clicks in Slack, done from the queue so that Slack hears back within its 3 s. */
+export const ACTIONS_QUEUE = 'actions';
+
 /** One delivery queue per channel kind, so a slow or rate-limited Slack never delays a page. */
 export const deliveryQueueName = (kind: ChannelKind): string => `deliver-${kind}`;
 

@@ -1,5 +1,6 @@
 import type { Severity } from '../alerts/types.js';
-import { figuresDigest } from '../incidents/figures.js';
+import { resolvedInPagerDuty } from '../incidents/actions.js';
+import { figuresDigest, statusDigest } from '../incidents/figures.js';
 import type { Incident, SyncDecision, Told } from '../incidents/types.js';
 
 const SEVERITY_RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
@@ -8,6 +9,11 @@ export interface DecideOptions {
   now: number;
   /** The decisions the receiver's channel acts on (email ignores figures, PagerDuty reminders). */
   interests: ReadonlySet<SyncDecision>;
+  /**
+   * The receiver's channel kind: PagerDuty hears of no acknowledgement made in PagerDuty (no echo),
+   * and, once it resolved the incident itself, only of a later escalation.
+   */
+  channel?: string;
 }
 
 /**
@@ -15,7 +21,7 @@ export interface DecideOptions {
  * `needsUpdate`): pure, so a sync that runs late or twice decides from the state as it is now, and
  * a stale sync can never undo a newer state.
  */
-export function needsUpdate(incident: Incident, receiver: string, told: Told | null, { now, interests }: DecideOptions): SyncDecision {
+export function needsUpdate(incident: Incident, receiver: string, told: Told | null, { now, interests, channel }: DecideOptions): SyncDecision {
   const routing = incident.receivers[receiver];
   const pick = (decision: SyncDecision): SyncDecision => (interests.has(decision) ? decision : 'up_to_date');
   if (told === null) {
@@ -26,11 +32,26 @@ export function needsUpdate(incident: Incident, receiver: string, told: Told | n
     return pick('first_notification');
   }
   if (told.state === 'resolved') return 'up_to_date';
+  if (channel === 'pagerduty' && incident.pagerdutyResolved && told.lastAt <= Date.parse(incident.pagerdutyResolved.at)) {
+    // PagerDuty resolved it itself and was told nothing since: only an escalation after that pages again.
+    return resolvedInPagerDuty(incident) || incident.state !== 'open' ? 'up_to_date' : pick('escalated');
+  }
   if (incident.state === 'resolved') return pick('resolved');
   if (incident.severity !== told.severity) {
     return pick(SEVERITY_RANK[incident.severity] > SEVERITY_RANK[told.severity] ? 'escalated' : 'de_escalated');
   }
   if (figuresDigest(incident) !== told.figures && interests.has('figures_changed')) return 'figures_changed';
+  const acknowledged = incident.acknowledged !== null;
+  // PagerDuty holds an acknowledgement made in PagerDuty already: not echoed back. (Slack's message shows
+  // one made with its own button only once the sync updates it.)
+  const echo = channel === 'pagerduty' && incident.acknowledged?.via === 'pagerduty';
+  if (acknowledged !== told.acknowledged && !echo) {
+    const decision = acknowledged ? 'acknowledged' : 'unacknowledged';
+    if (interests.has(decision)) return decision;
+  }
+  if (statusDigest(incident) !== (told.status ?? statusDigest({ ...incident, silenced: null, pagerdutyResolved: null })) && interests.has('status_changed')) {
+    return 'status_changed';
+  }
   if (routing !== undefined && now - told.lastAt >= routing.repeatIntervalMs) return pick('reminder_due');
   return 'up_to_date';
 }

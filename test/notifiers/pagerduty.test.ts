@@ -130,8 +130,8 @@ describe('PagerDutyNotifier, one alert per incident', () => {
     expect(resolve).toEqual({ routing_key: ROUTING_KEY, event_action: 'resolve', dedup_key: KEY });
   });
 
-  it('asks to hear of no figures and no reminders', () => {
-    expect([...notifier().interests].sort()).toEqual(['de_escalated', 'escalated', 'first_notification', 'resolved']);
+  it('asks to hear of no figures and no reminders; of acknowledgements, not of their undoing (the Events API has none)', () => {
+    expect([...notifier().interests].sort()).toEqual(['acknowledged', 'de_escalated', 'escalated', 'first_notification', 'resolved']);
   });
 
   it('resolves whatever the decision once the incident has resolved: a late sync never re-opens the page', async () => {

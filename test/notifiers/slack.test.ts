@@ -170,7 +170,17 @@ describe('SlackNotifier, one message per incident', () => {
   });
 
   it('asks to hear of every change, and to update one message at most every few seconds (configurable)', () => {
-    expect([...notifier().interests].sort()).toEqual(['de_escalated', 'escalated', 'figures_changed', 'first_notification', 'reminder_due', 'resolved']);
+    expect([...notifier().interests].sort()).toEqual([
+      'acknowledged',
+      'de_escalated',
+      'escalated',
+      'figures_changed',
+      'first_notification',
+      'reminder_due',
+      'resolved',
+      'status_changed',
+      'unacknowledged',
+    ]);
     expect(notifier().minUpdateIntervalMs).toBe(3000);
     expect(notifier({ minUpdateIntervalMs: 10_000 }).minUpdateIntervalMs).toBe(10_000);
   });

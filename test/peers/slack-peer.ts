@@ -43,6 +43,10 @@ export interface SlackPeer {
   received: SlackCall[];
   /** Messages as they stand now, by ts. */
   messages: Map<string, SlackPostedMessage>;
+  /** What was posted to response URLs (`responseUrl()`), in arrival order: ephemeral answers to a click. */
+  responses: Array<{ path: string; body: any }>;
+  /** A response_url as Slack would put in an interaction payload, served by this peer. */
+  responseUrl(): string;
   setBehavior(behavior: SlackPeerBehavior, times?: number): void;
   close(): Promise<void>;
 }
@@ -62,6 +66,8 @@ const JSON_FIELDS = new Set(['attachments', 'blocks', 'metadata']);
 export async function startSlackPeer(options: SlackPeerOptions = {}): Promise<SlackPeer> {
   const received: SlackCall[] = [];
   const messages = new Map<string, SlackPostedMessage>();
+  const responses: Array<{ path: string; body: any }> = [];
+  let responseUrls = 0;
   const behaviors = new BehaviorSchedule<SlackPeerBehavior>();
   const clock = options.clock ?? Date.now;
   /** Channel names by id. */
@@ -73,6 +79,13 @@ export async function startSlackPeer(options: SlackPeerOptions = {}): Promise<Sl
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.url?.startsWith('/response/')) {
+      // Slack's response_url answers a plain "ok".
+      responses.push({ path: req.url, body: JSON.parse(await readBody(req)) });
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end('ok');
+      return;
+    }
     const method = (req.url ?? '').replace(/^\/api\//, '').split('?')[0]!;
     const args = parseArgs(req.headers['content-type'], await readBody(req));
     received.push({ method, authorization: req.headers.authorization, contentType: req.headers['content-type'], args });
@@ -224,6 +237,8 @@ export async function startSlackPeer(options: SlackPeerOptions = {}): Promise<Sl
     port,
     received,
     messages,
+    responses,
+    responseUrl: () => `http://127.0.0.1:${port}/response/T0PEER/${++responseUrls}/x`,
     setBehavior: (behavior, times) => behaviors.set(behavior, times),
     close: () => closeServer(server),
   };

@@ -79,6 +79,13 @@ function leadLine(context: SyncContext, view: IncidentView): string {
       return 'Resolved.';
     case 'figures_changed':
       return 'The figures changed.';
+    // Not among email's interests; said plainly should a receiver ask for them.
+    case 'acknowledged':
+      return `Acknowledged by ${context.incident.acknowledged?.by ?? 'someone'}.`;
+    case 'unacknowledged':
+      return 'No longer acknowledged.';
+    case 'status_changed':
+      return 'Its silence or PagerDuty state changed.';
   }
 }
 

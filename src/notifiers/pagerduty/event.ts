@@ -15,8 +15,11 @@ export type PagerDutyEvent = Omit<EventData, 'routing_key' | 'payload'> & { payl
 /** Events API v2 limits, plus a cap on the other free-text fields (the whole event may not pass 512 KB). */
 export const PAGERDUTY_LIMITS = { summary: 1024, dedupKey: 255, field: 1024, detail: 4096 };
 
-/** What PagerDuty hears of: never figures, never reminders (a page is never sent again to say the same thing). */
-export const PAGERDUTY_INTERESTS: ReadonlySet<SyncDecision> = new Set(['first_notification', 'escalated', 'de_escalated', 'resolved']);
+/**
+ * What PagerDuty hears of: never figures, never reminders (a page is never sent again to say the
+ * same thing); an acknowledgement made elsewhere (its Events API has no unacknowledge).
+ */
+export const PAGERDUTY_INTERESTS: ReadonlySet<SyncDecision> = new Set(['first_notification', 'escalated', 'de_escalated', 'resolved', 'acknowledged']);
 
 const KEY_PREFIX = 'alertcenter/incident/';
 
@@ -26,18 +29,27 @@ export function dedupKey(incidentId: string): string {
   return key.length <= PAGERDUTY_LIMITS.dedupKey ? key : `${KEY_PREFIX}sha256:${createHash('sha256').update(incidentId).digest('hex')}`;
 }
 
+/** The incident a dedup_key of ours names (PagerDuty's webhooks call it `incident_key`); null for any other key. */
+export function incidentIdOfDedupKey(key: string): string | null {
+  if (!key.startsWith(KEY_PREFIX) || key.startsWith(`${KEY_PREFIX}sha256:`)) return null;
+  const id = key.slice(KEY_PREFIX.length);
+  return id === '' ? null : id;
+}
+
 /**
  * The event without its routing key: the notifier adds that, the dry run never has one.
  * - open (first notification, escalation): `trigger` at the incident's severity; PagerDuty raises
  *   the alert's urgency on the higher one;
  * - de-escalation: PagerDuty cannot lower an alert's urgency, so the `trigger` keeps the peak
  *   severity and says the current one, and what changed, in custom_details;
- * - resolved: `resolve`, whatever the decision that brought the sync (a late sync never re-opens it).
+ * - resolved: `resolve`, whatever the decision that brought the sync (a late sync never re-opens it);
+ * - acknowledged (in Slack or the API): `acknowledge`, so PagerDuty stops escalating the page.
  */
 export function composePagerDutyEvent(context: SyncContext): PagerDutyEvent {
   const { incident, decision, now } = context;
   const dedup_key = dedupKey(incident.id);
   if (incident.state === 'resolved') return { event_action: 'resolve', dedup_key };
+  if (decision === 'acknowledged') return { event_action: 'acknowledge', dedup_key };
   const view = renderIncident(incident, now);
   const field = (text: string) => truncate(singleLine(text), PAGERDUTY_LIMITS.field);
   const detail = (text: string) => truncate(text, PAGERDUTY_LIMITS.detail);

@@ -72,7 +72,7 @@ export class PagerDutyNotifier implements IncidentNotifier {
       if (reply.status < 200 || reply.status >= 300) {
         throw this.fromReply(reply.status, reply.data as EventsApiReply, reply.headers.get('retry-after'));
       }
-      return { action: data.event_action === 'trigger' ? 'triggered' : 'resolved', receipt: { pagerduty: { dedupKey: data.dedup_key! } } };
+      return { action: ACTIONS[data.event_action], receipt: { pagerduty: { dedupKey: data.dedup_key! } } };
     } catch (error) {
       throw this.classify(error, signal, watch.last);
     }
@@ -103,6 +103,9 @@ export class PagerDutyNotifier implements IncidentNotifier {
     return this.failures.fromStatus(status, detail, retryAfter);
   }
 }
+
+/** What the timeline says a sent event did. */
+const ACTIONS: Record<EventParameters['data']['event_action'], string> = { trigger: 'triggered', acknowledge: 'acknowledged', resolve: 'resolved' };
 
 function headerValue(response: IncomingMessage, name: string): string | null {
   const value = response.headers[name];

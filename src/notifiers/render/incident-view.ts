@@ -1,5 +1,6 @@
 import type { Severity } from '../../alerts/types.js';
-import type { Incident, IncidentState, Tier } from '../../incidents/types.js';
+import { resolvedInPagerDuty } from '../../incidents/actions.js';
+import type { Acknowledgement, ActionSource, Incident, IncidentState, Tier } from '../../incidents/types.js';
 import {
   formatBurnRate,
   formatClock,
@@ -35,8 +36,15 @@ export interface IncidentView {
   tiers: TierLine[];
   summary: string | null;
   description: string | null;
-  /** http(s) links only: runbook, dashboard, Prometheus expression, Alertmanager silence (while not resolved). */
+  /** http(s) links only: runbook, dashboard, the incident on the AlertCenter page, Prometheus expression, Alertmanager silence (while not resolved). */
   links: Link[];
+  /**
+   * What on-call did, one line each: `Acknowledged by @alice, 14:02 UTC`, `Silenced until 15:02 UTC
+   * by @alice`, `Resolved in PagerDuty by Bob at 14:10 UTC while still burning`.
+   */
+  status: string[];
+  /** What on-call can do now (Slack's buttons); null once resolved. */
+  actions: { acknowledged: boolean; silenced: boolean } | null;
   /** The primary tier's labels, sorted by name. */
   labels: Array<[name: string, value: string]>;
   /** `10:00 UTC (2h 5m ago)` */
@@ -79,7 +87,12 @@ interface Figures {
 
 const COLORS = { critical: '#E01E5A', warning: '#ECB22E', info: '#36C5F0', resolved: '#2EB67D' } as const;
 
-export function renderIncident(incident: Incident, now: number): IncidentView {
+export interface RenderOptions {
+  /** PUBLIC_URL: the incident's page on the AlertCenter is linked when set. */
+  publicUrl?: string;
+}
+
+export function renderIncident(incident: Incident, now: number, options: RenderOptions = {}): IncidentView {
   const primary = primaryTier(incident);
   const figures = primary === null ? null : figuresOf(incident, primary);
   const base = incident.slo === null ? incident.alertname : `${incident.slo} SLO`;
@@ -100,7 +113,9 @@ export function renderIncident(incident: Incident, now: number): IncidentView {
     tiers: tierLines(incident, now),
     summary: primary?.summary ?? null,
     description: primary?.description ?? null,
-    links: links(incident, primary),
+    links: links(incident, primary, options),
+    status: statusLines(incident, now),
+    actions: incident.state === 'resolved' ? null : { acknowledged: incident.acknowledged !== null, silenced: incident.silenced !== null },
     labels: Object.entries(primary?.labels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
     opened: formatTime(incident.openedAt, now) ?? incident.openedAt,
     lasted,
@@ -369,13 +384,14 @@ function tierLines(incident: Incident, now: number): TierLine[] {
     });
 }
 
-function links(incident: Incident, primary: Tier | null): Link[] {
+function links(incident: Incident, primary: Tier | null, { publicUrl }: RenderOptions): Link[] {
   const { runbookUrl, dashboardUrl, generatorUrl, alertmanagerUrl } = incident.links;
   const all: Array<[string, string | null]> = [
     ['Runbook', runbookUrl],
     ['Dashboard', dashboardUrl],
+    ['AlertCenter', publicUrl === undefined ? null : `${publicUrl}/incidents/${encodeURIComponent(incident.id)}`],
     ['Prometheus expression', generatorUrl],
-    ['Silence', incident.state === 'resolved' || alertmanagerUrl === null ? null : silenceUrl(alertmanagerUrl, silenceMatchers(incident, primary))],
+    ['Silence', incident.state === 'resolved' || incident.silenced !== null || alertmanagerUrl === null ? null : silenceUrl(alertmanagerUrl, silenceMatchers(incident, primary))],
   ];
   return all.flatMap(([label, url]) => {
     const safe = url === null ? null : httpUrl(url);
@@ -389,4 +405,29 @@ function silenceMatchers(incident: Incident, primary: Tier | null): Record<strin
   const key = Object.entries(incident.keyLabels);
   if (key.length > 0 && key.every(([name, value]) => labels[name] === value)) return Object.fromEntries(key);
   return labels;
+}
+
+/** `@alice` for a Slack user, `Bob in PagerDuty`, `carol` through the API. */
+export function actorName(name: string, via: ActionSource): string {
+  return via === 'slack' ? `@${name}` : via === 'pagerduty' ? `${name} in PagerDuty` : name;
+}
+
+/** `Acknowledged by @alice, 14:02 UTC` */
+export function acknowledgedLine(acknowledged: Acknowledgement, now: number): string {
+  return `Acknowledged by ${actorName(acknowledged.by, acknowledged.via)}, ${formatClock(acknowledged.at, now) ?? acknowledged.at}`;
+}
+
+function statusLines(incident: Incident, now: number): string[] {
+  const lines: string[] = [];
+  if (incident.acknowledged !== null) lines.push(acknowledgedLine(incident.acknowledged, now));
+  const silenced = incident.silenced;
+  if (silenced !== null) {
+    const until = formatClock(silenced.until, now) ?? silenced.until;
+    lines.push(`Silenced until ${until} by ${actorName(silenced.by, silenced.via)}${silenced.comment === '' ? '' : `: ${silenced.comment}`}`);
+  }
+  if (resolvedInPagerDuty(incident)) {
+    const resolved = incident.pagerdutyResolved!;
+    lines.push(`Resolved in PagerDuty by ${resolved.by} at ${formatClock(resolved.at, now) ?? resolved.at} while still burning: a later escalation pages again`);
+  }
+  return lines;
 }

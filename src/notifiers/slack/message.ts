@@ -1,6 +1,6 @@
 import type { ChatPostMessageArguments } from '@slack/web-api';
 import type { SyncContext } from '../types.js';
-import type { Fact, IncidentView } from '../render/incident-view.js';
+import { acknowledgedLine, type Fact, type IncidentView } from '../render/incident-view.js';
 import { formatClock, formatTime } from '../render/format.js';
 import { escapeSlack, singleLine, truncate } from '../render/text.js';
 
@@ -15,6 +15,25 @@ export const SLACK_LIMITS = { header: 150, section: 3000, field: 2000, fields: 1
 export const INCIDENT_EVENT_TYPE = 'alertcenter_incident';
 /** The metadata event of a thread reply (never matched by the lookup; names the notification it tells). */
 export const INCIDENT_UPDATE_EVENT_TYPE = 'alertcenter_incident_update';
+
+/**
+ * The buttons' action ids; each button's value is the incident id. The interactivity request URL
+ * (POST /api/v1/slack/interactions) acts on these; link buttons (`link-N`) reach it too, and are ignored.
+ */
+export const SLACK_ACTIONS = {
+  acknowledge: 'alertcenter_acknowledge',
+  silence1h: 'alertcenter_silence_1h',
+  silence4h: 'alertcenter_silence_4h',
+  unsilence: 'alertcenter_unsilence',
+} as const;
+
+export type SlackActionId = (typeof SLACK_ACTIONS)[keyof typeof SLACK_ACTIONS];
+
+/** How long each silence button silences. */
+export const SILENCE_BUTTONS: Partial<Record<SlackActionId, number>> = {
+  [SLACK_ACTIONS.silence1h]: 3_600_000,
+  [SLACK_ACTIONS.silence4h]: 4 * 3_600_000,
+};
 
 export interface SlackMetadata {
   event_type: string;
@@ -53,18 +72,18 @@ export function composeSlackMessage(view: IncidentView, receiver: string): Slack
     const labels = view.labels.map(([name, value]) => `${name}=${value}`).join(', ');
     blocks.push({ type: 'context', elements: [mrkdwn(`Labels: ${labels}`, SLACK_LIMITS.section)] });
   }
-  const buttons = view.links.filter((link) => link.url.length <= SLACK_LIMITS.url);
-  if (buttons.length > 0) {
-    blocks.push({
-      type: 'actions',
-      elements: buttons.map((link, i) => ({
-        type: 'button' as const,
-        action_id: `link-${i}`,
-        text: { type: 'plain_text' as const, text: truncate(link.label, SLACK_LIMITS.button) },
-        url: link.url,
-      })),
-    });
-  }
+  if (view.status.length > 0) blocks.push({ type: 'section', text: mrkdwn(view.status.map((line) => `*${line}*`).join('\n'), SLACK_LIMITS.section) });
+  const actions = actionButtons(view);
+  const links = view.links
+    .filter((link) => link.url.length <= SLACK_LIMITS.url)
+    .map((link, i) => ({
+      type: 'button' as const,
+      action_id: `link-${i}`,
+      // Beside the silence buttons, Alertmanager's own form is for silences of another shape or length.
+      text: { type: 'plain_text' as const, text: truncate(link.label === 'Silence' ? 'Custom silence' : link.label, SLACK_LIMITS.button) },
+      url: link.url,
+    }));
+  if (actions.length + links.length > 0) blocks.push({ type: 'actions', elements: [...actions, ...links] });
   return {
     text: truncate(`${singleLine(view.title)}\n${view.headline}`, SLACK_LIMITS.fallback, escapeSlack),
     attachments: [{ color: view.color, blocks }],
@@ -75,8 +94,32 @@ export function composeSlackMessage(view: IncidentView, receiver: string): Slack
   };
 }
 
-/** The decisions that also leave a reply in the message's thread; a figures change only updates it. */
-export const REPLY_DECISIONS: ReadonlySet<SyncContext['decision']> = new Set(['escalated', 'de_escalated', 'reminder_due', 'resolved']);
+/** Acknowledge while nobody has, Silence 1h and 4h while not silenced, Unsilence while silenced; none once resolved. */
+function actionButtons(view: IncidentView) {
+  if (view.actions === null) return [];
+  const button = (action_id: SlackActionId, text: string, style?: 'primary' | 'danger') => ({
+    type: 'button' as const,
+    action_id,
+    value: view.id,
+    text: { type: 'plain_text' as const, text },
+    ...(style === undefined ? {} : { style }),
+  });
+  const buttons = [];
+  if (!view.actions.acknowledged) buttons.push(button(SLACK_ACTIONS.acknowledge, 'Acknowledge', 'primary'));
+  if (view.actions.silenced) buttons.push(button(SLACK_ACTIONS.unsilence, 'Unsilence', 'danger'));
+  else buttons.push(button(SLACK_ACTIONS.silence1h, 'Silence 1h'), button(SLACK_ACTIONS.silence4h, 'Silence 4h'));
+  return buttons;
+}
+
+/** The decisions that also leave a reply in the message's thread; a figures or silence change only updates it. */
+export const REPLY_DECISIONS: ReadonlySet<SyncContext['decision']> = new Set([
+  'escalated',
+  'de_escalated',
+  'reminder_due',
+  'resolved',
+  'acknowledged',
+  'unacknowledged',
+]);
 
 /**
  * The reply in the message's thread: what changed, with the figures as they were at that moment
@@ -92,6 +135,16 @@ export function composeThreadReply(context: SyncContext, view: IncidentView): { 
   switch (decision) {
     case 'escalated':
       text = `:rotating_light: Escalated from ${from} to ${to} at ${at}.${figures}`;
+      // PagerDuty sends no notification for a trigger on an acknowledged incident: say it here, so the escalation is seen.
+      if (incident.acknowledged !== null) {
+        text += ` ${acknowledgedLine(incident.acknowledged, now)}: PagerDuty notifies nobody of an escalation of an acknowledged incident, so this one pages no one.`;
+      }
+      break;
+    case 'acknowledged':
+      text = `:eyes: ${incident.acknowledged === null ? 'Acknowledged' : acknowledgedLine(incident.acknowledged, now)}.`;
+      break;
+    case 'unacknowledged':
+      text = `:leftwards_arrow_with_hook: No longer acknowledged, ${at}.`;
       break;
     case 'de_escalated':
       text = `:arrow_down: De-escalated from ${from} to ${to} at ${at}: the ${from.toLowerCase()} tiers cleared.${figures}`;

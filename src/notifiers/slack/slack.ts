@@ -30,6 +30,8 @@ export interface SlackNotifierOptions {
   timeoutMs: number;
   /** Least time between two updates of one incident's message (Slack rate-limits chat.update per channel). Default 3000. */
   minUpdateIntervalMs?: number;
+  /** PUBLIC_URL: the message links to the incident on the AlertCenter page. */
+  publicUrl?: string;
   /** Bounds of the search for a message posted before a crash (see `findPosted`). */
   lookup?: { pageSize?: number; maxPages?: number };
   logger: Logger;
@@ -81,6 +83,9 @@ export const SLACK_INTERESTS: ReadonlySet<SyncDecision> = new Set([
   'figures_changed',
   'resolved',
   'reminder_due',
+  'acknowledged',
+  'unacknowledged',
+  'status_changed',
 ]);
 
 /**
@@ -127,7 +132,7 @@ export class SlackNotifier implements IncidentNotifier {
   }
 
   async notify(context: SyncContext, signal: AbortSignal): Promise<SyncResult> {
-    const view = renderIncident(context.incident, context.now);
+    const view = renderIncident(context.incident, context.now, { publicUrl: this.options.publicUrl });
     try {
       return await untilAborted(signal, this.sync(context, view, signal));
     } catch (error) {
