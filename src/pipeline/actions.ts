@@ -1,4 +1,4 @@
-import { AlertmanagersUnavailableError, filtersOf, type Alertmanagers } from '../alertmanager/client.js';
+import { AlertmanagersUnavailableError, filtersOf, type Alertmanagers, type SilenceRef } from '../alertmanager/client.js';
 import { incidentMatchers, matcherText } from '../alertmanager/matchers.js';
 import {
   acknowledgeIncident,
@@ -89,7 +89,7 @@ export async function silence(id: string, actor: Actor, request: SilenceRequest,
   const untilMs = now + request.durationMs;
   const link = incidentPageUrl(deps.publicUrl, id) ?? `AlertCenter incident ${id}`;
   const said = request.comment.trim();
-  let silences;
+  let silences: SilenceRef[];
   try {
     silences = await deps.alertmanagers.silence({
       matchers,

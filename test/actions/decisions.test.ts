@@ -50,7 +50,7 @@ describe('signatures, as Slack and PagerDuty document them', () => {
 
   it('PagerDuty v1: any of several signatures, with any secret', () => {
     const payload = Buffer.from('{"event":{"id":"e1"}}');
-    const good = 'v1=' + createHmac('sha256', 'pd-secret').update(payload).digest('hex');
+    const good = `v1=${createHmac('sha256', 'pd-secret').update(payload).digest('hex')}`;
     expect(verifyPagerDutySignature(['pd-secret'], `v1=${'0'.repeat(64)}, ${good}`, payload)).toEqual({ ok: true });
     expect(verifyPagerDutySignature(['rotated', 'pd-secret'], good, payload)).toEqual({ ok: true });
     expect(verifyPagerDutySignature(['pd-secret'], `v1=${'0'.repeat(64)}`, payload)).toMatchObject({ ok: false, reason: 'bad_signature' });
