@@ -1,4 +1,4 @@
-import { AlertmanagersUnavailableError, filtersOf, type Alertmanagers, type SilenceRef } from '../alertmanager/client.js';
+import { AlertmanagersUnavailableError, filtersOf, type Alertmanagers } from '../alertmanager/client.js';
 import { incidentMatchers, matcherText } from '../alertmanager/matchers.js';
 import {
   acknowledgeIncident,
@@ -11,7 +11,7 @@ import {
 } from '../incidents/actions.js';
 import { clearAlerts, nextTickAt, type Applied } from '../incidents/apply.js';
 import type { IncidentStore } from '../incidents/store.js';
-import type { Actor, Incident } from '../incidents/types.js';
+import type { Actor, Incident, SilenceRef } from '../incidents/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { PlannedSync } from '../queue/syncs.js';
 import type { RoutingConfig } from '../routing/types.js';
