@@ -1,5 +1,14 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runReportCommand } from '../../src/cli/report-command.js';
+import { renderHtml } from '../../src/report/render.js';
+import { startSmtpPeer } from '../peers/smtp-peer.js';
+import { eventually, startTestRouter } from '../support/router.js';
 import { IncidentStore } from '../../src/incidents/store.js';
 import type { Incident } from '../../src/incidents/types.js';
 import { PrometheusClient, PrometheusError } from '../../src/prometheus/client.js';
@@ -214,4 +223,138 @@ describe('weekly SLO report against a real Prometheus', () => {
     // The incidents are still there.
     expect(marked.slos.find((slo) => slo.name === 'database-availability')!.incidents.count).toBe(2);
   });
+});
+
+/** Collects what a CLI run writes. */
+class Text extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _encoding: string, callback: () => void): void {
+    this.text += chunk.toString('utf8');
+    callback();
+  }
+}
+
+describe('where the report goes', () => {
+  const env = () => ({ PROMETHEUS_URL: filled.prometheus.url, REDIS_PREFIX: prefix, REPORT_TIME_ZONE: 'Europe/Paris', REDIS_URL });
+
+  it('renders in Chromium: the summary, three burn-down charts (SVG) and every section', async () => {
+    const html = renderHtml(report);
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
+      await page.setContent(html, { waitUntil: 'load' });
+      expect(await page.locator('svg').count()).toBe(3);
+      const text = await page.locator('body').innerText();
+      expect(text).toContain(`Maestro weekly SLO review: ${week.id}`);
+      expect(text).toContain('reliability work first');
+      expect(text).toContain('Reliability work: SLOs by budget burned this week');
+      // Each chart has a drawn line (the budget left) and the ideal line.
+      const paths = await page.locator('svg').first().locator('path').count();
+      expect(paths).toBeGreaterThan(3);
+      const box = await page.locator('svg').first().boundingBox();
+      expect(box!.width).toBeGreaterThan(600);
+      const out = process.env.REPORT_SCREENSHOT ?? join(tmpdir(), 'weekly-report.png');
+      mkdirSync(dirname(out), { recursive: true });
+      await page.screenshot({ path: out, fullPage: true });
+    } finally {
+      await browser.close();
+    }
+  }, 30_000);
+
+  it('alertcenter report weekly: JSON of the week; Prometheus unreachable exits 1 with one line naming PROMETHEUS_URL', async () => {
+    const stdout = new Text();
+    const stderr = new Text();
+    expect(await runReportCommand(['weekly', '--week', week.id, '--format', 'json'], env(), { stdout, stderr })).toBe(0);
+    const json = JSON.parse(stdout.text);
+    expect(json.week).toBe(week.id);
+    expect(json.slos.find((slo: { name: string }) => slo.name === 'database-availability').incidents.count).toBe(2);
+
+    const dir = mkdtempSync(join(tmpdir(), 'report-cli-'));
+    try {
+      expect(await runReportCommand(['weekly', '--format', 'markdown', '--out', join(dir, 'r.md')], env(), { stdout: new Text(), stderr: new Text() })).toBe(0);
+      expect(readFileSync(join(dir, 'r.md'), 'utf8')).toContain(`# Maestro weekly SLO review: ${week.id}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+
+    const down = new Text();
+    expect(await runReportCommand(['weekly'], { ...env(), PROMETHEUS_URL: 'http://127.0.0.1:1' }, { stdout: new Text(), stderr: down })).toBe(1);
+    expect(down.text).toMatch(/^alertcenter: PROMETHEUS_URL http:\/\/127\.0\.0\.1:1: cannot reach Prometheus \([^\n]*\)\n$/);
+    const usage = new Text();
+    expect(await runReportCommand(['weekly', '--format', 'pdf'], env(), { stdout: new Text(), stderr: usage })).toBe(2);
+  });
+
+  it('two router replicas: the API serves the week to the page, and the scheduled run mails the review exactly once', async () => {
+    const smtp = await startSmtpPeer();
+    const routerEnv = {
+      ...env(),
+      ADMIN_TOKEN: 'report-admin',
+      SMTP_URL: smtp.url(),
+      REPORT_EMAIL_TO: 'review@maestro.example',
+      // Every second: many scheduled runs of one week, across both replicas.
+      REPORT_SCHEDULE: '* * * * * *',
+    };
+    const routers = [await startTestRouter(routerEnv), await startTestRouter(routerEnv)];
+    try {
+      const auth = { authorization: 'Bearer report-admin' };
+      const weeks = await (await fetch(`${routers[0]!.url}/api/v1/reports/weeks`, { headers: auth })).json();
+      expect(weeks.default).toBe(week.id);
+      expect(weeks.weeks.length).toBeGreaterThanOrEqual(4);
+      expect((await fetch(`${routers[0]!.url}/api/v1/reports/weekly`)).status).toBe(401);
+      const res = await fetch(`${routers[1]!.url}/api/v1/reports/weekly?week=${week.id}&format=json`, { headers: auth });
+      expect(res.status).toBe(200);
+      expect((await res.json()).slos.map((slo: { verdict: string }) => slo.verdict)).toEqual(report.slos.map((slo) => slo.verdict));
+      const html = await fetch(`${routers[1]!.url}/api/v1/reports/weekly?week=${week.id}&format=html`, { headers: auth });
+      expect(html.headers.get('content-type')).toMatch(/^text\/html/);
+      const chart = await fetch(`${routers[1]!.url}/api/v1/reports/weekly/chart?week=${week.id}&slo=run-success`, { headers: auth });
+      expect(chart.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
+      expect((await fetch(`${routers[1]!.url}/api/v1/reports/weekly?week=2026-W99`, { headers: auth })).status).toBe(400);
+
+      // Runs: the one that sent, and later ones (on either replica) that found the week sent.
+      const runs = () => routers.flatMap((router) => router.logs.entries().filter((entry) => /^weekly SLO report (sent|already sent)/.test(String(entry.msg))));
+      await eventually(() => runs().length >= 4, 20_000, 'four scheduled runs');
+      expect(runs().filter((entry) => entry.msg === 'weekly SLO report sent')).toHaveLength(1);
+      expect(smtp.received).toHaveLength(1);
+      const mail = smtp.received[0]!;
+      expect(mail.envelope.to).toEqual(['review@maestro.example']);
+      expect(mail.parsed.subject).toBe(`Maestro weekly SLO review ${week.id}: 1 reliability work first, 1 at risk`);
+      // The charts as inline PNGs referenced from the HTML by Content-ID; the text part carries the figures.
+      const images = mail.parsed.attachments.filter((attachment) => attachment.contentType === 'image/png');
+      expect(images).toHaveLength(3);
+      for (const image of images) expect(image.related && image.cid).toMatch(/^burndown-[a-z-]+-\d{4}-W\d{2}@alertcenter$/);
+      // mailparser puts each image referenced by cid: in the HTML in place (as a data: URI): all three are referenced.
+      expect(String(mail.parsed.html).match(/<img src="data:image\/png;base64,/g)).toHaveLength(3);
+      expect(mail.parsed.html).not.toContain('<svg');
+      expect(mail.parsed.text).toContain('Error budget left at the week\'s end: ');
+    } finally {
+      await Promise.all(routers.map((router) => router.stop()));
+      await smtp.close();
+    }
+  }, 60_000);
+
+  it('the scheduled run retries a Prometheus that does not answer, then mails with the Prometheus part marked unavailable', async () => {
+    const smtp = await startSmtpPeer();
+    const router = await startTestRouter({
+      ...env(),
+      REDIS_PREFIX: `${prefix}-down`,
+      PROMETHEUS_URL: 'http://127.0.0.1:1',
+      SMTP_URL: smtp.url(),
+      REPORT_EMAIL_TO: 'review@maestro.example',
+      REPORT_SCHEDULE: '*/2 * * * * *',
+      REPORT_ATTEMPTS: '2',
+      REPORT_RETRY_DELAY: '100ms',
+    });
+    try {
+      await eventually(() => smtp.received.length === 1, 20_000, 'the mail');
+      const retried = router.logs.entries().filter((entry) => entry.msg === 'weekly SLO report: Prometheus failed; retrying');
+      expect(retried.length).toBeGreaterThanOrEqual(1);
+      const mail = smtp.received[0]!;
+      expect(mail.parsed.subject).toContain('Prometheus unavailable');
+      expect(mail.parsed.text).toContain('Prometheus unavailable: the SLO figures, charts and burn episodes are missing (PROMETHEUS_URL http://127.0.0.1:1: cannot reach Prometheus');
+    } finally {
+      await router.stop();
+      await smtp.close();
+      await cleanRedis(`${prefix}-down`);
+    }
+  }, 30_000);
 });
