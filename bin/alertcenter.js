@@ -9,4 +9,4 @@ if (!existsSync(entry)) {
   process.exit(1);
 }
 const { main } = await import(entry.href);
-process.exitCode = main(process.argv.slice(2), process.env);
+process.exitCode = await main(process.argv.slice(2), process.env);

@@ -36,6 +36,8 @@ import { startSyncWorker } from './queue/sync-worker.js';
 import { SyncQueues } from './queue/syncs.js';
 import { incidentsRouter } from './api/routes/incidents.js';
 import { createProducerConnection, createWorkerConnection, reportConnectionState } from './queue/redis.js';
+import { reportsRouter } from './api/routes/reports.js';
+import { ReportService, startReportScheduler } from './report/service.js';
 import { RoutingStore } from './routing/store.js';
 import type { RoutingConfig } from './routing/types.js';
 
@@ -104,6 +106,16 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
       ? undefined
       : startPipeline({ config, redis: workerRedis, routing, catalog, syncs, incidents, alertState, actionDeps, metrics, logger });
 
+  // The weekly SLO report: the API on api replicas, the scheduled mail on workers (one mail a week whatever their number).
+  const reports = new ReportService({ config, catalog, incidents });
+  const reportScheduler =
+    config.role === 'api'
+      ? Promise.resolve(null)
+      : startReportScheduler({ service: reports, connection: workerRedis, prefix: config.redisPrefix, config, logger }).catch((error: unknown) => {
+          logger.error({ err: (error as Error).message }, 'weekly SLO report scheduler failed to start');
+          return null;
+        });
+
   const adminAuth = requireToken(config.adminToken ? [config.adminToken] : [], 'admin');
   const app = createApp({
     direct: servesApi
@@ -159,6 +171,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
             alertsRouter(alertState, syncs, adminAuth),
             incidentsRouter(incidents, adminAuth),
             incidentActionsRouter(actionDeps, adminAuth),
+            reportsRouter(reports, adminAuth),
             openApiRouter(),
           ]
         : []),
@@ -201,6 +214,8 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
       await closed;
       // Without Redis no job can finish anyway, and bullmq's graceful close would wait for it forever.
       await pipeline?.stop(workerRedis.status !== 'ready');
+      // Not waited for while it could not start (Redis down since start-up).
+      await (await Promise.race([reportScheduler, Promise.resolve(null)]))?.close();
       await Promise.all([ingest.close(), syncs.close(), actionQueue.close()]);
       for (const redis of [producerRedis, workerRedis]) {
         if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());

@@ -7,6 +7,7 @@ import { deadLetterListQuery } from './routes/dead-letters.js';
 import { actionRequest, silenceRequest } from './routes/incident-actions.js';
 import { incidentListQuery } from './routes/incidents.js';
 import { PAGERDUTY_WEBHOOKS_PATH, pagerDutyWebhookPayload } from './routes/pagerduty-webhooks.js';
+import { chartQuery, reportQuery } from './routes/reports.js';
 import { SLACK_INTERACTIONS_PATH } from './routes/slack-interactions.js';
 import { testRequest as routingTestRequest } from './routes/routing.js';
 
@@ -371,6 +372,51 @@ export const API_OPERATIONS: ApiOperation[] = [
         '400': error('invalid_payload.'),
         '401': error('bad_signature.'),
         '413': error('payload_too_large.'),
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/reports/weeks',
+    auth: 'admin',
+    operation: {
+      operationId: 'listReportWeeks',
+      summary: 'The weeks the weekly SLO review can cover (newest first), the default one and the current one',
+      responses: { '200': { description: 'Weeks.', content: json(anyObject) }, '401': unauthorized },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/reports/weekly',
+    auth: 'admin',
+    operation: {
+      operationId: 'getWeeklyReport',
+      summary: "One week's SLO review (default: the last complete week) as JSON, HTML or Markdown",
+      requestParams: { query: reportQuery },
+      responses: {
+        '200': {
+          description: 'The report; with Prometheus unreachable, `prometheus.available` is false and says why.',
+          content: { ...json(anyObject), 'text/html': { schema: z.string() }, 'text/markdown': { schema: z.string() } },
+        },
+        '400': error('invalid_query.'),
+        '401': unauthorized,
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/reports/weekly/chart',
+    auth: 'admin',
+    operation: {
+      operationId: 'getWeeklyBurnDown',
+      summary: "One SLO's error budget burn-down over its period against the ideal line",
+      requestParams: { query: chartQuery },
+      responses: {
+        '200': { description: 'SVG.', content: { 'image/svg+xml': { schema: z.string() } } },
+        '400': error('invalid_query.'),
+        '401': unauthorized,
+        '404': error('not_found: no such SLO.'),
+        '503': error('prometheus_unavailable.'),
       },
     },
   },

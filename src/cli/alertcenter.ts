@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Severity } from '../alerts/types.js';
 import type { Env } from '../routing/interpolate.js';
+import { REPORT_USAGE, runReportCommand } from './report-command.js';
 import { checkRouting, testRouting, type CliResult, type RoutingFiles } from './routing-commands.js';
 
 export type { CliResult };
@@ -13,7 +14,7 @@ export const USAGE = `Usage:
       Show where a firing alert with these labels goes, normalized as the router does
       (e.g. severity=critical slo=api-latency). --at: an ISO 8601 time for time intervals (default now);
       --explain: why each route did or did not match.
-`;
+${REPORT_USAGE}`;
 
 const SEVERITIES: readonly Severity[] = ['critical', 'warning', 'info'];
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -32,8 +33,9 @@ export function runCli(args: string[], env: Env): CliResult {
   }
 }
 
-/** For bin/alertcenter.js: runs the command, writes its output, returns the exit code. */
-export function main(args: string[], env: Env, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream } = process): number {
+/** For bin/alertcenter.js: runs the command, writes its output, returns the exit code (a promise for `report`, which reads Prometheus and Redis). */
+export function main(args: string[], env: Env, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream } = process): number | Promise<number> {
+  if (args[0] === 'report') return runReportCommand(args.slice(1), env, io);
   const { exitCode, output } = runCli(args, env);
   (exitCode === 0 ? io.stdout : io.stderr).write(output);
   return exitCode;

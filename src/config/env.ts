@@ -117,6 +117,15 @@ const envSchema = z.object({
   SMTP_URL: url(['smtp', 'smtps']),
   EMAIL_FROM: mailbox.default('Maestro AlertCenter <alertcenter@maestro.example>'),
   PAGERDUTY_ROUTING_KEY: optionalText,
+  // The weekly SLO report (src/report/).
+  PROMETHEUS_URL: url(['http', 'https']),
+  PROMETHEUS_BEARER_TOKEN: optionalText,
+  PROMETHEUS_TIMEOUT: durationMs('30s'),
+  REPORT_TIME_ZONE: z.string().trim().default('UTC').refine(isTimeZone, 'expected an IANA time zone such as Europe/Paris or UTC'),
+  REPORT_SCHEDULE: z.string().trim().default('0 8 * * 1').refine((text) => /^(\S+\s+){4,5}\S+$/.test(text), 'expected a cron pattern such as "0 8 * * 1" (Monday 08:00)'),
+  REPORT_EMAIL_TO: tokenList.refine((list) => list.every((address) => mailbox.safeParse(address).success), 'expected comma-separated email addresses'),
+  REPORT_ATTEMPTS: integer(1, 20, 4),
+  REPORT_RETRY_DELAY: durationMs('5m'),
   PAGERDUTY_SERVER: z
     .string()
     .trim()
@@ -177,6 +186,10 @@ export interface Config {
     /** How often a silenced incident's alerts are looked up in Alertmanager. */
     silenceCheckIntervalMs: number;
   };
+  /** Where the weekly SLO report reads its figures (optional: without it the report has incidents only). */
+  prometheus: { url: string | undefined; bearerToken: string | undefined; timeoutMs: number };
+  /** The weekly SLO report's mail: a cron pattern in a time zone, its recipients (none: no mail), Prometheus attempts before mailing without it. */
+  report: { timeZone: string; schedule: string; emailTo: string[]; attempts: number; retryDelayMs: number };
   /** The environment that routing files may interpolate with ${VAR}. */
   env: Record<string, string | undefined>;
 }
@@ -185,6 +198,15 @@ export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
   return host === '::1';
+}
+
+function isTimeZone(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Validates the environment into a Config, or throws a one-line ConfigError naming the setting. */
@@ -241,6 +263,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       alertmanagerTimeoutMs: e.ALERTMANAGER_TIMEOUT,
       silenceCheckIntervalMs: e.ALERTMANAGER_CHECK_INTERVAL,
     },
+    prometheus: { url: e.PROMETHEUS_URL, bearerToken: e.PROMETHEUS_BEARER_TOKEN, timeoutMs: e.PROMETHEUS_TIMEOUT },
+    report: { timeZone: e.REPORT_TIME_ZONE, schedule: e.REPORT_SCHEDULE, emailTo: e.REPORT_EMAIL_TO, attempts: e.REPORT_ATTEMPTS, retryDelayMs: e.REPORT_RETRY_DELAY },
     env,
   };
 }
@@ -262,5 +286,7 @@ export function secretsOf(config: Config): string[] {
     ...config.actions.slackSigningSecrets,
     ...config.actions.pagerdutyWebhookSecrets,
     ...config.actions.alertmanagers.flatMap((target) => target.secrets),
+    config.prometheus.bearerToken,
+    ...urlSecrets(config.prometheus.url),
   ].filter((value): value is string => Boolean(value));
 }

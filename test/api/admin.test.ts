@@ -53,6 +53,7 @@ describe('admin API, hot reload and AlertCenter state', () => {
     expect(Date.parse(res.body.loadedAt)).not.toBeNaN();
     expect(res.body.routes.map((r: any) => [r.name, r.matchers, r.receivers])).toEqual([
       ['pages', ['severity="critical"'], ['oncall-pagerduty', 'ops-slack']],
+      ['error-budget-policy', ['alertname=~"MaestroSLOErrorBudget(Exhausted|Low)"'], ['ops-email', 'ops-slack']],
       ['warnings', ['severity="warning"'], ['ops-email', 'ops-slack']],
     ]);
     expect(JSON.stringify(res.body)).not.toContain('pd-routing-key');
