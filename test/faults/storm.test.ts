@@ -177,6 +177,9 @@ describe('storm: 10,000 alerts of three SLOs with distinct instances', () => {
       alertsPerSecond: Math.round(ALERTS / (sentFor / 1000)),
       webhookMs: { p50: percentile(answerMs, 50), p99: percentile(answerMs, 99), max: Math.max(...answerMs) },
       lastWebhookToSettledMs: settledAt - startedAt - sentFor,
+      // The first critical alerts are in the webhooks after the first WARNINGS_FIRST alerts.
+      firstPageAfterStartMs: peers.pagerdutyEvents[0]!.at - startedAt,
+      lastTriggerAfterStartMs: peers.pagerdutyEvents.at(-1)!.at - startedAt,
       incidents: incidents.length,
       alertsPerIncident: incidents.map((incident: any) => Object.keys(incident.alerts).length),
       alertCopies: { changed, unchanged },
