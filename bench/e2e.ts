@@ -10,7 +10,7 @@ import { percentile, round } from './stats.js';
 /** Shipped routing (routing/routes.yaml): who must receive an alert of each severity. */
 const CHANNELS_BY_SEVERITY: Record<BenchSeverity, ChannelKind[]> = {
   warning: ['email', 'slack'],
-  critical: ['pagerduty'],
+  critical: ['pagerduty', 'slack'],
 };
 
 const CHANNELS: readonly ChannelKind[] = ['slack', 'email', 'pagerduty'];

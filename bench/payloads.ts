@@ -1,11 +1,14 @@
 import { burnRatePayload } from '../test/support/payloads.js';
 
-/** Alertmanager groups a burn-rate storm; every webhook of the bench carries this many alerts. */
+/**
+ * Alertmanager groups a burn-rate storm; every webhook of the bench carries this many alerts. They
+ * carry no SLO, so each alert is an incident of its own: one notification per alert and receiver.
+ */
 export const ALERTS_PER_WEBHOOK = 10;
 
 export type BenchSeverity = 'warning' | 'critical';
 
-/** Webhooks alternate warning and critical, so both routes (email + Slack, PagerDuty) are exercised. */
+/** Webhooks alternate warning and critical, so both routes (email + Slack, PagerDuty + Slack) are exercised. */
 export const severityOf = (n: number): BenchSeverity => (n % 2 === 0 ? 'warning' : 'critical');
 
 /** The `instance` label (shown in every rendered message) of alert `i` of the webhook with `seed`. */
@@ -20,7 +23,7 @@ const PLACEHOLDER = '~seed~';
 const templates = Object.fromEntries(
   (['warning', 'critical'] as const).map((severity) => [
     severity,
-    JSON.stringify(burnRatePayload({ count: ALERTS_PER_WEBHOOK, severity, seed: PLACEHOLDER })).split(PLACEHOLDER),
+    JSON.stringify(burnRatePayload({ slo: null, count: ALERTS_PER_WEBHOOK, severity, seed: PLACEHOLDER })).split(PLACEHOLDER),
   ]),
 ) as Record<BenchSeverity, string[]>;
 

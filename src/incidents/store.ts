@@ -229,6 +229,11 @@ export class IncidentStore {
     await this.redis.multi().hset(this.failingKey(id), receiver, Date.now()).pexpire(this.failingKey(id), INCIDENT_RETENTION_MS).exec();
   }
 
+  /** The receivers whose last attempt failed: retried by the queue, or dead-lettered. */
+  async failingReceivers(id: string): Promise<Set<string>> {
+    return new Set(await this.redis.hkeys(this.failingKey(id)));
+  }
+
   /** Forgets that the receiver's last attempt failed; true when it had. */
   async settleFailing(id: string, receiver: string): Promise<boolean> {
     return (await this.redis.hdel(this.failingKey(id), receiver)) === 1;

@@ -4,7 +4,7 @@ import type { NormalizedAlert } from '../alerts/types.js';
 import { applyAlerts, nextTickAt, tickIncident, type AlertCopy } from '../incidents/apply.js';
 import { incidentKeyOf, type IncidentKey } from '../incidents/key.js';
 import type { IncidentStore } from '../incidents/store.js';
-import type { Incident, IncidentPolicy } from '../incidents/types.js';
+import type { Incident, IncidentPolicy, IncidentReceiver, Told } from '../incidents/types.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { PlannedSync } from '../queue/syncs.js';
 import { routeAlert } from '../routing/route.js';
@@ -90,6 +90,27 @@ export function planSyncs(incident: Incident, config: RoutingConfig, only?: Read
     if (kind === undefined || (only !== undefined && !only.has(receiver))) return [];
     return [{ kind, incidentId: incident.id, receiver }];
   });
+}
+
+/**
+ * The syncs an incident still needs although the copies at hand changed nothing. A router that
+ * stopped (a crash, a failed enqueue) between writing an incident and queueing its syncs leaves
+ * receivers behind, and the webhook, run again, finds the incident already written. A receiver is
+ * behind when the incident changed since it was last told (and it was not told the resolve), or
+ * when it was never told of an open incident that routes to it. One whose last attempt failed is
+ * left to the queue (retrying) or to whoever re-drives its dead letter.
+ */
+export async function syncsStillDue(incident: Incident, config: RoutingConfig, store: IncidentStore): Promise<PlannedSync[]> {
+  const [told, failing] = await Promise.all([store.told(incident.id), store.failingReceivers(incident.id)]);
+  const behind = Object.entries(incident.receivers)
+    .filter(([name, receiver]) => !failing.has(name) && isBehind(incident, receiver, told[name] ?? null))
+    .map(([name]) => name);
+  return behind.length === 0 ? [] : planSyncs(incident, config, new Set(behind));
+}
+
+function isBehind(incident: Incident, receiver: IncidentReceiver, told: Told | null): boolean {
+  if (told === null) return receiver.routedNow && incident.state === 'open';
+  return told.state !== 'resolved' && told.rev < incident.rev;
 }
 
 export interface TickDeps {

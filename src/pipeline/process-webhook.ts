@@ -9,7 +9,7 @@ import type { AlertState } from '../queue/alert-state.js';
 import type { PlannedSync } from '../queue/syncs.js';
 import { routeAlert } from '../routing/route.js';
 import type { RoutingConfig } from '../routing/types.js';
-import { batchByIncident, planSyncs, updateIncident } from './incidents.js';
+import { batchByIncident, planSyncs, syncsStillDue, updateIncident } from './incidents.js';
 
 /** A webhook as the api stored it: the body as received, and when it was answered 202. */
 export interface StoredWebhook {
@@ -39,8 +39,9 @@ export class UnprocessableWebhookError extends Error {
 
 /**
  * One stored webhook through the pipeline: normalize its alerts, update their incidents, and plan a
- * sync for every receiver of each incident that changed. Running it again after a crash is safe:
- * incident updates are idempotent and syncs are deduplicated.
+ * sync for every receiver of each incident that changed, and for any receiver an unchanged
+ * incident left behind. Running it again after a crash is safe: incident updates are idempotent,
+ * syncs are deduplicated, and the syncs a crash kept from being queued are queued then.
  */
 export async function processWebhook(webhook: StoredWebhook, attempt: number, deps: ProcessDeps): Promise<void> {
   const { metrics } = deps;
@@ -61,6 +62,9 @@ export async function processWebhook(webhook: StoredWebhook, attempt: number, de
         const planned = planSyncs(incident, config);
         for (const sync of planned) metrics.notificationsRouted.inc({ route: incident.receivers[sync.receiver]!.route, receiver: sync.receiver });
         syncs.push(...planned);
+      } else if (incident !== null) {
+        // Written before, by this webhook's earlier run that stopped before queueing its syncs, perhaps.
+        syncs.push(...(await syncsStillDue(incident, config, deps.store)));
       }
     }),
   );

@@ -2,24 +2,21 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Counter } from 'prom-client';
+import { Redis } from 'ioredis';
+import type { Counter, Histogram } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startChannelPeers, type ChannelPeers } from '../peers/channel-peers.js';
-import type { PagerDutyPeer } from '../peers/pagerduty-peer.js';
-import type { SlackPeer } from '../peers/slack-peer.js';
-import type { SmtpPeer } from '../peers/smtp-peer.js';
 import { hasAlertmanager, startAlertmanager, type AlertmanagerProcess, type PostableAlert } from '../support/alertmanager.js';
-import { cleanRedis, eventually, startTestRouter, type TestRouter } from '../support/router.js';
+import { cleanRedis, eventually, REDIS_URL, startTestRouter, testPrefix, unprocessedWebhooks, type TestRouter } from '../support/router.js';
+import { shippedRoutingWith } from '../support/routing-file.js';
 import { burnAlertRule, firingAlert, resolvedAlert } from './prometheus-alerts.js';
 
 const WEBHOOK_TOKEN = 'e2e-webhook-token-5f1c';
 const ADMIN_TOKEN = 'e2e-admin-token-9b27';
 const SHIPPED_CONFIG = fileURLToPath(new URL('../../deploy/alertmanager/alertmanager.yml', import.meta.url));
-/** Receivers per severity in the shipped routing/routes.yaml: warning -> email + Slack, critical -> PagerDuty. */
-const RECEIVERS_PER_ALERT = { warning: 2, critical: 1 } as const;
-/** Two Alertmanagers, each with its first notification and at least two repeats. */
-const COPIES_WITH_REPEATS = 2 * 3;
+/** Repeats each Alertmanager sends of each group while the test waits: with the shortened timers, a few seconds. */
+const REPEATS = 2;
 
 interface WebhookConfig {
   url: string;
@@ -37,8 +34,9 @@ interface AlertmanagerConfig {
 }
 
 /**
- * The shipped Alertmanager config (grouping by incident key, send_resolved, bearer token from a
- * file), aimed at the test router, with timers of seconds instead of hours so repeats happen here.
+ * The shipped Alertmanager config (grouping by incident key, no inhibition, send_resolved, bearer
+ * token from a file), aimed at one router replica, with timers of seconds instead of hours so
+ * repeats happen here.
  */
 function alertmanagerConfig(routerUrl: string, tokenFile: string): AlertmanagerConfig {
   const config = parse(readFileSync(SHIPPED_CONFIG, 'utf8')) as AlertmanagerConfig;
@@ -56,196 +54,180 @@ function alertmanagerConfig(routerUrl: string, tokenFile: string): AlertmanagerC
   return config;
 }
 
-async function total<T extends string>(counter: Counter<T>, labels: Partial<Record<T, string>> = {}): Promise<number> {
-  const { values } = await counter.get();
+async function total<T extends string>(metric: Counter<T> | Histogram<T>, labels: Partial<Record<T, string>> = {}, name?: string): Promise<number> {
+  const { values } = await metric.get();
   return values
-    .filter((sample) => Object.entries(labels).every(([name, value]) => sample.labels[name as T] === value))
+    .filter((sample) => (name === undefined || (sample as { metricName?: string }).metricName === name) && Object.entries(labels).every(([label, value]) => String(sample.labels[label as T]) === value))
     .reduce((sum, sample) => sum + sample.value, 0);
 }
 
-const title = `Prometheus alerts through two unclustered Alertmanagers to the router and its channels${
+/** What Prometheus's recording rules answer for the annotations' template queries (the burn now, the budget left). */
+const QUERIES = {
+  'slo:sli_error:ratio_rate5m{slo="api-latency"} / 0.005': 31.4,
+  'slo:sli_error:ratio_rate30m{slo="api-latency"} / 0.005': 16.2,
+  'slo:error_budget_remaining:ratio{slo="api-latency"}': 0.8125,
+};
+
+const title = `One SLO through two unclustered Alertmanagers (shipped config) to two router replicas: one incident, one page, one Slack message, one mail thread${
   hasAlertmanager ? '' : ' (skipped: prometheus-alertmanager not installed)'
 }`;
 
 describe.skipIf(!hasAlertmanager)(title, () => {
+  const prefix = testPrefix();
   let peers: ChannelPeers;
-  let slack: SlackPeer;
-  let smtp: SmtpPeer;
-  let pagerduty: PagerDutyPeer;
-  let router: TestRouter;
+  let redis: Redis;
+  const replicas: TestRouter[] = [];
   let tokenDir: string;
   const alertmanagers: AlertmanagerProcess[] = [];
 
-  // A firing warning tier of one SLO and a critical tier of another: two incident keys, so two groups.
+  // The burn tiers of one SLO (api-latency on maestro-api): the warning fires, then both critical tiers.
   const startsAt = new Date(Date.now() - 2 * 60_000);
-  const warning = firingAlert(burnAlertRule({ slo: 'run-success', severity: 'warning', longWindow: '6h' }), 2.1, startsAt);
-  const critical = firingAlert(burnAlertRule({ slo: 'api-latency', severity: 'critical', longWindow: '1h' }), 18.3, startsAt);
-  const fingerprints = new Map<PostableAlert, string>();
+  const rule = (severity: 'warning' | 'critical', longWindow: string) => burnAlertRule({ slo: 'api-latency', severity, longWindow });
+  const warning = firingAlert(rule('warning', '6h'), 6.9, startsAt, new Date(), QUERIES);
+  const critical1h = firingAlert(rule('critical', '1h'), 18.3, startsAt, new Date(), QUERIES);
+  const critical6h = firingAlert(rule('critical', '6h'), 13.2, startsAt, new Date(), QUERIES);
 
   beforeAll(async () => {
     peers = await startChannelPeers();
-    ({ slack, smtp, pagerduty } = peers);
-    router = await startTestRouter({
-      WEBHOOK_TOKENS: WEBHOOK_TOKEN,
-      ADMIN_TOKEN,
-      ...peers.env,
-    });
+    redis = new Redis(REDIS_URL);
+    // Two replicas of the router on one Redis (one key prefix), each with its own workers.
+    const env = { WEBHOOK_TOKENS: WEBHOOK_TOKEN, ADMIN_TOKEN, REDIS_PREFIX: prefix, ROUTING_FILE: shippedRoutingWith({ resolveHold: '1s' }), ...peers.env };
+    replicas.push(...(await Promise.all([startTestRouter(env), startTestRouter(env)])));
     tokenDir = mkdtempSync(join(tmpdir(), 'alertcenter-e2e-token-'));
     const tokenFile = join(tokenDir, 'webhook.token');
     writeFileSync(tokenFile, WEBHOOK_TOKEN);
-    const config = alertmanagerConfig(router.url, tokenFile);
-    // Two replicas without a cluster between them: each one notifies on its own.
-    alertmanagers.push(...(await Promise.all([startAlertmanager(config), startAlertmanager(config)])));
+    // Two Alertmanagers without a cluster between them: each one notifies on its own, each to its own replica.
+    alertmanagers.push(...(await Promise.all(replicas.map((replica) => startAlertmanager(alertmanagerConfig(replica.url, tokenFile))))));
   });
 
   afterAll(async () => {
     await Promise.all(alertmanagers.map((alertmanager) => alertmanager.stop()));
-    await router?.stop();
-    await Promise.all([peers?.close(), router && cleanRedis(router.prefix)]);
+    await Promise.all(replicas.map((replica) => replica.stop()));
+    redis?.disconnect();
+    await Promise.all([peers?.close(), cleanRedis(prefix)]);
     if (tokenDir) rmSync(tokenDir, { recursive: true, force: true });
   });
 
   /** Prometheus sends every alert to every Alertmanager it knows. */
   const postToAll = (alerts: PostableAlert[]) => Promise.all(alertmanagers.map((alertmanager) => alertmanager.postAlerts(alerts)));
-
-  /**
-   * Every webhook the Alertmanagers got through has been routed and every delivery job is done, so
-   * the peers hold all they will ever get for them. (Each group holds one alert: one webhook, one alert.)
-   */
-  async function settled(): Promise<boolean> {
-    const sent = (await Promise.all(alertmanagers.map((alertmanager) => alertmanager.successfulWebhooks()))).reduce((a, b) => a + b, 0);
-    const { alertsReceived, notificationsRouted, notificationsDeduplicated } = router.metrics;
-    if ((await total(alertsReceived)) !== sent) return false;
-    const expected =
-      (await total(alertsReceived, { severity: 'warning' })) * RECEIVERS_PER_ALERT.warning +
-      (await total(alertsReceived, { severity: 'critical' })) * RECEIVERS_PER_ALERT.critical;
-    if ((await total(notificationsRouted)) + (await total(notificationsDeduplicated)) !== expected) return false;
-    const queues = Object.values(await router.deliveries.counts());
-    return queues.every((counts) => counts.waiting! + counts.active! + counts.delayed! + counts.prioritized! === 0);
-  }
-
-  /** At least `copies` webhooks with an alert of this severity and status reached the router, and all is settled. */
-  const receivedAndSettled = (severity: string, status: string, copies: number) => async () =>
-    (await total(router.metrics.alertsReceived, { severity, status })) >= copies && (await settled());
-
-  /** Everything each channel peer got, in order: one entry per message or API call. */
-  const channels = () => ({
-    email: smtp.received.map((mail) => mail.parsed.subject),
-    slack: slack.received.map((call) => call.method),
-    pagerduty: pagerduty.received.map((request) => `${request.event.event_action} ${request.event.dedup_key}`),
-  });
+  const webhooksSent = async () => (await Promise.all(alertmanagers.map((alertmanager) => alertmanager.successfulWebhooks()))).reduce((a, b) => a + b, 0);
+  const accepted = async () => {
+    const counts = await Promise.all(
+      replicas.map((replica) => total(replica.metrics.httpRequestDuration, { route: '/api/v1/webhooks/alertmanager', status_code: '202' }, 'http_request_duration_seconds_count')),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  };
 
   const adminGet = async (path: string) => {
-    const response = await fetch(`${router.url}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const response = await fetch(`${replicas[0]!.url}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     expect(response.status).toBe(200);
     return (await response.json()) as any;
   };
+  const incidents = async () => (await adminGet('/api/v1/incidents?slo=api-latency')).incidents as any[];
 
-  it('sends the firing warning to email and Slack, and pages PagerDuty for the critical one only', async () => {
-    await postToAll([warning, critical]);
-    // Both replicas fingerprint the alerts alike, from their labels; the router sees those fingerprints.
-    const listed = await Promise.all(alertmanagers.map((alertmanager) => eventually(async () => {
-      const alerts = await alertmanager.alerts();
-      return alerts.length === 2 ? alerts : null;
-    }, 10_000, 'both alerts in Alertmanager')));
-    for (const alert of [warning, critical]) {
-      const [first, second] = listed.map((alerts) => alerts.find((candidate) => candidate.labels.slo === alert.labels.slo));
-      expect(first?.status.state).toBe('active');
-      expect(second?.fingerprint).toBe(first?.fingerprint);
-      fingerprints.set(alert, first!.fingerprint);
-    }
+  /**
+   * Every webhook the Alertmanagers got through was stored and processed, no sync waits or runs, and
+   * the incident's receivers are all up to date: the peers hold all they will get for now.
+   */
+  async function settled(): Promise<any> {
+    if ((await accepted()) < (await webhooksSent())) return false;
+    if ((await unprocessedWebhooks(redis, prefix)) > 0) return false;
+    const queues = Object.values(await replicas[0]!.syncs.counts());
+    if (queues.some((counts) => counts.waiting! + counts.active! + counts.delayed! + counts.prioritized! > 0)) return false;
+    const [incident] = await incidents();
+    if (!incident) return false;
+    const { receivers } = await adminGet(`/api/v1/incidents/${incident.id}`);
+    return Object.values(receivers as Record<string, { status: string }>).every((r) => r.status === 'sent' || r.status === 'not_notified') ? incident : false;
+  }
 
-    const mail = await eventually(() => smtp.received[0], 15_000, 'the warning email');
-    expect(mail.parsed.subject).toBe('[WARNING] run-success SLO: 7.5% of error budget consumed (2.1x burn)');
-    expect(mail.parsed.text).toContain(warning.annotations.runbook_url);
-    const posted = await eventually(() => [...slack.messages.values()][0], 15_000, 'the warning Slack message');
-    expect(posted.text).toContain('[WARNING] run-success SLO');
-    const trigger = await eventually(() => pagerduty.received[0], 15_000, 'the page');
-    expect(trigger.event).toMatchObject({
-      event_action: 'trigger',
-      payload: { severity: 'critical', summary: '[CRITICAL] api-latency SLO: 2.5% of error budget consumed (18.3x burn)' },
-    });
-    expect(trigger.event.dedup_key).toContain(fingerprints.get(critical));
-
-    await eventually(settled, 15_000, 'the router to settle');
-    expect(channels()).toEqual({
-      email: ['[WARNING] run-success SLO: 7.5% of error budget consumed (2.1x burn)'],
-      slack: ['chat.postMessage'],
-      pagerduty: [`trigger ${trigger.event.dedup_key}`],
-    });
+  /** Everything each channel got, in order. */
+  const slackPosts = () => peers.slack.received.filter((call) => call.method === 'chat.postMessage');
+  const topLevel = () => [...peers.slack.messages.values()].filter((message) => message.thread_ts === undefined);
+  const replies = () => [...peers.slack.messages.values()].filter((message) => message.thread_ts !== undefined);
+  const replyDecisions = () => replies().map((message) => message.metadata?.event_payload.decision);
+  const channels = () => ({
+    pagerduty: peers.pagerduty.received.map((request) => `${request.event.event_action} ${request.event.payload?.severity ?? ''}`.trim()),
+    slackMessages: topLevel().length,
+    slackReplies: replyDecisions(),
+    slackUpdates: peers.slack.received.filter((call) => call.method === 'chat.update').length,
+    mails: peers.smtp.received.length,
   });
 
-  it("sends nothing more for Alertmanager's repeats and the second Alertmanager's copies", async () => {
+  it('the warning tier opens the incident: one Slack message and one mail, no page', async () => {
+    await postToAll([warning]);
+    const incident = await eventually(settled, 30_000, 'the warning to reach Slack and email');
+    expect(incident).toMatchObject({ state: 'open', severity: 'warning', slo: 'api-latency', service: 'maestro-api' });
+    expect(channels()).toMatchObject({ pagerduty: [], slackMessages: 1, slackReplies: [], mails: 1 });
+    // The annotations' queries reached the message: the burn now (the warning's 30m window) and the budget left, not the threshold's.
+    expect(topLevel()[0]!.text).toContain('burning 16.2x now');
+    expect(topLevel()[0]!.text).toContain('81.3% of it is left');
+  });
+
+  it("both critical tiers escalate it in place: one page; repeats and the other Alertmanager's copies add nothing", async () => {
+    await postToAll([critical1h, critical6h]);
+    await eventually(async () => (await settled())?.severity === 'critical', 30_000, 'the escalation on every channel');
+    const afterEscalation = channels();
+    expect(afterEscalation).toMatchObject({ pagerduty: ['trigger critical'], slackMessages: 1, slackReplies: ['escalated'], mails: 2 });
+    expect(afterEscalation.slackUpdates).toBeGreaterThanOrEqual(1);
+
+    // Each Alertmanager repeats both groups (the warning's and the critical one's) REPEATS times more.
+    const before = await Promise.all(alertmanagers.map((alertmanager) => alertmanager.successfulWebhooks()));
     await eventually(async () => {
-      const perAlertmanager = await Promise.all(alertmanagers.map((alertmanager) => alertmanager.successfulWebhooks()));
-      return (
-        perAlertmanager.every((sent) => sent >= COPIES_WITH_REPEATS) &&
-        (await receivedAndSettled('warning', 'firing', COPIES_WITH_REPEATS)()) &&
-        (await receivedAndSettled('critical', 'firing', COPIES_WITH_REPEATS)())
-      );
-    }, 40_000, 'two repeats from each Alertmanager');
-    expect(channels()).toEqual({
-      email: ['[WARNING] run-success SLO: 7.5% of error budget consumed (2.1x burn)'],
-      slack: ['chat.postMessage'],
-      pagerduty: [expect.stringMatching(/^trigger /)],
-    });
-    expect(await total(router.metrics.notificationsDeduplicated, { receiver: 'oncall-pagerduty' })).toBeGreaterThanOrEqual(COPIES_WITH_REPEATS - 1);
-  }, 50_000);
+      const now = await Promise.all(alertmanagers.map((alertmanager) => alertmanager.successfulWebhooks()));
+      return now.every((sent, i) => sent >= before[i]! + 2 * REPEATS) && (await settled());
+    }, 60_000, `${REPEATS} repeats of both groups from each Alertmanager`);
+    expect(channels()).toEqual(afterEscalation);
+    const unchanged = await Promise.all(replicas.map((replica) => total(replica.metrics.alertCopies, { outcome: 'unchanged' })));
+    expect(unchanged.every((count) => count > 0), 'both replicas took repeats that changed nothing').toBe(true);
+    expect(await incidents()).toHaveLength(1);
+  }, 90_000);
 
-  it('resolves the PagerDuty incident on the same dedup_key when the critical alert resolves', async () => {
-    await postToAll([resolvedAlert(critical)]);
-    const resolve = await eventually(() => pagerduty.received.find((request) => request.event.event_action === 'resolve'), 15_000, 'the resolve');
-    const [trigger] = pagerduty.received;
-    expect(resolve.event.dedup_key).toBe(trigger!.event.dedup_key);
-    expect(pagerduty.incidents.get(resolve.event.dedup_key)?.status).toBe('resolved');
-
-    await eventually(receivedAndSettled('critical', 'resolved', 2), 15_000, "both Alertmanagers' resolved notifications");
-    expect(channels()).toEqual({
-      email: ['[WARNING] run-success SLO: 7.5% of error budget consumed (2.1x burn)'],
-      slack: ['chat.postMessage'],
-      pagerduty: [`trigger ${trigger!.event.dedup_key}`, `resolve ${trigger!.event.dedup_key}`],
-    });
+  it('the critical tiers clear: de-escalated on every channel, no second page', async () => {
+    await postToAll([resolvedAlert(critical1h), resolvedAlert(critical6h)]);
+    await eventually(async () => (await settled())?.severity === 'warning', 30_000, 'the de-escalation on every channel');
+    expect(channels()).toMatchObject({ pagerduty: ['trigger critical', 'trigger critical'], slackMessages: 1, slackReplies: ['escalated', 'de_escalated'], mails: 3 });
+    // PagerDuty cannot lower urgency: the de-escalation is in custom_details.
+    expect(peers.pagerduty.received[1]!.event.payload.custom_details['Current severity']).toBe('warning');
   });
 
-  it('updates the Slack message in place and threads the resolved email under the firing one when the warning resolves', async () => {
+  it('the warning clears: after the hold-down, one resolve per channel; one incident, one page, one message, one thread', async () => {
     await postToAll([resolvedAlert(warning)]);
-    const [firingMail] = smtp.received;
-    const resolvedMail = await eventually(() => smtp.received[1], 15_000, 'the resolved email');
-    expect(resolvedMail.parsed.subject).toMatch(/^\[RESOLVED\] run-success SLO/);
-    expect(resolvedMail.parsed.inReplyTo).toBe(firingMail!.parsed.messageId);
-    expect(resolvedMail.parsed.references).toBe(firingMail!.parsed.messageId);
+    const incident = await eventually(async () => {
+      const found = await settled();
+      return found?.state === 'resolved' ? found : false;
+    }, 30_000, 'the resolve on every channel');
 
-    const original = await eventually(() => [...slack.messages.values()].find((message) => message.updates === 1), 15_000, 'chat.update');
-    expect(original.text).toMatch(/^\[RESOLVED\] run-success SLO/);
-    const reply = await eventually(() => [...slack.messages.values()].find((message) => message.thread_ts === original.ts), 15_000, 'the thread reply');
-    expect(reply.text).toContain('Resolved');
-
-    await eventually(receivedAndSettled('warning', 'resolved', 2), 15_000, "both Alertmanagers' resolved notifications");
-    expect(channels()).toEqual({
-      email: [firingMail!.parsed.subject, resolvedMail.parsed.subject],
-      slack: ['chat.postMessage', 'chat.update', 'chat.postMessage'],
-      pagerduty: [expect.stringMatching(/^trigger /), expect.stringMatching(/^resolve /)],
+    expect(channels()).toMatchObject({
+      pagerduty: ['trigger critical', 'trigger critical', 'resolve'],
+      slackMessages: 1,
+      slackReplies: ['escalated', 'de_escalated', 'resolved'],
+      mails: 4,
     });
-    expect(slack.messages.size).toBe(2);
-    expect(await total(router.metrics.notificationsFailed)).toBe(0);
+    // One incident, one page: one dedup_key, and PagerDuty ends with it resolved.
+    expect(await incidents()).toHaveLength(1);
+    expect(new Set(peers.pagerduty.received.map((request) => request.event.dedup_key))).toEqual(new Set([`alertcenter/incident/${incident.id}`]));
+    expect([...peers.pagerduty.incidents.values()].map((page) => page.status)).toEqual(['resolved']);
+    // One Slack message, updated in place, every reply in its thread; no post failed and none was repeated.
+    const [message] = topLevel();
+    expect(message!.metadata?.event_payload).toMatchObject({ incident_id: incident.id, state: 'resolved' });
+    expect(replies().every((reply) => reply.thread_ts === message!.ts)).toBe(true);
+    expect(slackPosts()).toHaveLength(4);
+    // One mail thread under one subject.
+    const mails = peers.smtp.received.map((mail) => mail.parsed);
+    expect(mails.slice(1).map((mail) => mail.inReplyTo)).toEqual(Array(3).fill(mails[0]!.messageId));
+    expect(new Set(mails.map((mail) => mail.subject?.replace(/^Re: /, '')))).toEqual(new Set([mails[0]!.subject]));
+
+    // Every webhook got in with the bearer token Alertmanager read from its credentials file; nothing failed.
+    for (const replica of replicas) {
+      expect(await total(replica.metrics.webhookRejections)).toBe(0);
+      expect(await total(replica.metrics.notificationsFailed)).toBe(0);
+    }
   });
 
-  it('lists both alerts in the AlertCenter with their final state and receivers', async () => {
+  it('lists the three alerts in the AlertCenter, each naming the one incident', async () => {
+    const [incident] = await incidents();
     const { alerts } = await adminGet('/api/v1/alerts');
-    const summary = (alerts as any[]).map(({ alert, receivers }) => ({
-      fingerprint: alert.fingerprint,
-      slo: alert.slo,
-      severity: alert.severity,
-      status: alert.status,
-      startsAt: Date.parse(alert.startsAt),
-      receivers: [...receivers].sort(),
-    }));
-    expect(summary).toEqual([
-      { fingerprint: fingerprints.get(warning), slo: 'run-success', severity: 'warning', status: 'resolved', startsAt: startsAt.getTime(), receivers: ['ops-email', 'ops-slack'] },
-      { fingerprint: fingerprints.get(critical), slo: 'api-latency', severity: 'critical', status: 'resolved', startsAt: startsAt.getTime(), receivers: ['oncall-pagerduty'] },
-    ]);
-    expect(await adminGet('/api/v1/alerts?status=firing')).toEqual({ alerts: [] });
-    // Every webhook got in with the bearer token Alertmanager read from its credentials file.
-    expect(await total(router.metrics.webhookRejections)).toBe(0);
+    const summary = (alerts as any[]).map(({ alert, incident: id }) => `${alert.severity} ${alert.longWindow} ${alert.status} ${id}`).sort();
+    expect(summary).toEqual([`critical 1h resolved ${incident.id}`, `critical 6h resolved ${incident.id}`, `warning 6h resolved ${incident.id}`]);
   });
 });

@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ChannelKind } from '../../src/notifiers/types.js';
 import { openIngestQueue } from '../../src/queue/ingest.js';
-import { CHANNEL_KINDS, deliveryQueueName, INGEST_QUEUE } from '../../src/queue/names.js';
+import { CHANNEL_KINDS, INGEST_QUEUE, syncQueueName } from '../../src/queue/names.js';
 import type { PeerBehavior } from '../peers/http-peer.js';
 import { startChannelPeers } from '../peers/channel-peers.js';
 import type { PagerDutyPeer, PagerDutyRequest } from '../peers/pagerduty-peer.js';
@@ -19,11 +19,13 @@ import { eventually } from '../support/router.js';
 export const WEBHOOK_PATH = '/api/v1/webhooks/alertmanager';
 export const WEBHOOK_TOKEN = 'fault-tests-webhook-token-0001';
 
-/** Shipped routing (routing/routes.yaml): pages go to PagerDuty, warnings to email and Slack. */
+/** Shipped routing (routing/routes.yaml): pages go to PagerDuty and the team's Slack, warnings to email and Slack. */
 export const CHANNELS_BY_SEVERITY: Record<'critical' | 'warning', ChannelKind[]> = {
-  critical: ['pagerduty'],
+  critical: ['pagerduty', 'slack'],
   warning: ['email', 'slack'],
 };
+
+export { shippedRoutingWith } from '../support/routing-file.js';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -120,13 +122,13 @@ export async function killIfRunning(child: ChildProcess | undefined): Promise<vo
   await exited(child);
 }
 
-/** Failed delivery attempts as a router logged them, by `channel/reason`: {"email/timeout": 3}. */
+/** Failed notification attempts as a router logged them (src/queue/sync-worker.ts), by `channel/reason`: {"email/timeout": 3}. */
 export function failedAttempts(routerOutput: string): Record<string, number> {
   const failures: string[] = [];
   for (const line of routerOutput.split('\n')) {
     if (!line.startsWith('{')) continue;
     const entry = JSON.parse(line) as { msg?: string; reason?: string; channel?: string };
-    if (entry.msg?.startsWith('delivery failed')) failures.push(`${entry.channel}/${entry.reason}`);
+    if (entry.msg?.startsWith('notification failed')) failures.push(`${entry.channel}/${entry.reason}`);
   }
   return countValues(failures);
 }
@@ -215,14 +217,20 @@ export function countValues(values: Iterable<unknown>): Record<string, number> {
 
 export const outcomesOf = (results: WebhookResult[]) => countValues(results.map((result) => result.outcome));
 
-// ---------------------------------------------------------------- counting deliveries
+// ---------------------------------------------------------------- counting notifications
 
-/** One notification: `${channel} ${instance} ${status}`; alerts are told apart by their `instance` label. */
+/**
+ * One notification: `${channel} ${instance} ${what}`. The fault tests send alerts without an SLO, so
+ * each alert is an incident of its own and is told apart by its `instance` label. `what` is
+ * `firing` (the first notification: the Slack message, the first mail of the thread, the PagerDuty
+ * trigger), `resolved` (the thread reply, the reply mail, the PagerDuty resolve), or the decision of
+ * any other notification (escalated, reminder_due, ...), which no fault test expects.
+ */
 export type NotificationKey = string;
 
-const keyOf = (channel: ChannelKind, instance: string, status: 'firing' | 'resolved'): NotificationKey => `${channel} ${instance} ${status}`;
+const keyOf = (channel: ChannelKind, instance: string, what: string): NotificationKey => `${channel} ${instance} ${what}`;
 
-/** What each payload's alerts should produce under the shipped routing. */
+/** What each payload's alerts should produce under the shipped routing, one incident per alert. */
 export function expectedNotifications(payloads: any[]): Set<NotificationKey> {
   const keys = new Set<NotificationKey>();
   for (const payload of payloads) {
@@ -239,14 +247,28 @@ const INSTANCE = /instance(?:=|":")([A-Za-z0-9.-]+)/;
 /** The `instance` label of the alert a request or message is about, if it names one. */
 export const instanceIn = (value: unknown): string | undefined => INSTANCE.exec(JSON.stringify(value))?.[1];
 
+interface SlackMetadataArgs {
+  event_type?: string;
+  event_payload?: { incident_id?: string; decision?: string };
+}
+const slackMetadata = (call: SlackCall): SlackMetadataArgs => (call.args.metadata ?? {}) as SlackMetadataArgs;
+
+/** What a mail says happened, from its first line (src/notifiers/email/message.ts). */
+function mailWhat(text: string): string {
+  const lead = text.split('\n', 1)[0] ?? '';
+  if (lead.startsWith('New incident')) return 'firing';
+  if (lead.startsWith('Resolved.')) return 'resolved';
+  return lead.replace(/[^A-Za-z]+/g, '_');
+}
+
 interface Received {
-  /** Requests the peer acted on: posts and updates, mails, PagerDuty events. */
+  /** Requests the peer acted on: posts and replies, mails, PagerDuty events. */
   sends: number;
-  /** What a person sees: Slack messages, mails, PagerDuty incidents (distinct dedup_keys). */
+  /** What a person sees: Slack messages and replies, mails, PagerDuty incidents (distinct dedup_keys). */
   distinct: Set<string>;
 }
 
-/** What reached the peers, per notification. */
+/** What reached the peers, per notification; chat.update (an edit in place) and look-ups are not notifications. */
 export function receivedNotifications(peers: FaultPeers): Map<NotificationKey, Received> {
   const received = new Map<NotificationKey, Received>();
   const add = (key: NotificationKey, copy: string) => {
@@ -255,23 +277,40 @@ export function receivedNotifications(peers: FaultPeers): Map<NotificationKey, R
     entry.distinct.add(copy);
     received.set(key, entry);
   };
-  peers.slackCalls.forEach(({ record, behavior }, index) => {
+  // Slack: the message names the alert; its thread replies name only the incident (metadata).
+  const slackInstances = new Map<string, string>();
+  const answered = peers.slackCalls.filter(({ behavior }) => behavior.kind === 'ok');
+  for (const { record } of answered) {
+    const incident = slackMetadata(record).event_payload?.incident_id;
     const instance = instanceIn(record.args);
-    // Thread replies name no alert; a resolved update edits the firing message, so it is not a new one.
-    if (behavior.kind !== 'ok' || instance === undefined) return;
-    const status = String(record.args.text ?? '').startsWith('[RESOLVED]') ? 'resolved' : 'firing';
-    if (record.method === 'chat.postMessage' && record.args.thread_ts === undefined) add(keyOf('slack', instance, status), `message ${index}`);
-    if (record.method === 'chat.update') add(keyOf('slack', instance, 'resolved'), `update of ${String(record.args.ts)}`);
+    if (record.method === 'chat.postMessage' && record.args.thread_ts === undefined && incident && instance) slackInstances.set(incident, instance);
+  }
+  answered.forEach(({ record }, index) => {
+    if (record.method !== 'chat.postMessage') return;
+    const { event_payload: payload } = slackMetadata(record);
+    if (record.args.thread_ts === undefined) {
+      const instance = instanceIn(record.args);
+      if (instance) add(keyOf('slack', instance, 'firing'), `message ${index}`);
+      return;
+    }
+    const instance = slackInstances.get(payload?.incident_id ?? '');
+    if (instance) add(keyOf('slack', instance, payload?.decision ?? 'reply'), `reply ${index}`);
   });
   // A mail sent twice keeps its Message-ID, yet lands in the inbox twice: each one counts.
   peers.mails.forEach(({ record }, index) => {
-    const instance = instanceIn(record.parsed.text);
-    if (instance) add(keyOf('email', instance, record.parsed.subject?.startsWith('[RESOLVED]') ? 'resolved' : 'firing'), `mail ${index}`);
+    const text = record.parsed.text ?? '';
+    const instance = instanceIn(text);
+    if (instance) add(keyOf('email', instance, mailWhat(text)), `mail ${index}`);
   });
+  // PagerDuty: the trigger names the alert; the resolve only its dedup_key.
+  const pagerdutyInstances = new Map<string, string>();
   for (const { record, behavior } of peers.pagerdutyEvents) {
-    const instance = instanceIn(record.event);
-    if (behavior.kind !== 'ok' || !instance) continue;
-    add(keyOf('pagerduty', instance, record.event.event_action === 'resolve' ? 'resolved' : 'firing'), record.event.dedup_key);
+    if (behavior.kind !== 'ok') continue;
+    const { event } = record;
+    const instance = event.event_action === 'trigger' ? instanceIn(event.payload?.custom_details?.Labels) : pagerdutyInstances.get(event.dedup_key);
+    if (!instance) continue;
+    pagerdutyInstances.set(event.dedup_key, instance);
+    add(keyOf('pagerduty', instance, event.event_action === 'resolve' ? 'resolved' : 'firing'), event.dedup_key);
   }
   return received;
 }
@@ -327,7 +366,7 @@ export async function allDelivered(peers: FaultPeers, expected: Set<Notification
 
 // ---------------------------------------------------------------- queues
 
-/** Read-only look at the router's queues (stored webhooks and deliveries) in the test's Redis. */
+/** Read-only look at the router's queues (stored webhooks and syncs) in the test's Redis. */
 export class QueueInspector {
   private readonly redis: Redis;
   private readonly queues: Queue[];
@@ -338,29 +377,29 @@ export class QueueInspector {
     this.redis.on('error', () => {});
     this.queues = [
       openIngestQueue(this.redis, prefix),
-      ...CHANNEL_KINDS.map((kind) => new Queue(deliveryQueueName(kind), { connection: this.redis, prefix, skipVersionCheck: true })),
+      ...CHANNEL_KINDS.map((kind) => new Queue(syncQueueName(kind), { connection: this.redis, prefix, skipVersionCheck: true })),
     ];
   }
 
-  /** Ids of what a worker holds right now (or held when its process died): stored webhooks and delivery jobs. */
+  /** Ids of what a worker holds right now (or held when its process died): stored webhooks and sync jobs. */
   async active(): Promise<Record<string, string[]>> {
     const entries = await Promise.all(this.queues.map(async (queue) => [queue.name, (await queue.getActive()).map((job) => job.id!)] as const));
     return Object.fromEntries(entries);
   }
 
-  /** bullmq's name for the state of a delivery job or of a stored webhook ('completed' once removed: processed webhooks are not kept). */
+  /** bullmq's name for the state of a sync job or of a stored webhook ('completed' once removed: processed webhooks are not kept). */
   async state(queueName: string, id: string): Promise<string> {
     const state = await this.queues.find((queue) => queue.name === queueName)!.getJobState(id);
     return queueName === INGEST_QUEUE && state === 'unknown' ? 'completed' : state;
   }
 
-  /** True when no webhook and no delivery waits, runs or is scheduled for a retry. */
+  /** True when no webhook and no sync waits, runs or is scheduled for a retry (or deferred: Slack's spaced updates). */
   async idle(): Promise<boolean> {
     const counts = await Promise.all(this.queues.map((queue) => queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
     return counts.every((count) => Object.values(count).every((n) => n === 0));
   }
 
-  /** Stored webhooks and delivery jobs given up on. */
+  /** Stored webhooks and sync jobs given up on. */
   async deadLetters(): Promise<number> {
     const counts = await Promise.all(this.queues.map((queue) => queue.getFailedCount()));
     return counts.reduce((a, b) => a + b, 0);

@@ -49,8 +49,8 @@ describe('fault: a peer hangs (accepts the connection, never answers)', () => {
 
   it('times the hung requests out, retries them, and keeps delivering the rest meanwhile', async () => {
     const payloads = [
-      ...Array.from({ length: 15 }, (_, n) => burnRatePayload({ count: 2, severity: 'warning', seed: `h${n}` })),
-      ...Array.from({ length: 10 }, (_, n) => burnRatePayload({ count: 2, severity: 'critical', seed: `g${n}` })),
+      ...Array.from({ length: 15 }, (_, n) => burnRatePayload({ slo: null, count: 2, severity: 'warning', seed: `h${n}` })),
+      ...Array.from({ length: 10 }, (_, n) => burnRatePayload({ slo: null, count: 2, severity: 'critical', seed: `g${n}` })),
     ];
     const sentAt = Date.now();
     const answers = await Promise.all(payloads.map((payload) => postWebhook(router!.url, payload)));

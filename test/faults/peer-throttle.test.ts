@@ -93,8 +93,8 @@ describe('fault: a peer throttles (429 + Retry-After), then fails (5xx), then re
 
   it('delivers every notification once, honours Retry-After, and never holds a page behind a throttled Slack', async () => {
     const url = router!.url;
-    const warnings = Array.from({ length: 20 }, (_, n) => burnRatePayload({ count: 2, severity: 'warning', seed: `t${n}` }));
-    const pages = Array.from({ length: 10 }, (_, n) => burnRatePayload({ count: 2, severity: 'critical', seed: `p${n}` }));
+    const warnings = Array.from({ length: 20 }, (_, n) => burnRatePayload({ slo: null, count: 2, severity: 'warning', seed: `t${n}` }));
+    const pages = Array.from({ length: 10 }, (_, n) => burnRatePayload({ slo: null, count: 2, severity: 'critical', seed: `p${n}` }));
     const answers = await Promise.all(warnings.map((payload) => postWebhook(url, payload)));
     await eventually(() => peers.slackCalls.some(throttled), 30_000, 'Slack to answer 429');
 

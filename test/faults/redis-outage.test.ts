@@ -71,7 +71,7 @@ describe('fault: Redis goes away under a stream of webhooks', () => {
     const stream = startWebhookStream(url, {
       senders: 4,
       retry503: true,
-      payload: (n) => burnRatePayload({ count: 2, severity: n % 3 === 0 ? 'critical' : 'warning', seed: `r${n}` }),
+      payload: (n) => burnRatePayload({ slo: null, count: 2, severity: n % 3 === 0 ? 'critical' : 'warning', seed: `r${n}` }),
     });
     const answered = (outcome: number, after: number) => stream.results.filter((r) => r.outcome === outcome && r.startedAt > after).length;
 

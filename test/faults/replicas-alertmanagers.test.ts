@@ -9,6 +9,7 @@ import {
   QueueInspector,
   reportFigures,
   routerEnv,
+  shippedRoutingWith,
   startFaultPeers,
   startReadyRouter,
   tally,
@@ -36,13 +37,15 @@ function alertmanagerConfig(routerUrl: string) {
   };
 }
 
-/** Burn-rate alerts as Prometheus posts them; each names its own instance so the peers can tell them apart. */
+/**
+ * Alerts as Prometheus posts them; each names its own instance so the peers can tell them apart.
+ * They carry no SLO, so each one is an incident of its own (the SLO case is test/e2e/alertmanager.test.ts).
+ */
 function burnAlerts(startsAt: Date): PostableAlert[] {
   return SEVERITIES.flatMap((severity) =>
     Array.from({ length: ALERTS_PER_SEVERITY }, (_, i) => ({
       labels: {
-        alertname: 'MaestroSLOErrorBudgetBurn',
-        slo: severity === 'critical' ? 'api-latency' : 'run-success',
+        alertname: 'MaestroErrorRateHigh',
         service: 'maestro-api',
         severity,
         long_window: '1h',
@@ -86,7 +89,8 @@ describe.skipIf(!hasAlertmanager)(title, () => {
 
   beforeAll(async () => {
     [redis, peers] = await Promise.all([OwnRedis.start(), startFaultPeers()]);
-    const env = routerEnv(peers, redis.url, prefix);
+    // Resolves go out at once: no hold-down to wait for.
+    const env = routerEnv(peers, redis.url, prefix, { ROUTING_FILE: shippedRoutingWith({ resolveHold: '0s' }) });
     replicas.push(...(await Promise.all([startReadyRouter(env), startReadyRouter(env)])));
     // Each Alertmanager posts to its own replica.
     alertmanagers.push(...(await Promise.all(replicas.map((replica) => startAlertmanager(alertmanagerConfig(replica.url))))));
@@ -125,7 +129,7 @@ describe.skipIf(!hasAlertmanager)(title, () => {
       throw new Error(`${error.message}\n${await situation()}`);
     });
 
-  it('sends one notification per alert state per receiver: firing, then resolved', async () => {
+  it('sends one notification per incident state per receiver: firing, then resolved', async () => {
     const alerts = burnAlerts(new Date(Date.now() - 2 * 60_000));
     const firing = notificationsOf(alerts, 'firing');
     const resolved = notificationsOf(alerts, 'resolved');
@@ -143,12 +147,14 @@ describe.skipIf(!hasAlertmanager)(title, () => {
     const counts = tally(peers, expected);
     const webhook = { route: WEBHOOK_PATH, status_code: '202' };
     const received = await Promise.all(replicas.map((replica) => metric(replica, 'http_request_duration_seconds_count', webhook)));
-    const deduplicated = await Promise.all(replicas.map((replica) => metric(replica, 'alertcenter_notifications_deduplicated_total')));
+    const unchanged = await Promise.all(replicas.map((replica) => metric(replica, 'alertcenter_alert_copies_total', { outcome: 'unchanged' })));
+    const incidents = await Promise.all(replicas.map((replica) => metric(replica, 'alertcenter_incidents')));
     reportFigures('replicas-two-alertmanagers', {
       alerts: alerts.length,
       webhooksSentByAlertmanagers: await webhooksSentBy(),
       webhooksAcceptedByReplicas: received,
-      notificationsDeduplicatedByReplicas: deduplicated,
+      copiesChangingNothingByReplicas: unchanged,
+      incidentsInRedis: incidents[0],
       notificationsExpected: counts.expected,
       firingDelivered: afterFiring.delivered,
       delivered: counts.delivered,
@@ -157,8 +163,10 @@ describe.skipIf(!hasAlertmanager)(title, () => {
       lost: counts.lost,
     });
 
-    // Both replicas took the same webhooks; Redis let only one copy of each notification through.
+    // Both replicas took the same webhooks; the second copy of each alert state changed no incident.
     expect(received.every((count) => count >= 2 * groups)).toBe(true);
+    expect(unchanged.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(alerts.length * 2);
+    expect(incidents[0]).toBe(alerts.length);
     expect(afterFiring).toMatchObject({ lost: 0, resent: 0, duplicates: 0, unexpected: 0 });
     expect(counts).toMatchObject({ lost: 0, resent: 0, duplicates: 0, unexpected: 0 });
     expect([...peers.pagerduty.incidents.values()].map((incident) => [incident.status, incident.events])).toEqual(

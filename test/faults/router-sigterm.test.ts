@@ -95,14 +95,14 @@ describe('fault: SIGTERM during load', () => {
 
     const stream = startWebhookStream(router.url, {
       senders: 4,
-      payload: (n) => burnRatePayload({ count: 2, severity: n % 2 === 0 ? 'critical' : 'warning', seed: `s${n}` }),
+      payload: (n) => burnRatePayload({ slo: null, count: 2, severity: n % 2 === 0 ? 'critical' : 'warning', seed: `s${n}` }),
     });
     await eventually(() => stream.results.filter((r) => r.outcome === 202).length >= 20, 30_000, 'webhooks accepted under load');
-    const held = Array.from({ length: HELD_REQUESTS }, (_, n) => startHeldRequest(router.url, burnRatePayload({ count: 2, seed: `held${n}` })));
+    const held = Array.from({ length: HELD_REQUESTS }, (_, n) => startHeldRequest(router.url, burnRatePayload({ slo: null, count: 2, seed: `held${n}` })));
     await Promise.all(held.map((request) => request.reading));
     const busy = await eventually(async () => {
       const active = await queues.active();
-      return Object.entries(active).some(([name, ids]) => name.startsWith('deliver-') && ids.length > 0) ? active : undefined;
+      return Object.entries(active).some(([name, ids]) => name.startsWith('sync-') && ids.length > 0) ? active : undefined;
     }, 30_000, 'deliveries in flight');
 
     router.child.kill('SIGTERM');

@@ -7,14 +7,19 @@ export function alertmanagerPayload(name: 'critical-firing' | 'warning-firing' |
   return JSON.parse(readFileSync(new URL(`alertmanager-0.25/${name}.json`, FIXTURES), 'utf8'));
 }
 
-/** A burn-rate webhook with `count` alerts of distinct fingerprints. */
-export function burnRatePayload(options: { count?: number; severity?: 'warning' | 'critical'; status?: 'firing' | 'resolved'; slo?: string; seed?: string } = {}): any {
+/**
+ * A burn-rate webhook with `count` alerts of distinct fingerprints. Alerts that carry an SLO merge
+ * into one incident per (alertname, slo, service); with `slo: null` the alerts carry none, so each
+ * one is an incident of its own (what the load and fault tests count per alert).
+ */
+export function burnRatePayload(options: { count?: number; severity?: 'warning' | 'critical'; status?: 'firing' | 'resolved'; slo?: string | null; seed?: string } = {}): any {
   const { count = 1, severity = 'warning', status = 'firing', slo = 'api-latency', seed = 'a' } = options;
+  const sloLabel = slo === null ? {} : { slo };
   const alerts = Array.from({ length: count }, (_, i) => ({
     status,
     labels: {
       alertname: 'MaestroSLOErrorBudgetBurn',
-      slo,
+      ...sloLabel,
       service: 'maestro-api',
       severity,
       long_window: '6h',
@@ -24,7 +29,7 @@ export function burnRatePayload(options: { count?: number; severity?: 'warning' 
       slo_period: '30d',
       instance: `${seed}-${i}`,
     },
-    annotations: { burn_rate: severity === 'critical' ? '13.1' : '6.4', summary: `${slo} burning` },
+    annotations: { burn_rate: severity === 'critical' ? '13.1' : '6.4', summary: `${slo ?? 'maestro-api'} burning` },
     startsAt: '2026-11-27T18:00:00Z',
     endsAt: status === 'resolved' ? '2026-11-27T19:00:00Z' : '0001-01-01T00:00:00Z',
     generatorURL: 'http://prometheus.maestro.example:9090/graph?g0.expr=x',
@@ -34,12 +39,12 @@ export function burnRatePayload(options: { count?: number; severity?: 'warning' 
     receiver: 'alertcenter',
     status,
     alerts,
-    groupLabels: { alertname: 'MaestroSLOErrorBudgetBurn', slo, severity },
-    commonLabels: { alertname: 'MaestroSLOErrorBudgetBurn', slo, severity },
+    groupLabels: { alertname: 'MaestroSLOErrorBudgetBurn', ...sloLabel, severity },
+    commonLabels: { alertname: 'MaestroSLOErrorBudgetBurn', ...sloLabel, severity },
     commonAnnotations: {},
     externalURL: 'http://alertmanager.maestro.example:9093',
     version: '4',
-    groupKey: `{}:{alertname="MaestroSLOErrorBudgetBurn", severity="${severity}", slo="${slo}"}`,
+    groupKey: `{}:{alertname="MaestroSLOErrorBudgetBurn", severity="${severity}"${slo === null ? '' : `, slo="${slo}"`}}`,
     truncatedAlerts: 0,
   };
 }
