@@ -330,8 +330,9 @@ if ARGV[11] ~= '1' then redis.call('SET', KEYS[1], ARGV[3], 'PX', retention) end
 redis.call('ZADD', KEYS[4], ARGV[6], ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - retention)
 if ARGV[5] == 'resolved' then redis.call('ZREM', KEYS[5], ARGV[3]) else redis.call('ZADD', KEYS[5], ARGV[6], ARGV[3]) end
--- Only ever brought forward here: a reminder due earlier stays; an early tick that finds nothing to do sets the exact time.
-if ARGV[5] == 'resolved' then redis.call('ZREM', KEYS[6], ARGV[3]) elseif ARGV[7] ~= '' then redis.call('ZADD', KEYS[6], 'LT', ARGV[7], ARGV[3]) end
+-- Only ever brought forward here (a reminder due earlier stays), and never dropped, even on a resolve:
+-- the tick that looks at it next sets the exact time, or drops it once every receiver was told.
+if ARGV[7] ~= '' then redis.call('ZADD', KEYS[6], 'LT', ARGV[7], ARGV[3]) end
 local marks = tonumber(ARGV[12])
 local at = 13
 for _ = 1, marks do

@@ -120,10 +120,14 @@ export interface TickDeps {
   metrics: Metrics;
 }
 
+/** How soon a due incident with a receiver still behind is looked at again: its syncs are queued, this is the safety net. */
+const BEHIND_RECHECK_MS = 30_000;
+
 /**
  * What time does: resolves incidents whose hold-down ended, marks stale tiers, and sends the
  * reminders that fell due. Safe on every replica at once: writes are compare-and-set, syncs are
- * deduplicated. Returns how many incidents it looked at.
+ * deduplicated. An incident stays due while a receiver is behind it, so a crash between a resolve
+ * decided here and its syncs is repaired by the next tick. Returns how many incidents it looked at.
  */
 export async function tickDueIncidents(now: number, deps: TickDeps, batch = 100): Promise<number> {
   const ids = await deps.store.due(now, batch);
@@ -134,16 +138,20 @@ export async function tickDueIncidents(now: number, deps: TickDeps, batch = 100)
       await deps.store.setDue(id, null);
       continue;
     }
+    const config = deps.routing();
     const told = await deps.store.told(id);
     const reminders = Object.entries(told).map(([receiver, entry]) => [receiver, reminderDueAt(incident, receiver, entry)] as const);
     const remindNow = new Set(reminders.filter(([, at]) => at !== null && at <= now).map(([receiver]) => receiver));
-    const syncs = planSyncs(incident, deps.routing(), applied?.changed ? undefined : remindNow);
+    const behind = await syncsStillDue(incident, config, deps.store);
+    const syncs = [...behind, ...planSyncs(incident, config, remindNow)];
     if (syncs.length > 0) await deps.enqueue(syncs);
     // A reminder sent now schedules the next one when it is recorded; until then, assume one interval.
     const reminderTimes = reminders.map(([receiver, at]) =>
       at === null ? null : at > now ? at : now + (incident.receivers[receiver]?.repeatIntervalMs ?? 0),
     );
-    const later = [nextTickAt(incident), ...reminderTimes].filter((at): at is number => at !== null);
+    const later = [nextTickAt(incident), ...reminderTimes, behind.length > 0 ? now + BEHIND_RECHECK_MS : null].filter(
+      (at): at is number => at !== null,
+    );
     await deps.store.setDue(id, later.length === 0 ? null : Math.min(...later));
   }
   return ids.length;

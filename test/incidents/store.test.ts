@@ -2,10 +2,12 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NormalizedAlert } from '../../src/alerts/types.js';
 import { randomUUID } from 'node:crypto';
-import { applyAlerts, nextTickAt } from '../../src/incidents/apply.js';
+import { applyAlerts, nextTickAt, tickIncident } from '../../src/incidents/apply.js';
 import { IncidentStore } from '../../src/incidents/store.js';
 import type { Told } from '../../src/incidents/types.js';
-import { updateIncident, type IncidentBatch } from '../../src/pipeline/incidents.js';
+import { tickDueIncidents, updateIncident, type IncidentBatch } from '../../src/pipeline/incidents.js';
+import type { PlannedSync } from '../../src/queue/syncs.js';
+import { createMetrics } from '../../src/observability/metrics.js';
 import { incidentKeyOf } from '../../src/incidents/key.js';
 import { parseRoutingConfig } from '../../src/routing/config.js';
 import { alertFixture } from '../notifiers/helpers.js';
@@ -75,6 +77,11 @@ describe('IncidentStore (real Redis)', () => {
     expect(incident.state).toBe('resolved');
     expect(await store.list({ state: 'open' })).toEqual([]);
     expect((await store.list({ state: 'resolved' })).map((found) => found.id)).toEqual([first!.id]);
+    // Still due: the next tick checks every receiver was told, then forgets it.
+    expect(await store.due(Date.now() + 1e12, 10)).toContain(first!.id);
+    const planned: PlannedSync[] = [];
+    await tickDueIncidents(Date.now() + 1e12, { store, routing: () => config, enqueue: async (syncs) => void planned.push(...syncs), metrics: createMetrics() });
+    expect(planned.filter((sync) => sync.incidentId === first!.id)).toEqual([]);
     expect(await store.due(Date.now() + 1e12, 10)).not.toContain(first!.id);
     const opened = Date.parse(incident.openedAt);
     expect((await store.openedBetween(opened, opened + 1)).map((found) => found.id)).toEqual([first!.id]);
@@ -92,6 +99,22 @@ describe('IncidentStore (real Redis)', () => {
     expect(await store.startAttempt('y', 'ops-slack')).toBe(true);
     await store.clearAttempt('y', 'ops-slack');
     expect(await store.startAttempt('y', 'ops-slack')).toBe(false);
+  });
+
+  it('a resolve decided by the clock reaches the receivers even when the process died before queueing their syncs', async () => {
+    const { incident } = await updateIncident(batchOf([instance(200)], 2_000), store, config, 2_000);
+    const id = incident!.id;
+    await store.recordTold(id, 'ops-slack', { rev: incident!.rev, state: 'open', severity: 'warning', figures: '', acknowledged: false, firstAt: 2_000, lastAt: 2_000, receipt: {}, sent: 1 }, []);
+    const holding = { ...policy, resolveHoldMs: 60_000 };
+    const clearing = { ...batchOf([instance(200, 'resolved')], 3_000), policy: holding };
+    await updateIncident(clearing, store, config, 3_000);
+    // The ticker resolves it, and the process dies before it queues a sync: only the write happened.
+    const resolved = await store.updateById(id, (current) => tickIncident(current, 63_000), nextTickAt);
+    expect(resolved!.incident.state).toBe('resolved');
+    const planned: PlannedSync[] = [];
+    await tickDueIncidents(63_001, { store, routing: () => config, enqueue: async (syncs) => void planned.push(...syncs), metrics: createMetrics() });
+    expect(planned).toEqual([{ kind: 'slack', incidentId: id, receiver: 'ops-slack' }]);
+    expect(await store.due(63_001 + 30_000, 10)).toContain(id);
   });
 
   it('schedules when time next changes an open incident', async () => {
