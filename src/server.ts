@@ -267,8 +267,8 @@ function startPipeline({ config, redis, workerAck, onShortfall, routing, catalog
     startIngestWorker({
       connection: redis,
       prefix: config.redisPrefix,
-      process: async (webhook, attempt) => {
-        await processWebhook(webhook, attempt, processDeps);
+      process: async (webhook, attempt, rerun) => {
+        await processWebhook(webhook, attempt, processDeps, rerun);
         // On a Cluster the webhook's job and what processing it wrote (its incidents, its syncs)
         // live on different masters: the job completes only once those writes are on replicas,
         // else a failover of one master could keep the completion and lose the incident. On one

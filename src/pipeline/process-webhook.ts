@@ -40,9 +40,11 @@ export class UnprocessableWebhookError extends Error {
 /**
  * One stored webhook through the pipeline: normalize its alerts, update their incidents, and plan a
  * sync for every receiver of each incident that changed. Running it again after a crash is safe:
- * incident updates are idempotent and syncs are deduplicated.
+ * incident updates are idempotent and syncs are deduplicated. A `rerun` plans the syncs of every
+ * incident it touches, changed or not: the first run may have written the incident and died (or
+ * its Redis master failed over) before its syncs were stored, and a sync with nothing to say is cheap.
  */
-export async function processWebhook(webhook: StoredWebhook, attempt: number, deps: ProcessDeps): Promise<void> {
+export async function processWebhook(webhook: StoredWebhook, attempt: number, deps: ProcessDeps, rerun = attempt > 1): Promise<void> {
   const { metrics } = deps;
   const firstAttempt = attempt === 1;
   const alerts = normalize(webhook.body, deps, firstAttempt);
@@ -57,9 +59,9 @@ export async function processWebhook(webhook: StoredWebhook, attempt: number, de
       const { incident, changed } = await updateIncident(batch, deps.store, config, now);
       for (const { alert } of batch.copies) incidentOf.set(alert, incident?.id ?? null);
       metrics.alertCopies.inc({ outcome: changed ? 'changed' : 'unchanged' }, batch.copies.length);
-      if (incident !== null && changed) {
+      if (incident !== null && (changed || rerun)) {
         const planned = planSyncs(incident, config);
-        for (const sync of planned) metrics.notificationsRouted.inc({ route: incident.receivers[sync.receiver]!.route, receiver: sync.receiver });
+        if (changed) for (const sync of planned) metrics.notificationsRouted.inc({ route: incident.receivers[sync.receiver]!.route, receiver: sync.receiver });
         syncs.push(...planned);
       }
     }),

@@ -15,9 +15,11 @@ export interface IngestWorkerDeps {
   /**
    * Processes one stored webhook; `attempt` counts from 1 (a job taken back from a stopped worker
    * runs with the same attempt again). A rejection is retried with the job's backoff, except an
-   * UnprocessableWebhookError, which dead-letters the webhook at once.
+   * UnprocessableWebhookError, which dead-letters the webhook at once. `rerun`: the webhook was
+   * taken up before (a retry, or a job recovered from a stopped worker or a failed-over master), so
+   * part of what it wrote may be there and part not.
    */
-  process: (webhook: StoredWebhook, attempt: number) => Promise<void>;
+  process: (webhook: StoredWebhook, attempt: number, rerun: boolean) => Promise<void>;
   /** JOB_LOCK_DURATION: a webhook a crashed router was processing goes through again about this long after the crash. */
   lockMs: number;
   /** Webhooks processed at a time. */
@@ -38,7 +40,7 @@ export function startIngestWorker(deps: IngestWorkerDeps): Worker<StoredWebhook,
 
   const processor = async (job: IngestJob): Promise<void> => {
     try {
-      await deps.process(job.data, job.attemptsMade + 1);
+      await deps.process(job.data, job.attemptsMade + 1, job.attemptsMade > 0 || job.stalledCounter > 0 || job.attemptsStarted > 1);
     } catch (error) {
       if (error instanceof UnprocessableWebhookError) throw new UnrecoverableError(error.message);
       throw error;
