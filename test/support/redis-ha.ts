@@ -255,9 +255,10 @@ export async function startCluster(): Promise<ClusterSetup> {
     async () => {
       for (const node of nodes) {
         if (!String(await node.command('CLUSTER', 'INFO')).includes('cluster_state:ok')) return false;
-        const lines = String(await node.command('CLUSTER', 'NODES')).trim().split('\n');
-        if (lines.filter((line) => / master /.test(line) && /\d+-\d+/.test(line)).length !== 3) return false;
-        if (lines.filter((line) => / slave /.test(line)).length !== 3) return false;
+        const lines = String(await node.command('CLUSTER', 'NODES')).trim().split('\n').map((line) => line.split(' '));
+        // <id> <address> <flags> <master> <ping> <pong> <epoch> <link> <slots>...
+        if (lines.filter((fields) => fields[2]!.split(',').includes('master') && fields.length > 8).length !== 3) return false;
+        if (lines.filter((fields) => fields[2]!.split(',').includes('slave')).length !== 3) return false;
       }
       return true;
     },
