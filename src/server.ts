@@ -29,7 +29,7 @@ import { SyncQueues } from './queue/syncs.js';
 import { incidentsRouter } from './api/routes/incidents.js';
 import { incidentsTag, queuePrefix } from './queue/keys.js';
 import { createConnection, reportConnectionState, type RedisClient } from './queue/redis.js';
-import { ReplicaAck } from './queue/replica-ack.js';
+import { ReplicaAck, ReplicaAckError } from './queue/replica-ack.js';
 import { ApiError } from './api/errors.js';
 import { RoutingStore } from './routing/store.js';
 import type { RoutingConfig } from './routing/types.js';
@@ -273,7 +273,12 @@ function startPipeline({ config, redis, workerAck, onShortfall, routing, catalog
         // live on different masters: the job completes only once those writes are on replicas,
         // else a failover of one master could keep the completion and lose the incident. On one
         // master, the completion is replicated after the writes it follows: nothing to wait for.
-        if (config.redis.topology.kind === 'cluster') await workerAck.confirm(...replicatedBeforeCompletion).catch(onShortfall);
+        if (config.redis.topology.kind === 'cluster') {
+          await workerAck.confirm(...replicatedBeforeCompletion).catch((error: unknown) => {
+            if (!(error instanceof ReplicaAckError)) throw error; // no answer: retry the webhook rather than complete it
+            onShortfall(error);
+          });
+        }
       },
       lockMs: config.jobLockMs,
       // Processing a webhook costs ten times accepting it. Beside the webhook (ROLE=all), two at a

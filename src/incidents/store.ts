@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { incidentsTag } from '../queue/keys.js';
-import type { ReplicaAck } from '../queue/replica-ack.js';
+import { ReplicaAckError, type ReplicaAck } from '../queue/replica-ack.js';
 import type { Applied } from './apply.js';
 import type { Incident, IncidentState, TimelineEvent, Told } from './types.js';
 
@@ -192,7 +192,11 @@ export class IncidentStore {
   async startAttempt(id: string, receiver: string): Promise<boolean> {
     const earlier = await this.redis.hget(this.attemptsKey(id), receiver);
     await this.redis.multi().hset(this.attemptsKey(id), receiver, Date.now()).pexpire(this.attemptsKey(id), INCIDENT_RETENTION_MS).exec();
-    await this.replicas?.ack.confirm(this.attemptsKey(id)).catch(this.replicas.onShortfall);
+    // Too few replicas in time: go on. No answer at all (the master gone): the mark may be lost, so do not send.
+    await this.replicas?.ack.confirm(this.attemptsKey(id)).catch((error: unknown) => {
+      if (!(error instanceof ReplicaAckError)) throw error;
+      this.replicas!.onShortfall(error);
+    });
     return earlier !== null;
   }
 

@@ -94,7 +94,7 @@ async function failoverUnderLoad({ setup, routers }: Run) {
   const promotedAt = Date.now();
   // The old master comes back as a replica of the new one (what an operator, or Sentinel, makes of it).
   await restartAsReplica(setup);
-  await eventually(() => accepted(streams, promotedAt).length >= 20, 30_000, '20 webhooks accepted after the failover');
+  await eventually(() => accepted(streams, promotedAt).length >= 20, 60_000, '20 webhooks accepted after the failover');
   await Promise.all(streams.map((stream) => stream.stop()));
   return { streams, oldMaster, crashedAt, promotedAt, acceptedBeforeCrash };
 }
@@ -102,7 +102,7 @@ async function failoverUnderLoad({ setup, routers }: Run) {
 async function restartAsReplica(setup: SentinelSetup): Promise<void> {
   await setup.master.up();
   await setup.master.command('REPLICAOF', '127.0.0.1', String(setup.replica.port));
-  await eventually(async () => String(await setup.master.command('INFO', 'replication')).includes('master_link_status:up'), 15_000, 'the old master in sync as a replica');
+  await eventually(async () => String(await setup.master.command('INFO', 'replication')).includes('master_link_status:up'), 30_000, 'the old master in sync as a replica');
 }
 
 function acceptedIncidents(streams: WebhookStream[]) {
@@ -178,7 +178,9 @@ describe('fault: the Redis master crashes under load, Sentinel promotes its repl
     const setup = await startSentinelSetup();
     run = { setup };
     const redis = createConnection({ topology: { kind: 'sentinel', sentinels: setup.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })), name: setup.name, sentinelPassword: undefined, username: undefined, password: setup.password, tls: false }, minReplicasAck: 0, replicaAckTimeoutMs: 0 }, 'worker') as Redis;
-    redis.on('error', () => {});
+    const events: string[] = [];
+    redis.on('error', (error: Error) => events.push(`error ${error.message}`));
+    for (const event of ['ready', 'close', 'reconnecting', '+node'] as const) redis.on(event, () => events.push(event));
     try {
       await eventually(() => redis.status === 'ready', 10_000, 'the connection');
       const key = 'turn-batching';
@@ -186,7 +188,9 @@ describe('fault: the Redis master crashes under load, Sentinel promotes its repl
       expect(await socketWrites(redis, issue)).toEqual([4]);
       await setup.crashMaster();
       await eventually(async () => (await setup.currentMaster()) === setup.replica.address, 30_000, 'Sentinel to promote the replica');
-      await eventually(async () => redis.status === 'ready' && (await redis.call('ROLE').then((role) => (role as string[])[0], () => '')) === 'master', 30_000, 'the connection on the new master');
+      await eventually(async () => redis.status === 'ready' && (await redis.call('ROLE').then((role) => (role as string[])[0], () => '')) === 'master', 45_000, 'the connection on the new master').catch(async (error: Error) => {
+        throw new Error(`${error.message}; status ${redis.status}, sentinels name ${await setup.currentMaster()}, replica ${setup.replica.address}; events: ${events.slice(-12).join(' | ')}`);
+      });
       expect(await socketWrites(redis, issue)).toEqual([4]);
     } finally {
       redis.disconnect();

@@ -35,7 +35,7 @@ export class RedisProcess {
         await node.up();
         return node;
       } catch (error) {
-        await node.kill();
+        await node.close();
         if (attempt === 3) throw error;
       }
     }
@@ -139,14 +139,30 @@ export interface SentinelSetup {
  * it that long: the lag of a replica in another zone, or a busy one, on loopback.
  */
 export async function startSentinelSetup(options: { replicationDelayMs?: number } = {}): Promise<SentinelSetup> {
+  const started: RedisProcess[] = [];
+  let proxyToClose: DelayProxy | undefined;
+  try {
+    return await sentinelSetup(options, started, (proxy) => (proxyToClose = proxy));
+  } catch (error) {
+    // Nothing of a set-up that did not come up outlives the test.
+    await proxyToClose?.close();
+    await Promise.all(started.map((node) => node.close()));
+    throw error;
+  }
+}
+
+async function sentinelSetup(options: { replicationDelayMs?: number }, started: RedisProcess[], onProxy: (proxy: DelayProxy) => void): Promise<SentinelSetup> {
   const name = 'alertcenter-ha';
   const password = randomUUID();
   const master = await RedisProcess.start({ args: (port, dir) => dataNodeArgs(port, dir, password), password });
+  started.push(master);
   let proxy: DelayProxy | undefined = options.replicationDelayMs ? await startDelayProxy(master.port, options.replicationDelayMs) : undefined;
+  if (proxy) onProxy(proxy);
   const replica = await RedisProcess.start({
     args: (port, dir) => [...dataNodeArgs(port, dir, password), '--replicaof', '127.0.0.1', String(proxy?.port ?? master.port)],
     password,
   });
+  started.push(replica);
   await eventually(async () => String(await replica.command('INFO', 'replication')).includes('master_link_status:up'), 15_000, 'the replica in sync');
 
   const sentinels: RedisProcess[] = [];
@@ -174,6 +190,7 @@ export async function startSentinelSetup(options: { replicationDelayMs?: number 
         },
       }),
     );
+    started.push(sentinels.at(-1)!);
   }
   // Each sentinel must know the replica and the other two before a failover can be agreed on.
   await eventually(
@@ -234,6 +251,16 @@ export interface ClusterSetup {
 /** Three masters with a replica each (`redis-cli --cluster create --cluster-replicas 1`), node timeout 1 s. */
 export async function startCluster(): Promise<ClusterSetup> {
   const password = randomUUID();
+  const started: RedisProcess[] = [];
+  try {
+    return await clusterSetup(password, started);
+  } catch (error) {
+    await Promise.all(started.map((node) => node.close()));
+    throw error;
+  }
+}
+
+async function clusterSetup(password: string, started: RedisProcess[]): Promise<ClusterSetup> {
   const nodes = await Promise.all(
     Array.from({ length: 6 }, () =>
       RedisProcess.start({
@@ -242,6 +269,9 @@ export async function startCluster(): Promise<ClusterSetup> {
           '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '1000',
         ],
         password,
+      }).then((node) => {
+        started.push(node);
+        return node;
       }),
     ),
   );
