@@ -94,7 +94,11 @@ async function failoverUnderLoad({ setup, routers }: Run) {
   const promotedAt = Date.now();
   // The old master comes back as a replica of the new one (what an operator, or Sentinel, makes of it).
   await restartAsReplica(setup);
-  await eventually(() => accepted(streams, promotedAt).length >= 20, 60_000, '20 webhooks accepted after the failover');
+  await eventually(() => accepted(streams, promotedAt).length >= 20, 60_000, '20 webhooks accepted after the failover').catch(async (error: Error) => {
+    // Why the routers still refuse: the last things they logged about Redis.
+    const lines = routers.flatMap((router) => router.logs.entries().filter((entry) => /redis|Redis|replica/.test(String(entry.msg))).slice(-3).map((entry) => `${entry.msg} ${String(entry.err ?? '')}`));
+    throw new Error(`${error.message}; sentinels name ${await setup.currentMaster()}; routers logged: ${lines.join(' | ')}`);
+  });
   await Promise.all(streams.map((stream) => stream.stop()));
   return { streams, oldMaster, crashedAt, promotedAt, acceptedBeforeCrash };
 }
