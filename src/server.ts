@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
+import type { RequestHandler } from 'express';
 import { createApp } from './api/app.js';
 import { requireToken } from './api/auth.js';
 import { alertsRouter } from './api/routes/alerts.js';
@@ -29,13 +29,16 @@ import { processWebhook } from './pipeline/process-webhook.js';
 import { recordSyncFailure, syncReceiver } from './pipeline/sync.js';
 import { AlertState } from './queue/alert-state.js';
 import { DeadLetters } from './queue/dead-letters.js';
-import { ingestDeadLetterSource, IngestProducer } from './queue/ingest.js';
+import { ingestDeadLetterSource, IngestProducer, openIngestQueue } from './queue/ingest.js';
 import { startIngestWorker } from './queue/ingest-worker.js';
-import { CHANNEL_KINDS, INGEST_QUEUE, QUEUE_STATES } from './queue/names.js';
+import { CHANNEL_KINDS, INGEST_QUEUE, QUEUE_STATES, syncQueueName } from './queue/names.js';
 import { startSyncWorker } from './queue/sync-worker.js';
 import { SyncQueues } from './queue/syncs.js';
 import { incidentsRouter } from './api/routes/incidents.js';
-import { createProducerConnection, createWorkerConnection, reportConnectionState } from './queue/redis.js';
+import { incidentsTag, queuePrefix } from './queue/keys.js';
+import { createConnection, reportConnectionState, type RedisClient } from './queue/redis.js';
+import { ReplicaAck, ReplicaAckError } from './queue/replica-ack.js';
+import { ApiError } from './api/errors.js';
 import { reportsRouter } from './api/routes/reports.js';
 import { ReportService, startReportScheduler } from './report/service.js';
 import { RoutingStore } from './routing/store.js';
@@ -62,10 +65,17 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
   const metrics = createMetrics();
   const catalog = loadSloCatalog(config.sloCatalogFile);
 
-  const producerRedis = createProducerConnection(config.redisUrl);
-  const workerRedis = createWorkerConnection(config.redisUrl);
+  // Three connections (src/queue/redis.ts): the webhook's writes fail fast, the workers wait out
+  // outages, and what requests read (metrics, readiness, the admin API) fails faster still.
+  const producerRedis = createConnection(config.redis, 'producer');
+  const workerRedis = createConnection(config.redis, 'worker');
+  const requestRedis = createConnection(config.redis, 'request');
   reportConnectionState(producerRedis, 'producer', logger);
   reportConnectionState(workerRedis, 'worker', logger);
+  reportConnectionState(requestRedis, 'request', logger);
+  const { minReplicasAck, replicaAckTimeoutMs } = config.redis;
+  const workerAck = new ReplicaAck(workerRedis, minReplicasAck, replicaAckTimeoutMs);
+  const onShortfall = shortfallReporter(metrics, logger);
   // Checked on every (re)connection: the Redis behind the URL may have been replaced.
   producerRedis.on('ready', () => void warnAboutRedisDurability(producerRedis, logger));
 
@@ -85,12 +95,19 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
   metrics.configReloadSuccessTimestamp.set(Date.now() / 1000);
 
   // A webhook whose processing fails is retried like a notification (DELIVERY_ATTEMPTS, DELIVERY_BACKOFF).
-  const ingest = new IngestProducer(producerRedis, config.redisPrefix, config.delivery);
+  const ingest = new IngestProducer(producerRedis, config.redisPrefix, config.delivery, new ReplicaAck(producerRedis, minReplicasAck, replicaAckTimeoutMs));
   const syncs = new SyncQueues(workerRedis, config.redisPrefix, config.delivery);
-  const incidents = new IncidentStore(workerRedis, config.redisPrefix);
+  const incidents = new IncidentStore(workerRedis, config.redisPrefix, workerAck.enabled ? { ack: workerAck, onShortfall } : undefined);
   const actionQueue = new ActionQueue(producerRedis, config.redisPrefix);
-  const deadLetters = new DeadLetters([ingestDeadLetterSource(ingest.queue), ...syncs.deadLetterSources(), actionQueue.deadLetterSource()]);
   const alertState = new AlertState(workerRedis, config.redisPrefix);
+  // What requests read goes through the request connection: an outage is an answer, not a hang.
+  const reads = {
+    ingest: openIngestQueue(requestRedis, config.redisPrefix),
+    syncs: new SyncQueues(requestRedis, config.redisPrefix, config.delivery),
+    incidents: new IncidentStore(requestRedis, config.redisPrefix),
+    alertState: new AlertState(requestRedis, config.redisPrefix),
+  };
+  const deadLetters = new DeadLetters([ingestDeadLetterSource(reads.ingest), ...reads.syncs.deadLetterSources(), actionQueue.deadLetterSource()]);
   const actionDeps: ActionDeps = {
     store: incidents,
     alertmanagers: new Alertmanagers(config.actions.alertmanagers, config.actions.alertmanagerTimeoutMs),
@@ -104,10 +121,10 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
   const pipeline =
     config.role === 'api'
       ? undefined
-      : startPipeline({ config, redis: workerRedis, routing, catalog, syncs, incidents, alertState, actionDeps, metrics, logger });
+      : startPipeline({ config, redis: workerRedis, workerAck, onShortfall, routing, catalog, syncs, incidents, alertState, actionDeps, metrics, logger });
 
   // The weekly SLO report: the API on api replicas, the scheduled mail on workers (one mail a week whatever their number).
-  const reports = new ReportService({ config, catalog, incidents });
+  const reports = new ReportService({ config, catalog, incidents: reads.incidents });
   const reportScheduler =
     config.role === 'api'
       ? Promise.resolve(null)
@@ -117,6 +134,8 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
         });
 
   const adminAuth = requireToken(config.adminToken ? [config.adminToken] : [], 'admin');
+  // The admin endpoints that read Redis: once authorized, a 503 at once when it is unreachable.
+  const adminRedis = requireReady(adminAuth, requestRedis);
   const app = createApp({
     direct: servesApi
       ? [
@@ -148,30 +167,36 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
     routers: [
       healthRouter({
         check: async () => ({
-          redis: await producerRedis.ping().then(() => true, () => false),
+          redis: await withDeadline(producerRedis.ping(), SCRAPE_DEADLINE_MS).then(() => true, () => false),
           routing: routing.current() !== undefined,
         }),
       }),
       metricsRouter(metrics, async () => {
-        const ingested = await ingest.queue.getJobCounts(...QUEUE_STATES).catch(() => undefined);
-        const syncCounts = await syncs.counts().catch(() => undefined);
-        for (const [queue, counts] of Object.entries({ ...(ingested && { [INGEST_QUEUE]: ingested }), ...syncCounts })) {
+        // Read together, within a deadline: during an outage the scrape answers at once with the
+        // process's own figures, the Redis ones omitted (alertcenter_redis_figures_fresh 0).
+        const figures = await withDeadline(
+          Promise.all([reads.ingest.getJobCounts(...QUEUE_STATES), reads.syncs.counts(), reads.incidents.counts()]),
+          SCRAPE_DEADLINE_MS,
+        ).catch(() => undefined);
+        metrics.queueDepth.reset();
+        metrics.incidents.reset();
+        metrics.redisFiguresFresh.set(figures ? 1 : 0);
+        if (!figures) return;
+        const [ingested, syncCounts, incidentCounts] = figures;
+        for (const [queue, counts] of Object.entries({ [INGEST_QUEUE]: ingested, ...syncCounts })) {
           for (const [state, count] of Object.entries(counts)) metrics.queueDepth.set({ queue, state }, count);
         }
-        const incidentCounts = await incidents.counts().catch(() => undefined);
-        if (incidentCounts) {
-          metrics.incidents.set({ state: 'open' }, incidentCounts.open);
-          metrics.incidents.set({ state: 'resolved' }, incidentCounts.total - incidentCounts.open);
-        }
+        metrics.incidents.set({ state: 'open' }, incidentCounts.open);
+        metrics.incidents.set({ state: 'resolved' }, incidentCounts.total - incidentCounts.open);
       }),
       ...(servesApi
         ? [
             routingRouter(routing, catalog, config.defaultSeverity, adminAuth),
-            deadLettersRouter(deadLetters, adminAuth),
-            alertsRouter(alertState, syncs, adminAuth),
-            incidentsRouter(incidents, adminAuth),
-            incidentActionsRouter(actionDeps, adminAuth),
-            reportsRouter(reports, adminAuth),
+            deadLettersRouter(deadLetters, adminRedis),
+            alertsRouter(reads.alertState, reads.syncs, adminRedis),
+            incidentsRouter(reads.incidents, adminRedis),
+            incidentActionsRouter(actionDeps, adminRedis),
+            reportsRouter(reports, adminRedis),
             openApiRouter(),
           ]
         : []),
@@ -216,8 +241,8 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
       await pipeline?.stop(workerRedis.status !== 'ready');
       // Not waited for while it could not start (Redis down since start-up).
       await (await Promise.race([reportScheduler, Promise.resolve(null)]))?.close();
-      await Promise.all([ingest.close(), syncs.close(), actionQueue.close()]);
-      for (const redis of [producerRedis, workerRedis]) {
+      await Promise.all([ingest.close(), syncs.close(), actionQueue.close(), reads.ingest.close(), reads.syncs.close()]);
+      for (const redis of [producerRedis, workerRedis, requestRedis]) {
         if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
         else redis.disconnect();
       }
@@ -228,7 +253,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
 }
 
 /** An alert router on a Redis that can drop data loses alerts: say so at start-up. */
-async function warnAboutRedisDurability(redis: Redis, logger: Logger): Promise<void> {
+async function warnAboutRedisDurability(redis: RedisClient, logger: Logger): Promise<void> {
   try {
     const [, appendonly] = (await redis.call('CONFIG', 'GET', 'appendonly')) as string[];
     const [, policy] = (await redis.call('CONFIG', 'GET', 'maxmemory-policy')) as string[];
@@ -247,7 +272,10 @@ async function warnAboutRedisDurability(redis: Redis, logger: Logger): Promise<v
 interface PipelineDeps {
   config: Config;
   /** The workers' connection: blocking commands, retried for ever. */
-  redis: Redis;
+  redis: RedisClient;
+  /** REDIS_MIN_REPLICAS_ACK on the workers' connection. */
+  workerAck: ReplicaAck;
+  onShortfall: (error: Error) => void;
   routing: RoutingStore;
   catalog: SloCatalog;
   syncs: SyncQueues;
@@ -273,7 +301,7 @@ const TICK_INTERVAL_MS = 1_000;
  * The workers: ingest (normalize, update incidents, plan syncs), one sync worker per channel kind,
  * Slack's clicks, and the incident ticker (hold-downs, staleness, reminders, silenced incidents' alerts).
  */
-function startPipeline({ config, redis, routing, catalog, syncs, incidents, alertState, actionDeps, metrics, logger }: PipelineDeps): Pipeline {
+function startPipeline({ config, redis, workerAck, onShortfall, routing, catalog, syncs, incidents, alertState, actionDeps, metrics, logger }: PipelineDeps): Pipeline {
   const timeoutMs = config.delivery.timeoutMs;
   const channels = {
     slack: { ...config.channels.slack, timeoutMs, publicUrl: config.actions.publicUrl },
@@ -293,6 +321,7 @@ function startPipeline({ config, redis, routing, catalog, syncs, incidents, aler
   };
   reloadReceivers(routing.current());
 
+  const replicatedBeforeCompletion = [incidentsTag(config.redisPrefix), ...CHANNEL_KINDS.map((kind) => queuePrefix(config.redisPrefix, syncQueueName(kind)))];
   const enqueue = (planned: Parameters<SyncQueues['enqueue']>[0]) => syncs.enqueue(planned);
   const processDeps = { catalog, defaultSeverity: config.defaultSeverity, routing: () => routing.current(), store: incidents, alertState, enqueue, metrics, logger };
   const syncDeps = { store: incidents, notifierFor: (receiver: string) => notifiers.get(receiver), timeoutMs, metrics, logger };
@@ -301,7 +330,19 @@ function startPipeline({ config, redis, routing, catalog, syncs, incidents, aler
     startIngestWorker({
       connection: redis,
       prefix: config.redisPrefix,
-      process: (webhook, attempt) => processWebhook(webhook, attempt, processDeps),
+      process: async (webhook, attempt) => {
+        await processWebhook(webhook, attempt, processDeps);
+        // On a Cluster the webhook's job and what processing it wrote (its incidents, its syncs)
+        // live on different masters: the job completes only once those writes are on replicas,
+        // else a failover of one master could keep the completion and lose the incident. On one
+        // master, the completion is replicated after the writes it follows: nothing to wait for.
+        if (config.redis.topology.kind === 'cluster') {
+          await workerAck.confirm(...replicatedBeforeCompletion).catch((error: unknown) => {
+            if (!(error instanceof ReplicaAckError)) throw error; // no answer: retry the webhook rather than complete it
+            onShortfall(error);
+          });
+        }
+      },
       lockMs: config.jobLockMs,
       // Processing a webhook costs ten times accepting it. Beside the webhook (ROLE=all), two at a
       // time keep up and leave it the event loop in a storm. A worker process has no webhook to
@@ -355,5 +396,41 @@ function startPipeline({ config, redis, routing, catalog, syncs, incidents, aler
       await Promise.all(workers.map((worker) => worker.close(force)));
       await closeNotifiers(notifiers.values());
     },
+  };
+}
+
+/** How long /metrics and /readyz wait for Redis before answering without it. */
+const SCRAPE_DEADLINE_MS = 500;
+
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+  });
+  promise.catch(() => undefined); // a late rejection after the deadline is not unhandled
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** `auth`, then a 503 in the API's error shape when the request connection is not up. */
+function requireReady(auth: RequestHandler, redis: RedisClient): RequestHandler {
+  return (req, res, next) =>
+    auth(req, res, (error?: unknown) => {
+      if (error) return next(error);
+      if (redis.status !== 'ready') return next(new ApiError(503, 'unavailable', `Redis is unreachable (connection ${redis.status}); retry later`));
+      next();
+    });
+}
+
+/**
+ * A worker-side replica acknowledgement that fell short: the work goes on (a page held back for want
+ * of a replica helps nobody); counted, and logged at most once a minute.
+ */
+function shortfallReporter(metrics: Metrics, logger: Logger): (error: Error) => void {
+  let loggedAt = 0;
+  return (error) => {
+    metrics.replicaAckShortfalls.inc({ path: 'worker' });
+    if (Date.now() - loggedAt < 60_000) return;
+    loggedAt = Date.now();
+    logger.warn({ err: error.message }, 'replicas did not confirm the workers\' writes in time (REDIS_MIN_REPLICAS_ACK); going on without');
   };
 }

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from '../observability/logger.js';
+import { isRedisUnavailable } from '../queue/redis.js';
 
 /** A refusal with its HTTP status and a stable machine-readable code. */
 export class ApiError extends Error {
@@ -29,6 +30,8 @@ export function sendError(res: ServerResponse, error: ApiError): void {
 /** Anything thrown by a route, as the ApiError to answer with; the unexpected is logged and is a 500. */
 export function asApiError(err: unknown, logger: Logger, path: string): ApiError {
   if (err instanceof ApiError) return err;
+  // Redis down, failing over or too slow: the admin API says so in its own shape, and a client retries.
+  if (isRedisUnavailable(err)) return new ApiError(503, 'unavailable', `Redis is unreachable right now (${(err as Error).message}); retry later`);
   // express raises these for malformed URLs and the like: the client's fault.
   const status = (err as { status?: unknown } | null)?.status;
   if (typeof status === 'number' && status >= 400 && status < 500) return new ApiError(status, 'bad_request', String((err as Error).message));

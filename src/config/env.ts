@@ -66,6 +66,24 @@ const url = (protocols: string[], fallback?: string) =>
       return text;
     });
 
+/** `host:port,host:port` (an IPv6 host in brackets: `[::1]:26379`). */
+const addressList = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    const addresses: RedisAddress[] = [];
+    for (const item of (value ?? '').split(',').map((token) => token.trim()).filter(Boolean)) {
+      const match = /^(?:\[([0-9a-f:.]+)\]|([^:\s\[\]]+)):(\d{1,5})$/i.exec(item);
+      const port = Number(match?.[3]);
+      if (!match || port < 1 || port > 65535) {
+        ctx.addIssue({ code: 'custom', message: `expected a comma-separated list of host:port, got "${item}"` });
+        return z.NEVER;
+      }
+      addresses.push({ host: match[1] ?? match[2]!, port });
+    }
+    return addresses;
+  });
+
 const tokenList = z
   .string()
   .optional()
@@ -94,8 +112,18 @@ const envSchema = z.object({
   ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   PORT: integer(0, 65535, 8080),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
-  REDIS_URL: url(['redis', 'rediss'], 'redis://127.0.0.1:6379'),
-  REDIS_PREFIX: z.string().trim().regex(/^[\w{}:.-]+$/, 'expected letters, digits and {}:._- only').default('alertcenter'),
+  REDIS_URL: url(['redis', 'rediss']),
+  REDIS_SENTINELS: addressList,
+  REDIS_SENTINEL_NAME: optionalText,
+  REDIS_SENTINEL_PASSWORD: optionalText,
+  REDIS_CLUSTER_NODES: addressList,
+  REDIS_USERNAME: optionalText,
+  REDIS_PASSWORD: optionalText,
+  REDIS_TLS: z.enum(['true', 'false']).default('false'),
+  // The router puts its own hash tags around the prefix (src/queue/keys.ts): braces would break them.
+  REDIS_PREFIX: z.string().trim().regex(/^[\w:.-]+$/, 'expected letters, digits and :._- only (the router adds its own {hash tags})').default('alertcenter'),
+  REDIS_MIN_REPLICAS_ACK: integer(0, 16, 0),
+  REDIS_REPLICA_ACK_TIMEOUT: durationMs('1s'),
   WEBHOOK_TOKENS: tokenList,
   ADMIN_TOKEN: optionalText,
   MAX_BODY_BYTES: integer(1024, 64 * 1024 * 1024, 1024 * 1024),
@@ -141,6 +169,39 @@ const envSchema = z.object({
 
 type Env = z.infer<typeof envSchema>;
 
+export interface RedisAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where Redis is: one node (REDIS_URL), a master found through Sentinel (REDIS_SENTINELS), or a
+ * Cluster (REDIS_CLUSTER_NODES). Credentials of the Sentinel and Cluster nodes come from
+ * REDIS_USERNAME and REDIS_PASSWORD; a single node's are in its URL.
+ */
+export type RedisTopology =
+  | { kind: 'single'; url: string }
+  | {
+      kind: 'sentinel';
+      sentinels: RedisAddress[];
+      name: string;
+      sentinelPassword: string | undefined;
+      username: string | undefined;
+      password: string | undefined;
+      tls: boolean;
+    }
+  | { kind: 'cluster'; nodes: RedisAddress[]; username: string | undefined; password: string | undefined; tls: boolean };
+
+export interface RedisSettings {
+  topology: RedisTopology;
+  /**
+   * REDIS_MIN_REPLICAS_ACK: replicas that must hold a webhook (Redis's WAIT) before it is answered
+   * 202; 0 answers once the master has it. REDIS_REPLICA_ACK_TIMEOUT: how long to wait for them.
+   */
+  minReplicasAck: number;
+  replicaAckTimeoutMs: number;
+}
+
 /**
  * What a process runs: `api` takes webhooks and serves the AlertCenter API, `worker` normalizes,
  * routes and delivers; `all` is both in one process. Separate processes keep the webhook's event
@@ -152,7 +213,9 @@ export interface Config {
   role: Role;
   port: number;
   host: string;
+  /** The single node's URL (REDIS_URL); on Sentinel and Cluster, see `redis.topology`. */
   redisUrl: string;
+  redis: RedisSettings;
   redisPrefix: string;
   webhookTokens: string[];
   adminToken: string | undefined;
@@ -227,11 +290,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       `HOST: refusing to listen on ${e.HOST} without ${unauthenticated.join(' and ')}: set them, or keep HOST on loopback (127.0.0.1)`,
     );
   }
+  const redis = redisSettings(e);
   return {
     role: e.ROLE,
     port: e.PORT,
     host: e.HOST,
-    redisUrl: e.REDIS_URL!,
+    redisUrl: redis.topology.kind === 'single' ? redis.topology.url : '',
+    redis,
     redisPrefix: e.REDIS_PREFIX,
     webhookTokens: e.WEBHOOK_TOKENS,
     adminToken: e.ADMIN_TOKEN,
@@ -269,6 +334,52 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   };
 }
 
+/** The one Redis set-up the settings describe; settings of two set-ups, or half of one, are refused. */
+function redisSettings(e: Env): RedisSettings {
+  const ha = { minReplicasAck: e.REDIS_MIN_REPLICAS_ACK, replicaAckTimeoutMs: e.REDIS_REPLICA_ACK_TIMEOUT };
+  const given = (names: Array<keyof Env>) => names.filter((name) => {
+    const value = e[name];
+    return Array.isArray(value) ? value.length > 0 : value !== undefined;
+  });
+  const sentinel = e.REDIS_SENTINELS.length > 0;
+  const cluster = e.REDIS_CLUSTER_NODES.length > 0;
+  const contradiction = (names: string[], why: string) => new ConfigError(`${names.join(', ')}: ${why}`);
+  if (sentinel && cluster) throw contradiction(['REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'], 'set one Redis set-up, not both');
+  if (sentinel || cluster) {
+    const set = sentinel ? 'REDIS_SENTINELS' : 'REDIS_CLUSTER_NODES';
+    if (e.REDIS_URL !== undefined) throw contradiction(['REDIS_URL', set], 'set one Redis set-up, not both (credentials go in REDIS_USERNAME and REDIS_PASSWORD)');
+  }
+  if (sentinel) {
+    if (e.REDIS_SENTINEL_NAME === undefined) throw contradiction(['REDIS_SENTINEL_NAME'], 'required with REDIS_SENTINELS: the name of the master the sentinels monitor');
+    return {
+      topology: {
+        kind: 'sentinel',
+        sentinels: e.REDIS_SENTINELS,
+        name: e.REDIS_SENTINEL_NAME,
+        sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
+        username: e.REDIS_USERNAME,
+        password: e.REDIS_PASSWORD,
+        tls: e.REDIS_TLS === 'true',
+      },
+      ...ha,
+    };
+  }
+  const sentinelOnly = given(['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD']);
+  if (sentinelOnly.length > 0) throw contradiction(sentinelOnly, 'only mean something with REDIS_SENTINELS, which is not set');
+  if (cluster) {
+    if (e.REDIS_CLUSTER_NODES.length < 1) throw contradiction(['REDIS_CLUSTER_NODES'], 'expected at least one node');
+    return {
+      topology: { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES, username: e.REDIS_USERNAME, password: e.REDIS_PASSWORD, tls: e.REDIS_TLS === 'true' },
+      ...ha,
+    };
+  }
+  const haOnly = given(['REDIS_USERNAME', 'REDIS_PASSWORD']).concat(e.REDIS_TLS === 'true' ? ['REDIS_TLS'] : []);
+  if (haOnly.length > 0) {
+    throw contradiction(haOnly, 'only mean something with REDIS_SENTINELS or REDIS_CLUSTER_NODES; for one node, put credentials in REDIS_URL (rediss:// for TLS)');
+  }
+  return { topology: { kind: 'single', url: e.REDIS_URL ?? 'redis://127.0.0.1:6379' }, ...ha };
+}
+
 /** Every credential in the config, for the logger to scrub by value. */
 export function secretsOf(config: Config): string[] {
   const urlSecrets = (text: string | undefined) => {
@@ -282,11 +393,17 @@ export function secretsOf(config: Config): string[] {
     config.channels.slack.botToken,
     config.channels.pagerduty.routingKey,
     ...urlSecrets(config.channels.email.smtpUrl),
-    ...urlSecrets(config.redisUrl),
+    ...urlSecrets(config.redisUrl || undefined),
+    ...redisSecrets(config.redis.topology),
     ...config.actions.slackSigningSecrets,
     ...config.actions.pagerdutyWebhookSecrets,
     ...config.actions.alertmanagers.flatMap((target) => target.secrets),
     config.prometheus.bearerToken,
     ...urlSecrets(config.prometheus.url),
   ].filter((value): value is string => Boolean(value));
+}
+
+function redisSecrets(topology: RedisTopology): Array<string | undefined> {
+  if (topology.kind === 'single') return [];
+  return [topology.password, topology.kind === 'sentinel' ? topology.sentinelPassword : undefined];
 }

@@ -1,4 +1,6 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { incidentsTag } from '../queue/keys.js';
+import { ReplicaAckError, type ReplicaAck } from '../queue/replica-ack.js';
 import type { Applied, KnownMarks } from './apply.js';
 import type { AlertMark, Incident, IncidentState, TimelineEvent, Told } from './types.js';
 
@@ -37,10 +39,22 @@ export class IncidentConflictError extends Error {
  * wrote, so no update is lost and none is applied to a stale copy.
  */
 export class IncidentStore {
+  /** Every key under one hash tag (src/queue/keys.ts): the scripts below touch several at once. */
+  private readonly prefix: string;
+
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-  ) {}
+    private readonly redis: Redis | Cluster,
+    prefix: string,
+    /**
+     * REDIS_MIN_REPLICAS_ACK on the workers' side: a sync tells a channel only once the incident it
+     * read and its attempt mark are on the replicas, so a failover cannot make it forget what it
+     * sent. Waited for at most REDIS_REPLICA_ACK_TIMEOUT: with too few replicas a page still goes
+     * out (`onShortfall` says so), since a page held back for want of a replica helps nobody.
+     */
+    private readonly replicas?: { ack: ReplicaAck; onShortfall: (error: Error) => void },
+  ) {
+    this.prefix = incidentsTag(prefix);
+  }
 
   private doc = (id: string) => `${this.prefix}:incident:${id}`;
   private pointer = (key: string) => `${this.prefix}:incident-key:${key}`;
@@ -216,6 +230,11 @@ export class IncidentStore {
   async startAttempt(id: string, receiver: string): Promise<boolean> {
     const earlier = await this.redis.hget(this.attemptsKey(id), receiver);
     await this.redis.multi().hset(this.attemptsKey(id), receiver, Date.now()).pexpire(this.attemptsKey(id), INCIDENT_RETENTION_MS).exec();
+    // Too few replicas in time: go on. No answer at all (the master gone): the mark may be lost, so do not send.
+    await this.replicas?.ack.confirm(this.attemptsKey(id)).catch((error: unknown) => {
+      if (!(error instanceof ReplicaAckError)) throw error;
+      this.replicas!.onShortfall(error);
+    });
     return earlier !== null;
   }
 

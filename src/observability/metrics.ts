@@ -39,6 +39,17 @@ export function createMetrics() {
       labelNames: ['queue', 'state'] as const,
       registers,
     }),
+    redisFiguresFresh: new Gauge({
+      name: 'alertcenter_redis_figures_fresh',
+      help: 'Whether this scrape read the queue depths and incident counts from Redis (1); 0 when Redis did not answer in time and they are omitted.',
+      registers,
+    }),
+    replicaAckShortfalls: new Counter({
+      name: 'alertcenter_replica_ack_shortfalls_total',
+      help: 'Writes that fewer replicas than REDIS_MIN_REPLICAS_ACK confirmed in time: webhooks answered 503, worker writes that went on without.',
+      labelNames: ['path'] as const,
+      registers,
+    }),
     deadLetters: new Counter({
       name: 'alertcenter_dead_letters_total',
       help: 'Jobs given up on (dead-lettered: listed and re-driven by the dead-letter API), by queue.',

@@ -43,7 +43,7 @@ export class UnprocessableWebhookError extends Error {
  * incident left behind. Running it again after a crash is safe: incident updates are idempotent,
  * syncs are deduplicated, and the syncs a crash kept from being queued are queued then.
  */
-export async function processWebhook(webhook: StoredWebhook, attempt: number, deps: ProcessDeps): Promise<void> {
+export async function processWebhook(webhook: StoredWebhook, attempt: number, deps: ProcessDeps, rerun = attempt > 1): Promise<void> {
   const { metrics } = deps;
   const firstAttempt = attempt === 1;
   const alerts = normalize(webhook.body, deps, firstAttempt);
@@ -58,9 +58,9 @@ export async function processWebhook(webhook: StoredWebhook, attempt: number, de
       const { incident, changed } = await updateIncident(batch, deps.store, config, now);
       for (const { alert } of batch.copies) incidentOf.set(alert, incident?.id ?? null);
       metrics.alertCopies.inc({ outcome: changed ? 'changed' : 'unchanged' }, batch.copies.length);
-      if (incident !== null && changed) {
+      if (incident !== null && (changed || rerun)) {
         const planned = planSyncs(incident, config);
-        for (const sync of planned) metrics.notificationsRouted.inc({ route: incident.receivers[sync.receiver]!.route, receiver: sync.receiver });
+        if (changed) for (const sync of planned) metrics.notificationsRouted.inc({ route: incident.receivers[sync.receiver]!.route, receiver: sync.receiver });
         syncs.push(...planned);
       } else if (incident !== null) {
         // Written before, by this webhook's earlier run that stopped before queueing its syncs, perhaps.

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { alertsTag } from './keys.js';
 import type { NormalizedAlert } from '../alerts/types.js';
 
 const RETENTION_SECONDS = 7 * 24 * 3600;
@@ -16,10 +17,15 @@ export interface AlertRecord {
  * retention, indexed by update time. Display state only; deliveries never read it.
  */
 export class AlertState {
+  /** Every key under one hash tag (src/queue/keys.ts): the script below touches several at once. */
+  private readonly prefix: string;
+
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-  ) {}
+    private readonly redis: Redis | Cluster,
+    prefix: string,
+  ) {
+    this.prefix = alertsTag(prefix);
+  }
 
   private key(fingerprint: string) {
     return `${this.prefix}:alert:${fingerprint}`;

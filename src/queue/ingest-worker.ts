@@ -1,16 +1,16 @@
 import { UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { UnprocessableWebhookError, type StoredWebhook } from '../pipeline/process-webhook.js';
 import { countDeadLetters } from './dead-letters.js';
 import type { IngestJob } from './ingest.js';
+import { queuePrefix } from './keys.js';
 import { INGEST_QUEUE } from './names.js';
-import { logWorkerError } from './redis.js';
+import { logWorkerError, type RedisClient } from './redis.js';
 
 export interface IngestWorkerDeps {
   /** The workers' connection (waits out outages); bullmq duplicates it for its blocking reads. */
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   /**
    * Processes one stored webhook; `attempt` counts from 1 (a job taken back from a stopped worker
@@ -47,7 +47,7 @@ export function startIngestWorker(deps: IngestWorkerDeps): Worker<StoredWebhook,
 
   const worker = new Worker<StoredWebhook, void>(INGEST_QUEUE, processor, {
     connection: deps.connection,
-    prefix: deps.prefix,
+    prefix: queuePrefix(deps.prefix, INGEST_QUEUE),
     concurrency: deps.concurrency,
     lockDuration: deps.lockMs,
     stalledInterval: deps.lockMs,

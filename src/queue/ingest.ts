@@ -1,7 +1,9 @@
 import { Queue, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { StoredWebhook } from '../pipeline/process-webhook.js';
 import type { DeadLetterSource } from './dead-letters.js';
+import { queuePrefix } from './keys.js';
+import type { RedisClient } from './redis.js';
+import type { ReplicaAck } from './replica-ack.js';
 import { INGEST_QUEUE } from './names.js';
 
 /**
@@ -20,8 +22,8 @@ export interface IngestPolicy {
 }
 
 /** Opens the ingest queue on `connection`; its errors are the connection's, reported by it. */
-export function openIngestQueue(connection: Redis, prefix: string): Queue<StoredWebhook, void> {
-  const queue = new Queue<StoredWebhook, void>(INGEST_QUEUE, { connection, prefix, skipVersionCheck: true });
+export function openIngestQueue(connection: RedisClient, prefix: string): Queue<StoredWebhook, void> {
+  const queue = new Queue<StoredWebhook, void>(INGEST_QUEUE, { connection, prefix: queuePrefix(prefix, INGEST_QUEUE), skipVersionCheck: true });
   queue.on('error', () => {});
   return queue;
 }
@@ -29,13 +31,21 @@ export function openIngestQueue(connection: Redis, prefix: string): Queue<Stored
 /**
  * The webhook's only write: one job per accepted payload, on the producer connection, which fails
  * fast (no offline queue, a command timeout) so that a Redis outage is a 503 that Alertmanager retries.
+ * With REDIS_MIN_REPLICAS_ACK, the write counts only once that many replicas hold it (WAIT).
  */
 export class IngestProducer {
   readonly queue: Queue<StoredWebhook, void>;
   private readonly jobOptions;
+  private readonly keyTag: string;
 
-  constructor(private readonly connection: Redis, prefix: string, policy: IngestPolicy) {
+  constructor(
+    private readonly connection: RedisClient,
+    prefix: string,
+    policy: IngestPolicy,
+    private readonly replicas?: ReplicaAck,
+  ) {
     this.queue = openIngestQueue(connection, prefix);
+    this.keyTag = queuePrefix(prefix, INGEST_QUEUE);
     this.jobOptions = {
       attempts: policy.attempts,
       backoff: { type: 'exponential', delay: policy.backoffMs, jitter: 0.5 },
@@ -46,11 +56,15 @@ export class IngestProducer {
     };
   }
 
-  /** Resolves once Redis has stored the payload; rejects when Redis cannot take it. */
+  /**
+   * Resolves once Redis has stored the payload (and, with REDIS_MIN_REPLICAS_ACK, enough replicas
+   * have it); rejects when Redis cannot take it, with a ReplicaAckError when the replicas fell short.
+   */
   async enqueue(body: string, acceptedAt: number): Promise<void> {
     // bullmq waits for a connection that is not ready yet (its first connection); a webhook must not.
     if (this.connection.status !== 'ready') throw new Error(`Redis connection is ${this.connection.status}`);
     await this.queue.add('webhook', { body, acceptedAt }, this.jobOptions);
+    await this.replicas?.confirm(this.keyTag);
   }
 
   async close(): Promise<void> {

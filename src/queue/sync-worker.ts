@@ -1,17 +1,17 @@
 import { DelayedError, RateLimitError, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { DeliveryError, type ChannelKind } from '../notifiers/types.js';
 import type { SyncOutcome } from '../pipeline/sync.js';
 import { countDeadLetters } from './dead-letters.js';
+import { queuePrefix } from './keys.js';
 import { syncQueueName } from './names.js';
-import { logWorkerError } from './redis.js';
+import { logWorkerError, type RedisClient } from './redis.js';
 import type { SyncJob, SyncJobData, SyncQueues } from './syncs.js';
 
 interface SyncWorkerDeps {
   kind: ChannelKind;
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   queues: SyncQueues;
   /** The sync stage (src/pipeline/sync.ts). */
@@ -76,7 +76,7 @@ export function startSyncWorker(deps: SyncWorkerDeps): Worker<SyncJobData, SyncO
 
   const worker = new Worker<SyncJobData, SyncOutcome>(syncQueueName(kind), processor, {
     connection: deps.connection,
-    prefix: deps.prefix,
+    prefix: queuePrefix(deps.prefix, syncQueueName(kind)),
     concurrency: deps.concurrency,
     // bullmq honours queue.rateLimit() (a peer's Retry-After) only on workers that have a limiter:
     // without one, another slot or replica takes the job again at once. This limit is never reached.

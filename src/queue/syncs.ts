@@ -1,7 +1,8 @@
 import { Queue, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { ChannelKind } from '../notifiers/types.js';
 import type { DeadLetterSource } from './dead-letters.js';
+import { queuePrefix } from './keys.js';
+import type { RedisClient } from './redis.js';
 import { CHANNEL_KINDS, QUEUE_STATES, syncQueueName } from './names.js';
 
 /** What one sync job carries: which receiver should converge on which incident. Nothing else: the sync reads the rest when it runs. */
@@ -30,10 +31,10 @@ export interface RetryPolicy {
 export class SyncQueues {
   private readonly queues: Map<ChannelKind, Queue<SyncJobData>>;
 
-  constructor(connection: Redis, prefix: string, private readonly policy: RetryPolicy) {
+  constructor(connection: RedisClient, prefix: string, private readonly policy: RetryPolicy) {
     this.queues = new Map(
       CHANNEL_KINDS.map((kind) => {
-        const queue = new Queue<SyncJobData>(syncQueueName(kind), { connection, prefix, skipVersionCheck: true });
+        const queue = new Queue<SyncJobData>(syncQueueName(kind), { connection, prefix: queuePrefix(prefix, syncQueueName(kind)), skipVersionCheck: true });
         queue.on('error', () => {});
         return [kind, queue];
       }),

@@ -1,5 +1,6 @@
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { queuePrefix } from '../queue/keys.js';
+import type { RedisClient } from '../queue/redis.js';
 import type { SloCatalog } from '../alerts/slo-catalog.js';
 import type { Config } from '../config/env.js';
 import { INCIDENT_RETENTION_MS, type IncidentStore } from '../incidents/store.js';
@@ -86,7 +87,7 @@ export class ReportService {
 
 export interface ReportSchedulerDeps {
   service: ReportService;
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   config: Pick<Config, 'report' | 'channels' | 'delivery'>;
   logger: Logger;
@@ -110,7 +111,7 @@ export interface ReportScheduler {
  */
 export async function startReportScheduler(deps: ReportSchedulerDeps): Promise<ReportScheduler | null> {
   const { config, logger, connection, prefix } = deps;
-  const queue = new Queue(REPORT_QUEUE, { connection, prefix });
+  const queue = new Queue(REPORT_QUEUE, { connection, prefix: queuePrefix(prefix, REPORT_QUEUE) });
   const smtpUrl = config.channels.email.smtpUrl;
   if (config.report.emailTo.length === 0 || smtpUrl === undefined) {
     await queue.removeJobScheduler(REPORT_SCHEDULER_ID);
@@ -124,7 +125,8 @@ export async function startReportScheduler(deps: ReportSchedulerDeps): Promise<R
     { pattern: schedule, tz: timeZone },
     { name: 'weekly-report', data: {}, opts: { attempts, backoff: { type: 'fixed', delay: retryDelayMs }, removeOnComplete: 100, removeOnFail: 100 } },
   );
-  const mark = (week: string) => `${prefix}:report:mail:${week}`;
+  // Beside the queue's keys, under its hash tag.
+  const mark = (week: string) => `${queuePrefix(prefix, REPORT_QUEUE)}:mail:${week}`;
 
   const worker = new Worker(
     REPORT_QUEUE,
@@ -156,7 +158,7 @@ export async function startReportScheduler(deps: ReportSchedulerDeps): Promise<R
         throw error;
       }
     },
-    { connection, prefix, concurrency: 1 },
+    { connection, prefix: queuePrefix(prefix, REPORT_QUEUE), concurrency: 1 },
   );
   worker.on('error', (error) => logger.warn({ err: error.message }, 'weekly SLO report worker error'));
   logger.info({ schedule, timeZone, to: emailTo }, 'weekly SLO report scheduled');

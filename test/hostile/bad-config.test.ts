@@ -66,6 +66,26 @@ const CASES: Array<[string, Record<string, string>, number, string]> = [
     EX_CONFIG,
     `${INVALID} HOST: refusing to listen on 0.0.0.0 without ADMIN_TOKEN: set them, or keep HOST on loopback (127.0.0.1)`,
   ],
+  // Redis set-ups (the test's REDIS_URL is set unless a case empties it).
+  [
+    'two Redis set-ups at once',
+    { REDIS_SENTINELS: '127.0.0.1:26379', REDIS_SENTINEL_NAME: 'mymaster', REDIS_CLUSTER_NODES: '127.0.0.1:7000' },
+    EX_CONFIG,
+    `${INVALID} REDIS_SENTINELS, REDIS_CLUSTER_NODES: set one Redis set-up, not both`,
+  ],
+  [
+    'a Redis URL beside cluster nodes',
+    { REDIS_CLUSTER_NODES: '127.0.0.1:7000' },
+    EX_CONFIG,
+    `${INVALID} REDIS_URL, REDIS_CLUSTER_NODES: set one Redis set-up, not both (credentials go in REDIS_USERNAME and REDIS_PASSWORD)`,
+  ],
+  [
+    'sentinels without the master name',
+    { REDIS_URL: '', REDIS_SENTINELS: '127.0.0.1:26379' },
+    EX_CONFIG,
+    `${INVALID} REDIS_SENTINEL_NAME: required with REDIS_SENTINELS: the name of the master the sentinels monitor`,
+  ],
+  ['a hash tag in the prefix', { REDIS_PREFIX: '{alertcenter}' }, EX_CONFIG, `${INVALID} REDIS_PREFIX: expected letters, digits and :._- only (the router adds its own {hash tags})`],
   ['a duration without a unit', { REQUEST_TIMEOUT: '30' }, EX_CONFIG, `${INVALID} REQUEST_TIMEOUT: expected a duration such as 10s or 5m, got "30"`],
   [
     'a routing file with an undefined receiver',
@@ -114,7 +134,7 @@ describe('bad environment values and bad files, on the real process', () => {
     const outcome = await runRouter({ HOST: '127.0.0.1', REDIS_URL, REDIS_PREFIX: prefix, ...env });
     expect(outcome.code).toBe(code);
     expect(outcome.stderr).toBe(`${line}\n`);
-    expect(await redis.keys(`${prefix}:*`)).toEqual([]);
+    expect([...(await redis.keys(`${prefix}:*`)), ...(await redis.keys(`{${prefix}:*`))]).toEqual([]);
     refused += 1;
     return outcome;
   }

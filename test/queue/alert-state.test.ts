@@ -49,10 +49,10 @@ describe('the alert state the AlertCenter lists', () => {
   it('forgets an alert from both of its indexes once its last update is older than the retention', async () => {
     const fingerprint = 'expired00000000a4';
     await state.recordAll([[alertFixture({ fingerprint }), 'incident-a']]);
-    await redis.zadd(`${prefix}:alerts:by-update`, 0, fingerprint); // last updated in 1970
+    await redis.zadd(`{${prefix}:alerts}:alerts:by-update`, 0, fingerprint); // last updated in 1970
     await state.recordAll([[alertFixture({ fingerprint: 'fresh0000000000a5' }), 'incident-a']]);
-    expect(await redis.zscore(`${prefix}:alerts:by-update`, fingerprint)).toBeNull();
-    expect(await redis.zscore(`${prefix}:alerts:by-version`, fingerprint)).toBeNull();
+    expect(await redis.zscore(`{${prefix}:alerts}:alerts:by-update`, fingerprint)).toBeNull();
+    expect(await redis.zscore(`{${prefix}:alerts}:alerts:by-version`, fingerprint)).toBeNull();
     expect((await state.list()).map((record) => record.alert.fingerprint)).not.toContain(fingerprint);
   });
 });

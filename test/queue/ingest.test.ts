@@ -47,7 +47,7 @@ describe('the ingest queue', () => {
   it('stores one job per webhook, its body as received with its acceptedAt, and removes it once processed', async () => {
     const { prefix, admin, producer, worker } = await setUp();
     await producer.enqueue(body(1), 1_700_000_000_000);
-    const [key] = await admin.keys(`${prefix}:ingest:[0-9]*`);
+    const [key] = await admin.keys(`{${prefix}:ingest}:ingest:[0-9]*`);
     expect(JSON.parse((await admin.hget(key!, 'data'))!)).toEqual({ body: body(1), acceptedAt: 1_700_000_000_000 });
 
     const processed: Array<{ webhook: StoredWebhook; attempt: number }> = [];

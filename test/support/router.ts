@@ -33,9 +33,11 @@ export const testPrefix = () => `test-${randomUUID().slice(0, 8)}`;
 /** A real router on an ephemeral port, against real Redis, isolated by its own key prefix. */
 export async function startTestRouter(env: Record<string, string> = {}, { waitReady = true } = {}): Promise<TestRouter> {
   const prefix = env.REDIS_PREFIX ?? testPrefix();
+  // Sentinel and Cluster settings come instead of REDIS_URL (both would be refused).
+  const elsewhere = env.REDIS_SENTINELS !== undefined || env.REDIS_CLUSTER_NODES !== undefined;
   const config = loadConfig({
     PORT: '0',
-    REDIS_URL,
+    ...(!elsewhere && { REDIS_URL }),
     REDIS_PREFIX: prefix,
     LOG_LEVEL: 'info',
     DELIVERY_BACKOFF: '100ms',
@@ -52,7 +54,8 @@ export async function startTestRouter(env: Record<string, string> = {}, { waitRe
 export async function cleanRedis(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL);
   try {
-    const keys = await redis.keys(`${prefix}:*`);
+    // The router's keys are under hash tags that start with the prefix (src/queue/keys.ts).
+    const keys = [...(await redis.keys(`${prefix}:*`)), ...(await redis.keys(`{${prefix}:*`))];
     if (keys.length > 0) await redis.del(...keys);
   } finally {
     redis.disconnect();

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis.js';
 import { z } from 'zod';
 import type { Actor } from '../../incidents/types.js';
 import { incidentIdOfDedupKey } from '../../notifiers/pagerduty/event.js';
@@ -45,7 +45,7 @@ const CHANGES: Record<string, (data: z.infer<typeof pagerDutyWebhookPayload>['ev
 interface PagerDutyWebhookDeps {
   secrets: readonly string[];
   maxBodyBytes: number;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   actions: ActionDeps;
   metrics: Metrics;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis.js';
 import { z } from 'zod';
 import type { IncidentStore } from '../../incidents/store.js';
 import { SLACK_ACTIONS } from '../../notifiers/slack/message.js';
@@ -29,7 +29,7 @@ interface SlackInteractionDeps {
   signingSecrets: readonly string[];
   maxBodyBytes: number;
   /** For replays: a signed request is taken once. */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   store: IncidentStore;
   actions: ActionQueue;

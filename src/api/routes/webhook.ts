@@ -2,6 +2,7 @@ import { parseWebhookPayload } from '../../alerts/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { IngestProducer } from '../../queue/ingest.js';
+import { ReplicaAckError } from '../../queue/replica-ack.js';
 import type { DirectRoute } from '../app.js';
 import { tokenCheck, unauthorized } from '../auth.js';
 import { readJsonBody } from '../body.js';
@@ -47,6 +48,13 @@ export function webhookRoute({ tokens, maxBodyBytes, ingest, metrics, logger }: 
       // Stored as received: the workers parse it again (a fraction of their work), the webhook saves serializing it.
       await ingest.enqueue(body.text, acceptedAt);
     } catch (error) {
+      if (error instanceof ReplicaAckError) {
+        // Stored on the master, but a failover now could lose it: Alertmanager sends it again (a copy is harmless).
+        refuse('unreplicated');
+        metrics.replicaAckShortfalls.inc({ path: 'webhook' });
+        logger.warn({ err: error.message }, 'webhook not confirmed by enough replicas; answering 503 so Alertmanager retries');
+        throw new ApiError(503, 'unavailable', `the router cannot make alerts durable right now: ${error.message}; retry later`);
+      }
       refuse('unavailable');
       logger.error({ err: error }, 'cannot store webhook in Redis; answering 503 so Alertmanager retries');
       throw new ApiError(503, 'unavailable', 'the router cannot store alerts right now (Redis unreachable or refusing writes); retry later');
