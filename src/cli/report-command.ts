@@ -30,7 +30,7 @@ export async function runReportCommand(args: string[], env: Record<string, strin
   };
   const [command, ...rest] = args;
   if (command !== 'weekly') return fail(2, `${command === undefined ? 'report needs a command: weekly' : `unknown command "report ${command}"`}\n\nUsage:\n${REPORT_USAGE}`);
-  let values;
+  let values: { week?: string; format?: string; out?: string };
   try {
     ({ values } = parseArgs({ args: rest, options: { week: { type: 'string' }, format: { type: 'string', default: 'html' }, out: { type: 'string' } }, strict: true, allowPositionals: false }));
   } catch (error) {

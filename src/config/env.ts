@@ -73,7 +73,7 @@ const addressList = z
   .transform((value, ctx) => {
     const addresses: RedisAddress[] = [];
     for (const item of (value ?? '').split(',').map((token) => token.trim()).filter(Boolean)) {
-      const match = /^(?:\[([0-9a-f:.]+)\]|([^:\s\[\]]+)):(\d{1,5})$/i.exec(item);
+      const match = /^(?:\[([0-9a-f:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/i.exec(item);
       const port = Number(match?.[3]);
       if (!match || port < 1 || port > 65535) {
         ctx.addIssue({ code: 'custom', message: `expected a comma-separated list of host:port, got "${item}"` });

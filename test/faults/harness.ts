@@ -371,7 +371,7 @@ export class QueueInspector {
   private readonly redis: Redis;
   private readonly queues: Queue[];
 
-  constructor(redisUrl: string, private readonly prefix: string) {
+  constructor(redisUrl: string, prefix: string) {
     this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
     // Some tests kill Redis on purpose; the inspector waits for it like the router does.
     this.redis.on('error', () => {});

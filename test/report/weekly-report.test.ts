@@ -63,7 +63,10 @@ function sources(url: string | null): ReportSources {
 /** The incidents of the scenario's events, through the router's incident pipeline at the events' times. */
 async function createIncidents(): Promise<void> {
   const driver = new IncidentDriver(store);
-  const keep = (slo: SimSlo, incident: Incident | null) => (created[slo] ??= []).push(incident!);
+  const keep = (slo: SimSlo, incident: Incident | null) => {
+    created[slo] ??= [];
+    created[slo].push(incident!);
+  };
 
   // The week before: not this week's (first: the pipeline ignores copies older than what it knows).
   const before = await driver.alert(previous.start + 3 * DAY + 9 * HOUR + 5 * MIN, 'run-success', TIERS.fast, 'firing', previous.start + 3 * DAY + 9 * HOUR);
@@ -244,7 +247,7 @@ describe('where the report goes', () => {
       const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
       await page.setContent(html, { waitUntil: 'load' });
       expect(await page.locator('svg').count()).toBe(3);
-      const text = await page.locator('body').innerText();
+      const text = (await page.locator('body').textContent()) ?? '';
       expect(text).toContain(`Maestro weekly SLO review: ${week.id}`);
       expect(text).toContain('reliability work first');
       expect(text).toContain('Reliability work: SLOs by budget burned this week');

@@ -406,8 +406,8 @@ const SERVICE = /svc-[a-z]\d{4}-x/;
 export function tallyIncidents(peers: Peers, accepted: ReadonlyArray<{ service: string; severity: 'critical' | 'warning' }>): IncidentTally {
   const seen = new Map<string, { slack: number; email: number; pagerduty: Set<string> }>();
   const entry = (service: string) => {
-    let found = seen.get(service);
-    if (!found) seen.set(service, (found = { slack: 0, email: 0, pagerduty: new Set() }));
+    const found = seen.get(service) ?? { slack: 0, email: 0, pagerduty: new Set<string>() };
+    seen.set(service, found);
     return found;
   };
   for (const { record, behavior } of peers.slackCalls) {
