@@ -27,6 +27,8 @@ export interface ProcessDeps {
   enqueue: (syncs: readonly PlannedSync[]) => Promise<void>;
   metrics: Metrics;
   logger: Logger;
+  /** Tells the AlertCenter page that an incident changed (src/ui/events.ts); optional. */
+  onIncidentChanged?: (id: string) => void;
 }
 
 /** A stored webhook that can never be processed: retrying cannot help. */
@@ -58,6 +60,7 @@ export async function processWebhook(webhook: StoredWebhook, attempt: number, de
       for (const { alert } of batch.copies) incidentOf.set(alert, incident?.id ?? null);
       metrics.alertCopies.inc({ outcome: changed ? 'changed' : 'unchanged' }, batch.copies.length);
       if (incident !== null && changed) {
+        deps.onIncidentChanged?.(incident.id);
         const planned = planSyncs(incident, config);
         for (const sync of planned) metrics.notificationsRouted.inc({ route: incident.receivers[sync.receiver]!.route, receiver: sync.receiver });
         syncs.push(...planned);
