@@ -97,6 +97,11 @@ const envSchema = z.object({
   SMTP_URL: url(['smtp', 'smtps']),
   EMAIL_FROM: mailbox.default('Maestro AlertCenter <alertcenter@maestro.example>'),
   PAGERDUTY_ROUTING_KEY: optionalText,
+  VIEWER_TOKENS: tokenList,
+  SESSION_TTL: durationMs('12h', '1m'),
+  COOKIE_SECURE: z.enum(['auto', 'always', 'never']).default('auto'),
+  PROMETHEUS_URL: url(['http', 'https']),
+  SLACK_WORKSPACE_URL: url(['https', 'http']),
   PAGERDUTY_SERVER: z
     .string()
     .trim()
@@ -139,6 +144,15 @@ export interface Config {
     slack: { botToken: string | undefined; apiUrl: string };
     email: { smtpUrl: string | undefined; from: string };
     pagerduty: { routingKey: string | undefined; server: string };
+  };
+  /** The AlertCenter page (src/ui): read-only sign-in tokens, sessions, Prometheus for SLO figures, links. */
+  ui: {
+    viewerTokens: string[];
+    sessionTtlMs: number;
+    /** auto: Secure when the request came over TLS (itself, or X-Forwarded-Proto: https from a proxy). */
+    cookieSecure: 'auto' | 'always' | 'never';
+    prometheusUrl: string | undefined;
+    slackWorkspaceUrl: string | undefined;
   };
   /** The environment that routing files may interpolate with ${VAR}. */
   env: Record<string, string | undefined>;
@@ -196,6 +210,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       email: { smtpUrl: e.SMTP_URL, from: e.EMAIL_FROM },
       pagerduty: { routingKey: e.PAGERDUTY_ROUTING_KEY, server: e.PAGERDUTY_SERVER },
     },
+    ui: {
+      viewerTokens: e.VIEWER_TOKENS,
+      sessionTtlMs: e.SESSION_TTL,
+      cookieSecure: e.COOKIE_SECURE,
+      prometheusUrl: e.PROMETHEUS_URL,
+      slackWorkspaceUrl: e.SLACK_WORKSPACE_URL,
+    },
     env,
   };
 }
@@ -210,9 +231,11 @@ export function secretsOf(config: Config): string[] {
   return [
     ...config.webhookTokens,
     config.adminToken,
+    ...config.ui.viewerTokens,
     config.channels.slack.botToken,
     config.channels.pagerduty.routingKey,
     ...urlSecrets(config.channels.email.smtpUrl),
     ...urlSecrets(config.redisUrl),
+    ...urlSecrets(config.ui.prometheusUrl),
   ].filter((value): value is string => Boolean(value));
 }
