@@ -2,7 +2,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { createApp } from './api/app.js';
-import { requireToken } from './api/auth.js';
 import { alertsRouter } from './api/routes/alerts.js';
 import { deadLettersRouter } from './api/routes/dead-letters.js';
 import { healthRouter } from './api/routes/health.js';
@@ -30,6 +29,10 @@ import { incidentsRouter } from './api/routes/incidents.js';
 import { createProducerConnection, createWorkerConnection, reportConnectionState } from './queue/redis.js';
 import { RoutingStore } from './routing/store.js';
 import type { RoutingConfig } from './routing/types.js';
+import { createAccess, SessionStore } from './ui/access.js';
+import { EventHub, incidentPublisher, type IncidentChanged } from './ui/events.js';
+import { PrometheusSlos } from './ui/prometheus.js';
+import { uiRouter } from './ui/routes.js';
 
 export interface RunningRouter {
   url: string;
@@ -81,12 +84,18 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
   const deadLetters = new DeadLetters([ingestDeadLetterSource(ingest.queue), ...syncs.deadLetterSources()]);
   const alertState = new AlertState(workerRedis, config.redisPrefix);
   const servesApi = config.role !== 'worker';
+  // Incident changes, published for the AlertCenter pages of every api replica (src/ui/events.ts).
+  const onIncidentChanged = incidentPublisher(producerRedis, config.redisPrefix, logger);
   const pipeline =
     config.role === 'api'
       ? undefined
-      : startPipeline({ config, redis: workerRedis, routing, catalog, syncs, incidents, alertState, metrics, logger });
+      : startPipeline({ config, redis: workerRedis, routing, catalog, syncs, incidents, alertState, metrics, logger, onIncidentChanged });
 
-  const adminAuth = requireToken(config.adminToken ? [config.adminToken] : [], 'admin');
+  // The admin API takes ADMIN_TOKEN (or a VIEWER_TOKENS token, read only) as a bearer token, or the page's session cookie with its CSRF token.
+  const sessions = new SessionStore(producerRedis, config.redisPrefix, config.ui.sessionTtlMs);
+  const access = createAccess({ adminToken: config.adminToken, viewerTokens: config.ui.viewerTokens, sessions });
+  const adminAuth = access.api;
+  const hub = new EventHub(producerRedis, config.redisPrefix, logger);
   const app = createApp({
     direct: servesApi ? [webhookRoute({ tokens: config.webhookTokens, maxBodyBytes: config.maxBodyBytes, ingest, metrics, logger })] : [],
     metrics,
@@ -116,6 +125,20 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
             deadLettersRouter(deadLetters, adminAuth),
             alertsRouter(alertState, syncs, adminAuth),
             incidentsRouter(incidents, adminAuth),
+            uiRouter({
+              incidents,
+              routing,
+              catalog,
+              defaultSeverity: config.defaultSeverity,
+              deadLetters,
+              queueCounts: async () => ({ [INGEST_QUEUE]: await ingest.queue.getJobCounts(...QUEUE_STATES), ...(await syncs.counts()) }),
+              sessions,
+              access,
+              hub,
+              prometheus: config.ui.prometheusUrl ? new PrometheusSlos(config.ui.prometheusUrl, catalog) : undefined,
+              cookieSecure: config.ui.cookieSecure,
+              slackWorkspaceUrl: config.ui.slackWorkspaceUrl,
+            }),
           ]
         : []),
     ],
@@ -154,9 +177,12 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
       routing.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // Open pages hold their event streams: end them (they reconnect to another replica).
+      await hub.close();
       await closed;
       // Without Redis no job can finish anyway, and bullmq's graceful close would wait for it forever.
       await pipeline?.stop(workerRedis.status !== 'ready');
+      await onIncidentChanged.flush();
       await Promise.all([ingest.close(), syncs.close()]);
       for (const redis of [producerRedis, workerRedis]) {
         if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
@@ -196,6 +222,7 @@ interface PipelineDeps {
   alertState: AlertState;
   metrics: Metrics;
   logger: Logger;
+  onIncidentChanged: IncidentChanged;
 }
 
 interface Pipeline {
@@ -210,7 +237,7 @@ interface Pipeline {
 const TICK_INTERVAL_MS = 1_000;
 
 /** The workers: ingest (normalize, update incidents, plan syncs), one sync worker per channel kind, and the incident ticker. */
-function startPipeline({ config, redis, routing, catalog, syncs, incidents, alertState, metrics, logger }: PipelineDeps): Pipeline {
+function startPipeline({ config, redis, routing, catalog, syncs, incidents, alertState, metrics, logger, onIncidentChanged }: PipelineDeps): Pipeline {
   const timeoutMs = config.delivery.timeoutMs;
   const channels = {
     slack: { ...config.channels.slack, timeoutMs },
@@ -231,8 +258,8 @@ function startPipeline({ config, redis, routing, catalog, syncs, incidents, aler
   reloadReceivers(routing.current());
 
   const enqueue = (planned: Parameters<SyncQueues['enqueue']>[0]) => syncs.enqueue(planned);
-  const processDeps = { catalog, defaultSeverity: config.defaultSeverity, routing: () => routing.current(), store: incidents, alertState, enqueue, metrics, logger };
-  const syncDeps = { store: incidents, notifierFor: (receiver: string) => notifiers.get(receiver), timeoutMs, metrics, logger };
+  const processDeps = { catalog, defaultSeverity: config.defaultSeverity, routing: () => routing.current(), store: incidents, alertState, enqueue, metrics, logger, onIncidentChanged };
+  const syncDeps = { store: incidents, notifierFor: (receiver: string) => notifiers.get(receiver), timeoutMs, metrics, logger, onIncidentChanged };
 
   const workers: Array<{ close(force: boolean): Promise<void> }> = [
     startIngestWorker({
@@ -268,7 +295,7 @@ function startPipeline({ config, redis, routing, catalog, syncs, incidents, aler
   const ticker = setInterval(() => {
     if (ticking || redis.status !== 'ready') return;
     ticking = true;
-    tickDueIncidents(Date.now(), { store: incidents, routing: () => routing.current(), enqueue, metrics })
+    tickDueIncidents(Date.now(), { store: incidents, routing: () => routing.current(), enqueue, metrics, onIncidentChanged })
       .catch((error: unknown) => logger.warn({ err: String(error) }, 'incident tick failed; the next one retries'))
       .finally(() => {
         ticking = false;
