@@ -124,7 +124,9 @@ export class EventHub {
 
   private ensureSubscriber(): void {
     if (this.subscriber) return;
-    const subscriber = this.connection.duplicate({ lazyConnect: false });
+    // Its own connection (a subscriber can do nothing else), queueing the SUBSCRIBE until it is up and
+    // subscribing again after every reconnection (ioredis's autoResubscribe).
+    const subscriber = this.connection.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, autoResubscribe: true });
     this.subscriber = subscriber;
     let connectedBefore = false;
     subscriber.on('ready', () => {

@@ -57,8 +57,8 @@ const securityHeaders: RequestHandler = (_req, res, next) => {
   res.setHeader('Content-Security-Policy', CSP);
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('X-Frame-Options', 'DENY');
-  // Links to Slack and PagerDuty do not tell them where they were clicked.
-  res.setHeader('Referrer-Policy', 'no-referrer');
+  // Links to Slack and PagerDuty do not tell them where they were clicked (same-origin keeps the Origin header on our own forms).
+  res.setHeader('Referrer-Policy', 'same-origin');
   next();
 };
 
@@ -320,8 +320,10 @@ function safeNext(value: unknown): string {
 }
 
 function crossSite(req: Request): boolean {
+  // Browsers say where a request comes from (Fetch Metadata); older ones send Origin only.
   const site = req.headers['sec-fetch-site'];
   if (site === 'cross-site' || site === 'same-site') return true;
+  if (site === 'same-origin' || site === 'none') return false;
   const origin = req.headers.origin;
   if (!origin || origin === 'null') return origin === 'null';
   try {
