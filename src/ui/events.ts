@@ -126,7 +126,7 @@ export class EventHub {
     if (this.subscriber) return;
     // Its own connection (a subscriber can do nothing else), queueing the SUBSCRIBE until it is up and
     // subscribing again after every reconnection (ioredis's autoResubscribe).
-    const subscriber = this.connection.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, autoResubscribe: true });
+    const subscriber = this.connection.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, autoResubscribe: true, connectionName: `${this.prefix}:ui-events` });
     this.subscriber = subscriber;
     let connectedBefore = false;
     subscriber.on('ready', () => {
