@@ -18,6 +18,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The AlertCenter page's templates and its own script and styles (htmx comes from node_modules).
+COPY src/ui/views ./src/ui/views
+COPY src/ui/assets ./src/ui/assets
 COPY bin ./bin
 COPY routing ./routing
 USER node

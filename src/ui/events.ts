@@ -63,6 +63,12 @@ export class EventHub {
   private subscriber: Redis | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
+  /**
+   * Counts the changes this replica heard of. Each event tells the pages its generation, and their
+   * reloads name it: the fragments rendered for one generation serve every page (50 pages following
+   * a storm cost one render per change, not 50).
+   */
+  generation = 0;
 
   constructor(
     private readonly connection: Redis,
@@ -131,7 +137,10 @@ export class EventHub {
     let connectedBefore = false;
     subscriber.on('ready', () => {
       // What was published while this replica was away is lost: have the pages reload.
-      if (connectedBefore) this.broadcast('resync', {});
+      if (connectedBefore) {
+        this.generation++;
+        this.broadcast('resync', { gen: this.generation });
+      }
       connectedBefore = true;
     });
     subscriber.on('error', (error: unknown) => this.logger.debug({ err: String(error) }, 'page events subscriber: Redis error'));
@@ -154,6 +163,7 @@ export class EventHub {
     }
     if (parsed.type !== 'incident' || !Array.isArray(parsed.ids)) return;
     const ids = parsed.ids.filter((id): id is string => typeof id === 'string');
+    this.generation++;
     for (const client of this.clients) {
       for (const id of ids) client.pending.add(id);
       this.schedule(client);
@@ -168,7 +178,7 @@ export class EventHub {
       client.lastFlush = Date.now();
       const ids = [...client.pending];
       client.pending.clear();
-      if (ids.length > 0) client.res.write(`event: incident\ndata: ${JSON.stringify({ ids })}\n\n`);
+      if (ids.length > 0) client.res.write(`event: incident\ndata: ${JSON.stringify({ ids, gen: this.generation })}\n\n`);
     }, wait);
     client.timer.unref?.();
   }

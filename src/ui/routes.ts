@@ -36,6 +36,8 @@ export interface UiDeps {
 
 /** Rows per page of incidents by default; `?limit=` up to 1,000. */
 export const DEFAULT_ROWS = 100;
+/** How long pages reloading for one change share its render. */
+const FRAGMENT_REUSE_MS = 5_000;
 /** Timeline entries read per row to tell a receiver's last failure. */
 const ROW_TIMELINE_TAIL = 40;
 
@@ -54,6 +56,7 @@ const CSP = [
 ].join('; ');
 
 const securityHeaders: RequestHandler = (_req, res, next) => {
+  res.locals.startedAt = performance.now();
   res.setHeader('Content-Security-Policy', CSP);
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('X-Frame-Options', 'DENY');
@@ -96,6 +99,8 @@ export function uiRouter(deps: UiDeps): Router {
   const secure = (req: Request) => deps.cookieSecure === 'always' || (deps.cookieSecure === 'auto' && overTls(req));
   const html = (res: Response, text: string, status = 200) => {
     res.status(status).setHeader('Cache-Control', 'no-store');
+    // The server's time for this page (Redis reads and rendering): what bench/ui-render.ts measures.
+    if (typeof res.locals.startedAt === 'number') res.setHeader('Server-Timing', `app;dur=${(performance.now() - res.locals.startedAt).toFixed(1)}`);
     res.type('html').send(text);
   };
   const common = (res: Response) => {
@@ -163,20 +168,39 @@ export function uiRouter(deps: UiDeps): Router {
   });
 
   // ---- Fragments ----------------------------------------------------------------------------------
-  router.get('/ui/slos', access.page, async (_req, res) => {
-    html(res, eta.render('./slos', { ...common(res), slos: await sloData() }));
+  /**
+   * A reload that an event caused names the event's generation (`?gen=`): every page reloading for
+   * the same change gets the same render. Anything else (a first load, a filter, after an action)
+   * renders afresh.
+   */
+  const rendered = new Map<string, { at: number; html: Promise<string> }>();
+  const shared = (req: Request, res: Response, render: () => Promise<string>): Promise<string> => {
+    const gen = Number(req.query.gen);
+    if (!Number.isInteger(gen) || gen !== deps.hub.generation) return render();
+    const key = `${callerOf(res)!.role} ${req.originalUrl}`;
+    const now = Date.now();
+    const hit = rendered.get(key);
+    if (hit && now - hit.at < FRAGMENT_REUSE_MS) return hit.html;
+    const html = render();
+    rendered.set(key, { at: now, html });
+    html.catch(() => rendered.delete(key));
+    for (const [old, entry] of rendered) if (now - entry.at >= FRAGMENT_REUSE_MS || rendered.size > 200) rendered.delete(old);
+    return html;
+  };
+  router.get('/ui/slos', access.page, async (req, res) => {
+    html(res, await shared(req, res, async () => eta.render('./slos', { ...common(res), slos: await sloData() })));
   });
   router.get('/ui/incidents/rows', access.page, async (req, res) => {
     const pinned = typeof req.query.order === 'string' ? req.query.order.split(',').filter(Boolean).slice(0, 1_000) : [];
-    html(res, eta.render('./rows', { ...common(res), rows: await rowsData(filtersOf(req), pinned, limitOf(req)) }));
+    html(res, await shared(req, res, async () => eta.render('./rows', { ...common(res), rows: await rowsData(filtersOf(req), pinned, limitOf(req)) })));
   });
   router.get('/ui/incidents/:id', access.page, async (req, res) => {
     const detail = await detailData(String(req.params.id));
     if (!detail) return html(res, `<p class="error">No incident ${escapeHtml(String(req.params.id))}: it may have expired.</p>`, 404);
     html(res, eta.render('./incident', { ...common(res), detail }));
   });
-  router.get('/ui/deliveries', access.page, async (_req, res) => {
-    html(res, eta.render('./deliveries', { ...common(res), deliveries: await deliveriesData() }));
+  router.get('/ui/deliveries', access.page, async (req, res) => {
+    html(res, await shared(req, res, async () => eta.render('./deliveries', { ...common(res), deliveries: await deliveriesData() })));
   });
   router.post('/ui/routing/test', form, access.page, access.pageForm, (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;

@@ -81,6 +81,10 @@ describe.skipIf(!hasChromium)(`the AlertCenter page in Chromium: live incidents,
   it('signs in; a webhook sent meanwhile appears without a reload, and its receiver chips turn to sent as the peers receive', async () => {
     await signIn(page, ADMIN, 'Ada');
     await page.evaluate(() => ((window as any).__sameDocument = true));
+    const reloads: string[] = [];
+    page.on('request', (req) => {
+      if (req.url().includes('/ui/incidents/rows')) reloads.push(req.url());
+    });
 
     await send(webhook(tier({ service: 'ui-live', severity: 'critical' })));
     const row = rowOf(page, 'ui-live');
@@ -94,6 +98,9 @@ describe.skipIf(!hasChromium)(`the AlertCenter page in Chromium: live incidents,
     // No reload happened: the marker set on the document before the webhook is still there.
     expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
     expect(await row.locator('.badge').first().textContent()).toBe('critical');
+    // Each reload names the change it follows, so that pages reloading for one change share one render.
+    expect(reloads.length).toBeGreaterThan(0);
+    expect(reloads.every((url) => /[?&]gen=\d+/.test(url))).toBe(true);
 
     // The SLO cards read Prometheus's recording rules, with a budget sparkline.
     const card = page.locator('#slo-database-availability');

@@ -60,6 +60,15 @@
     document.querySelectorAll('[data-live], [data-live-incident]').forEach(function (el) { htmx.trigger(el, 'ac:changed'); });
   }
 
+  // The generation of the event being followed: the reloads it causes name it, so that the pages
+  // reloading for one change share one render on the server.
+  var liveGen = null;
+
+  function fromStream(gen, reload) {
+    liveGen = typeof gen === 'number' ? gen : null;
+    try { reload(); } finally { liveGen = null; }
+  }
+
   function changed(ids) {
     document.querySelectorAll('[data-live]').forEach(function (el) { htmx.trigger(el, 'ac:changed'); });
     document.querySelectorAll('[data-live-incident]').forEach(function (el) {
@@ -82,9 +91,15 @@
     if (source && !source.__alertcenter) {
       source.__alertcenter = true;
       source.addEventListener('incident', function (message) {
-        try { changed(JSON.parse(message.data).ids || []); } catch (e) { refreshAll(); }
+        var data;
+        try { data = JSON.parse(message.data); } catch (e) { refreshAll(); return; }
+        fromStream(data.gen, function () { changed(data.ids || []); });
       });
-      source.addEventListener('resync', refreshAll);
+      source.addEventListener('resync', function (message) {
+        var gen = null;
+        try { gen = JSON.parse(message.data).gen; } catch (e) { /* none */ }
+        fromStream(gen, refreshAll);
+      });
     }
     setLive('live', 'ok');
     // Whatever changed while the stream was down was not heard: reload it all.
@@ -99,6 +114,7 @@
 
   document.addEventListener('htmx:configRequest', function (evt) {
     var elt = evt.detail.elt;
+    if (liveGen !== null && elt && elt.hasAttribute && elt.hasAttribute('data-live')) evt.detail.parameters.gen = liveGen;
     if (elt && elt.id === rowsId && pinned()) {
       var ids = [];
       elt.querySelectorAll('tr[data-id]').forEach(function (tr) { ids.push(tr.getAttribute('data-id')); });
