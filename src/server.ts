@@ -177,8 +177,10 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
       routing.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      // Open pages hold their event streams: end them (they reconnect to another replica).
+      // Open pages hold their event streams: end them (they reconnect to another replica), then
+      // close the connections that this left idle.
       await hub.close();
+      server.closeIdleConnections();
       await closed;
       // Without Redis no job can finish anyway, and bullmq's graceful close would wait for it forever.
       await pipeline?.stop(workerRedis.status !== 'ready');

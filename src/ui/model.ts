@@ -147,7 +147,8 @@ export interface SloCard {
 /** One card per SLO of the catalog, from Prometheus when it answered, else from the newest alert. */
 export function sloCards(catalog: SloCatalog, incidents: readonly Incident[], prometheus: PrometheusReading | null, now: number): SloCard[] {
   return catalog.slos.map((slo) => {
-    const ofSlo = incidents.filter((incident) => incident.slo === slo.name);
+    // Open first, the most severe first: the card shows the incident that matters most now.
+    const ofSlo = sortIncidents(incidents.filter((incident) => incident.slo === slo.name));
     const current = ofSlo.find((incident) => incident.state !== 'resolved') ?? ofSlo[0] ?? null;
     const newest = newestFigures(ofSlo);
     let budget: number | null = null;

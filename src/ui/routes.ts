@@ -197,7 +197,7 @@ export function uiRouter(deps: UiDeps): Router {
   router.get('/ui/incidents/:id', access.page, async (req, res) => {
     const detail = await detailData(String(req.params.id));
     if (!detail) return html(res, `<p class="error">No incident ${escapeHtml(String(req.params.id))}: it may have expired.</p>`, 404);
-    html(res, eta.render('./incident', { ...common(res), detail }));
+    html(res, eta.render('./incident', { ...common(res), detail, ownPage: req.query.own === '1' }));
   });
   router.get('/ui/deliveries', access.page, async (req, res) => {
     html(res, await shared(req, res, async () => eta.render('./deliveries', { ...common(res), deliveries: await deliveriesData() })));

@@ -215,6 +215,36 @@ describe.skipIf(!hasChromium)(`the AlertCenter page in Chromium: live incidents,
     expect(shown).toMatch(/Delivered to: oncall-pagerduty, ops-slack/);
   });
 
+  it('reconnects after its router restarts, and catches up with what changed meanwhile', async () => {
+    await page.goto(`${router.url}/`);
+    await page.locator('#live[data-state="ok"]').waitFor();
+    await page.evaluate(() => ((window as any).__sameDocument = true));
+    const port = new URL(router.url).port;
+    const { prefix } = router;
+    const stopping = Date.now();
+    await router.stop();
+    // An open page does not hold its router's shutdown.
+    expect(Date.now() - stopping).toBeLessThan(4_000);
+    await page.locator('#live[data-state="bad"]').waitFor({ timeout: 10_000 });
+    // The same replica comes back (same port, same Redis): the page reconnects by itself.
+    router = await startTestRouter({
+      ...peers.env,
+      REDIS_PREFIX: prefix,
+      PORT: port,
+      ROUTING_FILE: routes,
+      ADMIN_TOKEN: ADMIN,
+      VIEWER_TOKENS: `other-viewer-token-000000000000,${VIEWER}`,
+      PROMETHEUS_URL: prometheus.url,
+      DELIVERY_ATTEMPTS: '3',
+      DELIVERY_BACKOFF: '300ms',
+      DELIVERY_TIMEOUT: '3s',
+    });
+    await page.locator('#live[data-state="ok"]').waitFor({ timeout: 15_000 });
+    await send(webhook(tier({ service: 'ui-after-restart', severity: 'warning' })));
+    await rowOf(page, 'ui-after-restart').waitFor({ timeout: 10_000 });
+    expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+  });
+
   it('a viewer sees no action button, and the API answers their actions 403', async () => {
     const viewer = await launchBrowser({ width: 390, height: 844 });
     try {
@@ -222,6 +252,10 @@ describe.skipIf(!hasChromium)(`the AlertCenter page in Chromium: live incidents,
       await signIn(vpage, VIEWER, 'Val');
       await rowOf(vpage, 'ui-live').waitFor();
       expect(await vpage.locator('button.act').count()).toBe(0);
+      expect(await vpage.locator('button', { hasText: 'Re-drive' }).count()).toBe(0);
+      // Usable at phone width: nothing wider than the screen.
+      expect(await vpage.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+      if (SCREENSHOTS) await vpage.screenshot({ path: 'docs/screenshots/phone-viewer.png', fullPage: false });
       expect(await vpage.locator('.who').textContent()).toContain('viewer');
       const incident = await incidentOf('ui-live');
       const csrf = await csrfOf(vpage);
