@@ -68,3 +68,18 @@ describe('the page', () => {
     expect(sparkline([1], { label: 'x' })).toBe('');
   });
 });
+
+describe('the page settings', () => {
+  it('default to no viewers, 12h sessions, Secure over TLS, no Prometheus; bad values name the setting', async () => {
+    const { loadConfig, secretsOf } = await import('../../src/config/env.js');
+    const config = loadConfig({});
+    expect(config.ui).toEqual({ viewerTokens: [], sessionTtlMs: 12 * 3_600_000, cookieSecure: 'auto', prometheusUrl: undefined, slackWorkspaceUrl: undefined });
+    const set = loadConfig({ VIEWER_TOKENS: ' v1 , v2 ', SESSION_TTL: '30m', COOKIE_SECURE: 'always', PROMETHEUS_URL: 'http://u:p4ss@127.0.0.1:9090' });
+    expect(set.ui.viewerTokens).toEqual(['v1', 'v2']);
+    expect(set.ui.sessionTtlMs).toBe(1_800_000);
+    expect(secretsOf(set)).toEqual(expect.arrayContaining(['v1', 'v2', 'p4ss']));
+    expect(() => loadConfig({ COOKIE_SECURE: 'yes' })).toThrow(/^COOKIE_SECURE: /);
+    expect(() => loadConfig({ SESSION_TTL: '10s' })).toThrow(/^SESSION_TTL: expected a duration of at least 1m/);
+    expect(() => loadConfig({ PROMETHEUS_URL: 'ftp://x' })).toThrow(/^PROMETHEUS_URL: /);
+  });
+});
