@@ -138,6 +138,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
               prometheus: config.ui.prometheusUrl ? new PrometheusSlos(config.ui.prometheusUrl, catalog) : undefined,
               cookieSecure: config.ui.cookieSecure,
               slackWorkspaceUrl: config.ui.slackWorkspaceUrl,
+              openSignIn: !config.adminToken,
             }),
           ]
         : []),

@@ -32,6 +32,8 @@ export interface UiDeps {
   prometheus: PrometheusSlos | undefined;
   cookieSecure: 'auto' | 'always' | 'never';
   slackWorkspaceUrl: string | undefined;
+  /** No ADMIN_TOKEN (loopback only): any token signs in as operator, as the admin API is open. */
+  openSignIn: boolean;
 }
 
 /** Rows per page of incidents by default; `?limit=` up to 1,000. */
@@ -118,7 +120,7 @@ export function uiRouter(deps: UiDeps): Router {
     const next = safeNext(req.query.next);
     const id = parseCookies(req.headers.cookie)[SESSION_COOKIE];
     if (id && (await deps.sessions.get(id))) return res.redirect(303, next);
-    html(res, eta.render('./login', { next, expired: req.query.expired === '1', error: null }));
+    html(res, eta.render('./login', { next, expired: req.query.expired === '1', error: null, open: deps.openSignIn }));
   });
   router.post('/login', form, async (req, res) => {
     // SameSite cannot protect the sign-in itself: refuse forms posted from another site.
@@ -128,7 +130,7 @@ export function uiRouter(deps: UiDeps): Router {
     const next = safeNext(body.next);
     const role = token ? access.roleOfToken(token) : null;
     if (!role) {
-      return html(res, eta.render('./login', { next, expired: false, error: 'That token is not valid here.' }), 401);
+      return html(res, eta.render('./login', { next, expired: false, error: 'That token is not valid here.', open: deps.openSignIn }), 401);
     }
     const rawName = typeof body.name === 'string' ? body.name.trim().slice(0, 64) : '';
     const name = rawName.replace(/[^\p{L}\p{N} ._@-]/gu, '') || role;
