@@ -29,6 +29,13 @@ describe('signing in to the page (without a browser)', () => {
     expect(page.headers['content-security-policy']).toContain("script-src 'self'");
   });
 
+  it('marks the cookie Secure behind a TLS proxy, and only then', async () => {
+    const proxied = await request(locked.server).post('/login').set('X-Forwarded-Proto', 'https').type('form').send({ token: 'admin-token-of-the-login-test-0000' });
+    expect(proxied.headers['set-cookie']![0]).toMatch(/; HttpOnly; SameSite=Strict; Max-Age=43200; Secure$/);
+    const plain = await request(locked.server).post('/login').type('form').send({ token: 'admin-token-of-the-login-test-0000' });
+    expect(plain.headers['set-cookie']![0]).not.toMatch(/Secure/);
+  });
+
   it('refuses a sign-in posted from another site, and never redirects off the router', async () => {
     const crossSite = await request(locked.server).post('/login').set('Sec-Fetch-Site', 'cross-site').type('form').send({ token: 'admin-token-of-the-login-test-0000' });
     expect(crossSite.status).toBe(403);
