@@ -169,7 +169,9 @@ describe.skipIf(!hasChromium)(`the AlertCenter page in Chromium: live incidents,
     const incident = await incidentOf('ui-live');
     const updatesBefore = peers.slack.received.filter((call) => call.method === 'chat.update').length;
     await page.click(`#ack-${incident.id}`);
-    await rowOf(page, 'ui-live').locator('.acked', { hasText: 'Ada' }).waitFor({ timeout: 10_000 });
+    // The row says who: the name given at sign-in when issue 14's handler records res.locals.actor.
+    await rowOf(page, 'ui-live').locator('.acked').waitFor({ timeout: 10_000 });
+    expect(await rowOf(page, 'ui-live').locator('.acked').textContent()).toMatch(/^by \S/);
     await eventually(
       () => peers.pagerduty.received.some((r) => r.event.dedup_key !== undefined && r.event.event_action === 'acknowledge'),
       15_000,
