@@ -1,4 +1,6 @@
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { Eta } from 'eta';
 import { stringify } from 'yaml';
@@ -38,6 +40,19 @@ export interface UiDeps {
 
 /** Rows per page of incidents by default; `?limit=` up to 1,000. */
 export const DEFAULT_ROWS = 100;
+const gzipAsync = promisify(gzip);
+/** Smaller answers go as they are. */
+const GZIP_FROM_BYTES = 4_096;
+
+/** A rendered page or fragment, gzipped at most once. */
+class Rendered {
+  private gzipped: Promise<Buffer> | undefined;
+  constructor(readonly text: string) {}
+  gzip(): Promise<Buffer> {
+    return (this.gzipped ??= gzipAsync(this.text, { level: 6 }));
+  }
+}
+
 /** How long pages reloading for one change share its render. */
 const FRAGMENT_REUSE_MS = 5_000;
 /** Timeline entries read per row to tell a receiver's last failure. */
@@ -99,11 +114,18 @@ export function uiRouter(deps: UiDeps): Router {
     };
   };
   const secure = (req: Request) => deps.cookieSecure === 'always' || (deps.cookieSecure === 'auto' && overTls(req));
-  const html = (res: Response, text: string, status = 200) => {
+  const html = async (res: Response, body: string | Rendered, status = 200) => {
+    const rendered = typeof body === 'string' ? new Rendered(body) : body;
     res.status(status).setHeader('Cache-Control', 'no-store');
+    res.setHeader('Content-Type', 'text/html; charset=utf-8');
+    res.setHeader('Vary', 'Accept-Encoding');
+    // A page of 100 incidents is about 250 KB of HTML, 15 KB gzipped; gzipped once per render
+    // (in the thread pool), however many pages get it.
     // The server's time for this page (Redis reads and rendering): what bench/ui-render.ts measures.
     if (typeof res.locals.startedAt === 'number') res.setHeader('Server-Timing', `app;dur=${(performance.now() - res.locals.startedAt).toFixed(1)}`);
-    res.type('html').send(text);
+    const gzipped = rendered.text.length >= GZIP_FROM_BYTES && /\bgzip\b/.test(String(res.req.headers['accept-encoding'] ?? '')) ? await rendered.gzip() : null;
+    if (gzipped) res.setHeader('Content-Encoding', 'gzip');
+    res.end(gzipped ?? rendered.text);
   };
   const common = (res: Response) => {
     const caller = callerOf(res)!;
@@ -120,7 +142,7 @@ export function uiRouter(deps: UiDeps): Router {
     const next = safeNext(req.query.next);
     const id = parseCookies(req.headers.cookie)[SESSION_COOKIE];
     if (id && (await deps.sessions.get(id))) return res.redirect(303, next);
-    html(res, eta.render('./login', { next, expired: req.query.expired === '1', error: null, open: deps.openSignIn }));
+    return html(res, eta.render('./login', { next, expired: req.query.expired === '1', error: null, open: deps.openSignIn }));
   });
   router.post('/login', form, async (req, res) => {
     // SameSite cannot protect the sign-in itself: refuse forms posted from another site.
@@ -149,7 +171,7 @@ export function uiRouter(deps: UiDeps): Router {
   router.get('/', access.page, async (req, res) => {
     const filters = filtersOf(req);
     const [slos, rows, deliveries] = await Promise.all([sloData(), rowsData(filters, [], limitOf(req)), deliveriesData()]);
-    html(
+    return html(
       res,
       eta.render('./index', {
         ...common(res),
@@ -166,7 +188,7 @@ export function uiRouter(deps: UiDeps): Router {
   router.get('/incidents/:id', access.page, async (req, res) => {
     const detail = await detailData(String(req.params.id));
     if (!detail) return html(res, eta.render('./missing', { ...common(res), title: 'Not found', id: String(req.params.id) }), 404);
-    html(res, eta.render('./incident-page', { ...common(res), title: detail.incident.title, detail }));
+    return html(res, eta.render('./incident-page', { ...common(res), title: detail.incident.title, detail }));
   });
 
   // ---- Fragments ----------------------------------------------------------------------------------
@@ -175,40 +197,40 @@ export function uiRouter(deps: UiDeps): Router {
    * the same change gets the same render. Anything else (a first load, a filter, after an action)
    * renders afresh.
    */
-  const rendered = new Map<string, { at: number; html: Promise<string> }>();
-  const shared = (req: Request, res: Response, render: () => Promise<string>): Promise<string> => {
+  const rendered = new Map<string, { at: number; html: Promise<Rendered> }>();
+  const shared = (req: Request, res: Response, render: () => Promise<string>): Promise<Rendered> => {
     const gen = Number(req.query.gen);
-    if (!Number.isInteger(gen) || gen !== deps.hub.generation) return render();
+    if (!Number.isInteger(gen) || gen !== deps.hub.generation) return render().then((text) => new Rendered(text));
     const key = `${callerOf(res)!.role} ${req.originalUrl}`;
     const now = Date.now();
     const hit = rendered.get(key);
     if (hit && now - hit.at < FRAGMENT_REUSE_MS) return hit.html;
-    const html = render();
+    const html = render().then((text) => new Rendered(text));
     rendered.set(key, { at: now, html });
     html.catch(() => rendered.delete(key));
     for (const [old, entry] of rendered) if (now - entry.at >= FRAGMENT_REUSE_MS || rendered.size > 200) rendered.delete(old);
     return html;
   };
   router.get('/ui/slos', access.page, async (req, res) => {
-    html(res, await shared(req, res, async () => eta.render('./slos', { ...common(res), slos: await sloData() })));
+    return html(res, await shared(req, res, async () => eta.render('./slos', { ...common(res), slos: await sloData() })));
   });
   router.get('/ui/incidents/rows', access.page, async (req, res) => {
     const pinned = typeof req.query.order === 'string' ? req.query.order.split(',').filter(Boolean).slice(0, 1_000) : [];
-    html(res, await shared(req, res, async () => eta.render('./rows', { ...common(res), rows: await rowsData(filtersOf(req), pinned, limitOf(req)) })));
+    return html(res, await shared(req, res, async () => eta.render('./rows', { ...common(res), rows: await rowsData(filtersOf(req), pinned, limitOf(req)) })));
   });
   router.get('/ui/incidents/:id', access.page, async (req, res) => {
     const detail = await detailData(String(req.params.id));
     if (!detail) return html(res, `<p class="error">No incident ${escapeHtml(String(req.params.id))}: it may have expired.</p>`, 404);
-    html(res, eta.render('./incident', { ...common(res), detail, ownPage: req.query.own === '1' }));
+    return html(res, eta.render('./incident', { ...common(res), detail, ownPage: req.query.own === '1' }));
   });
   router.get('/ui/deliveries', access.page, async (req, res) => {
-    html(res, await shared(req, res, async () => eta.render('./deliveries', { ...common(res), deliveries: await deliveriesData() })));
+    return html(res, await shared(req, res, async () => eta.render('./deliveries', { ...common(res), deliveries: await deliveriesData() })));
   });
   router.post('/ui/routing/test', form, access.page, access.pageForm, (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const result = routingTest(typeof body.labels === 'string' ? body.labels : '', typeof body.at === 'string' ? body.at : '');
     if (req.headers['hx-request']) return html(res, eta.render('./routing-result', result), result.error ? 400 : 200);
-    html(res, eta.render('./routing-page', { ...common(res), title: 'Routing test', result }), result.error ? 400 : 200);
+    return html(res, eta.render('./routing-page', { ...common(res), title: 'Routing test', result }), result.error ? 400 : 200);
   });
 
   // ---- Live -------------------------------------------------------------------------------------
