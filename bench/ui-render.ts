@@ -159,8 +159,10 @@ async function ready(url: string): Promise<void> {
 /** The webhook's latency during a storm, without pages and with `pages` pages following it. */
 async function storm(pages: number, seconds: number, rate: number): Promise<void> {
   const figures: Record<string, { p50: number; p99: number; webhooks: number; reloads: number }> = {};
+  const prefixes: string[] = [];
   for (const open of [0, pages]) {
     const stormPrefix = `bench-ui-storm-${randomUUID().slice(0, 8)}`;
+    prefixes.push(stormPrefix);
     const config = loadConfig({ ...env, ROLE: 'all', PORT: '0', REDIS_URL: redisUrl, REDIS_PREFIX: stormPrefix, ADMIN_TOKEN: token, LOG_LEVEL: 'silent' });
     const router = await startRouter(config, createLogger('silent'));
     await ready(router.url);
@@ -213,6 +215,12 @@ async function storm(pages: number, seconds: number, rate: number): Promise<void
       const keys = await redis.keys(`${stormPrefix}:*`).catch(() => [] as string[]);
       for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500)).catch(() => 0);
     }
+  }
+  // The queues' last writes land after their routers stopped: sweep once more.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  for (const stormPrefix of prefixes) {
+    const keys = await redis.keys(`${stormPrefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
   }
   console.log(`webhook latency (ms) during a ${seconds} s storm at ${rate} webhooks/s (10 alerts each), without and with ${pages} pages following it`);
   for (const [name, f] of Object.entries(figures)) console.log(`${name.padEnd(10)} p50 ${f.p50.toFixed(1).padStart(7)}  p99 ${f.p99.toFixed(1).padStart(7)}  webhooks ${f.webhooks}  page reloads ${f.reloads}`);
