@@ -47,6 +47,9 @@ WORKDIR /app
 COPY --from=deps /app/package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The AlertCenter page's templates and its own script and styles (htmx comes from node_modules).
+COPY src/ui/views ./src/ui/views
+COPY src/ui/assets ./src/ui/assets
 COPY bin ./bin
 COPY routing ./routing
 RUN ln -s /app/bin/alertcenter.js /usr/local/bin/alertcenter

@@ -106,6 +106,7 @@ if (incident) {
 }
 console.log(`
 Where to look:
+  ${routerUrl}/ in a browser: the AlertCenter page (sign in with ADMIN_TOKEN);
   the router's log (npm start's terminal): each message the log notifiers would have sent;
   curl -s ${routerUrl}/api/v1/incidents            every incident, open first
   curl -s ${routerUrl}/api/v1/incidents/<id>       one incident: tiers, timeline, what each receiver was told`);

@@ -2,7 +2,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RequestHandler } from 'express';
 import { createApp } from './api/app.js';
-import { requireToken } from './api/auth.js';
 import { alertsRouter } from './api/routes/alerts.js';
 import { deadLettersRouter } from './api/routes/dead-letters.js';
 import { healthRouter } from './api/routes/health.js';
@@ -43,6 +42,10 @@ import { reportsRouter } from './api/routes/reports.js';
 import { ReportService, startReportScheduler } from './report/service.js';
 import { RoutingStore } from './routing/store.js';
 import type { RoutingConfig } from './routing/types.js';
+import { createAccess, SessionStore } from './ui/access.js';
+import { EventHub, incidentPublisher, type IncidentChanged } from './ui/events.js';
+import { PrometheusSlos } from './ui/prometheus.js';
+import { uiRouter } from './ui/routes.js';
 
 export interface RunningRouter {
   url: string;
@@ -108,6 +111,8 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
     alertState: new AlertState(requestRedis, config.redisPrefix),
   };
   const deadLetters = new DeadLetters([ingestDeadLetterSource(reads.ingest), ...reads.syncs.deadLetterSources(), actionQueue.deadLetterSource()]);
+  // Incident changes, published for the AlertCenter pages of every api replica (src/ui/events.ts).
+  const onIncidentChanged = incidentPublisher(producerRedis, config.redisPrefix, logger);
   const actionDeps: ActionDeps = {
     store: incidents,
     alertmanagers: new Alertmanagers(config.actions.alertmanagers, config.actions.alertmanagerTimeoutMs),
@@ -115,13 +120,14 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
     enqueue: (planned) => syncs.enqueue(planned),
     publicUrl: config.actions.publicUrl,
     silenceCheckIntervalMs: config.actions.silenceCheckIntervalMs,
+    onIncidentChanged,
     logger,
   };
   const servesApi = config.role !== 'worker';
   const pipeline =
     config.role === 'api'
       ? undefined
-      : startPipeline({ config, redis: workerRedis, workerAck, onShortfall, routing, catalog, syncs, incidents, alertState, actionDeps, metrics, logger });
+      : startPipeline({ config, redis: workerRedis, workerAck, onShortfall, routing, catalog, syncs, incidents, alertState, actionDeps, metrics, logger, onIncidentChanged });
 
   // The weekly SLO report: the API on api replicas, the scheduled mail on workers (one mail a week whatever their number).
   const reports = new ReportService({ config, catalog, incidents: reads.incidents });
@@ -133,9 +139,13 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
           return null;
         });
 
-  const adminAuth = requireToken(config.adminToken ? [config.adminToken] : [], 'admin');
+  // The admin API takes ADMIN_TOKEN (or a VIEWER_TOKENS token, read only) as a bearer token, or the page's session cookie with its CSRF token.
+  const sessions = new SessionStore(producerRedis, config.redisPrefix, config.ui.sessionTtlMs);
+  const access = createAccess({ adminToken: config.adminToken, viewerTokens: config.ui.viewerTokens, sessions });
+  const adminAuth = access.api;
   // The admin endpoints that read Redis: once authorized, a 503 at once when it is unreachable.
   const adminRedis = requireReady(adminAuth, requestRedis);
+  const hub = new EventHub(producerRedis, config.redisPrefix, logger);
   const app = createApp({
     direct: servesApi
       ? [
@@ -198,6 +208,21 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
             incidentActionsRouter(actionDeps, adminRedis),
             reportsRouter(reports, adminRedis),
             openApiRouter(),
+            uiRouter({
+              incidents: reads.incidents,
+              routing,
+              catalog,
+              defaultSeverity: config.defaultSeverity,
+              deadLetters,
+              queueCounts: async () => ({ [INGEST_QUEUE]: await reads.ingest.getJobCounts(...QUEUE_STATES), ...(await reads.syncs.counts()) }),
+              sessions,
+              access,
+              hub,
+              prometheus: config.prometheus.url ? new PrometheusSlos(config.prometheus.url, catalog) : undefined,
+              cookieSecure: config.ui.cookieSecure,
+              slackWorkspaceUrl: config.ui.slackWorkspaceUrl,
+              openSignIn: !config.adminToken,
+            }),
           ]
         : []),
     ],
@@ -236,11 +261,16 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
       routing.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // Open pages hold their event streams: end them (they reconnect to another replica), then
+      // close the connections that this left idle.
+      await hub.close();
+      server.closeIdleConnections();
       await closed;
       // Without Redis no job can finish anyway, and bullmq's graceful close would wait for it forever.
       await pipeline?.stop(workerRedis.status !== 'ready');
       // Not waited for while it could not start (Redis down since start-up).
       await (await Promise.race([reportScheduler, Promise.resolve(null)]))?.close();
+      await onIncidentChanged.flush();
       await Promise.all([ingest.close(), syncs.close(), actionQueue.close(), reads.ingest.close(), reads.syncs.close()]);
       for (const redis of [producerRedis, workerRedis, requestRedis]) {
         if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
@@ -284,6 +314,7 @@ interface PipelineDeps {
   actionDeps: ActionDeps;
   metrics: Metrics;
   logger: Logger;
+  onIncidentChanged: IncidentChanged;
 }
 
 interface Pipeline {
@@ -301,7 +332,7 @@ const TICK_INTERVAL_MS = 1_000;
  * The workers: ingest (normalize, update incidents, plan syncs), one sync worker per channel kind,
  * Slack's clicks, and the incident ticker (hold-downs, staleness, reminders, silenced incidents' alerts).
  */
-function startPipeline({ config, redis, workerAck, onShortfall, routing, catalog, syncs, incidents, alertState, actionDeps, metrics, logger }: PipelineDeps): Pipeline {
+function startPipeline({ config, redis, workerAck, onShortfall, routing, catalog, syncs, incidents, alertState, actionDeps, metrics, logger, onIncidentChanged }: PipelineDeps): Pipeline {
   const timeoutMs = config.delivery.timeoutMs;
   const channels = {
     slack: { ...config.channels.slack, timeoutMs, publicUrl: config.actions.publicUrl },
@@ -323,8 +354,8 @@ function startPipeline({ config, redis, workerAck, onShortfall, routing, catalog
 
   const replicatedBeforeCompletion = [incidentsTag(config.redisPrefix), ...CHANNEL_KINDS.map((kind) => queuePrefix(config.redisPrefix, syncQueueName(kind)))];
   const enqueue = (planned: Parameters<SyncQueues['enqueue']>[0]) => syncs.enqueue(planned);
-  const processDeps = { catalog, defaultSeverity: config.defaultSeverity, routing: () => routing.current(), store: incidents, alertState, enqueue, metrics, logger };
-  const syncDeps = { store: incidents, notifierFor: (receiver: string) => notifiers.get(receiver), timeoutMs, metrics, logger };
+  const processDeps = { catalog, defaultSeverity: config.defaultSeverity, routing: () => routing.current(), store: incidents, alertState, enqueue, metrics, logger, onIncidentChanged };
+  const syncDeps = { store: incidents, notifierFor: (receiver: string) => notifiers.get(receiver), timeoutMs, metrics, logger, onIncidentChanged };
 
   const workers: Array<{ close(force: boolean): Promise<void> }> = [
     startIngestWorker({
@@ -380,7 +411,7 @@ function startPipeline({ config, redis, workerAck, onShortfall, routing, catalog
   const ticker = setInterval(() => {
     if (ticking || redis.status !== 'ready') return;
     ticking = true;
-    tickDueIncidents(Date.now(), { store: incidents, routing: () => routing.current(), enqueue, metrics })
+    tickDueIncidents(Date.now(), { store: incidents, routing: () => routing.current(), enqueue, metrics, onIncidentChanged })
       .then(() => checkSilencedIncidents(Date.now(), actionDeps))
       .catch((error: unknown) => logger.warn({ err: String(error) }, 'incident tick failed; the next one retries'))
       .finally(() => {

@@ -63,17 +63,26 @@ export function testRouting(input: RoutingTestInput, env: Env): CliResult {
   } catch (error) {
     return { exitCode: 1, output: lines([(error as Error).message]) };
   }
+  return { exitCode: 0, output: lines(explainRouting(config, catalog, input)) };
+}
+
+/**
+ * The explained decision, line by line: what `routing test --explain` prints, and what the
+ * AlertCenter page's routing tester shows (the same code, so they cannot disagree).
+ */
+export function explainRouting(
+  config: RoutingConfig,
+  catalog: SloCatalog,
+  input: { labels: Record<string, string>; at: Date; explain: boolean; defaultSeverity: Severity },
+): string[] {
   const labels = routingLabelsOfTestAlert(input.labels, input.at, { catalog, defaultSeverity: input.defaultSeverity });
   const { verdicts, decision } = explainRoute(config, labels, input.at);
-  return {
-    exitCode: 0,
-    output: lines([
-      `Labels as routed: ${formatLabels(labels)}`,
-      `At: ${input.at.toISOString()}`,
-      ...(input.explain ? ['', 'Routes, in order:', ...verdicts.map((verdict, i) => `  ${i + 1}. ${describeVerdict(verdict)}`), ''] : []),
-      ...describeDecision(decision),
-    ]),
-  };
+  return [
+    `Labels as routed: ${formatLabels(labels)}`,
+    `At: ${input.at.toISOString()}`,
+    ...(input.explain ? ['', 'Routes, in order:', ...verdicts.map((verdict, i) => `  ${i + 1}. ${describeVerdict(verdict)}`), ''] : []),
+    ...describeDecision(decision),
+  ];
 }
 
 function summarize(config: RoutingConfig): string[] {

@@ -154,6 +154,10 @@ const envSchema = z.object({
   REPORT_EMAIL_TO: tokenList.refine((list) => list.every((address) => mailbox.safeParse(address).success), 'expected comma-separated email addresses'),
   REPORT_ATTEMPTS: integer(1, 20, 4),
   REPORT_RETRY_DELAY: durationMs('5m'),
+  VIEWER_TOKENS: tokenList,
+  SESSION_TTL: durationMs('12h', '1m'),
+  COOKIE_SECURE: z.enum(['auto', 'always', 'never']).default('auto'),
+  SLACK_WORKSPACE_URL: url(['https', 'http']),
   PAGERDUTY_SERVER: z
     .string()
     .trim()
@@ -253,6 +257,14 @@ export interface Config {
   prometheus: { url: string | undefined; bearerToken: string | undefined; timeoutMs: number };
   /** The weekly SLO report's mail: a cron pattern in a time zone, its recipients (none: no mail), Prometheus attempts before mailing without it. */
   report: { timeZone: string; schedule: string; emailTo: string[]; attempts: number; retryDelayMs: number };
+  /** The AlertCenter page (src/ui): read-only sign-in tokens, sessions, links (Prometheus: `prometheus`). */
+  ui: {
+    viewerTokens: string[];
+    sessionTtlMs: number;
+    /** auto: Secure when the request came over TLS (itself, or X-Forwarded-Proto: https from a proxy). */
+    cookieSecure: 'auto' | 'always' | 'never';
+    slackWorkspaceUrl: string | undefined;
+  };
   /** The environment that routing files may interpolate with ${VAR}. */
   env: Record<string, string | undefined>;
 }
@@ -330,6 +342,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     prometheus: { url: e.PROMETHEUS_URL, bearerToken: e.PROMETHEUS_BEARER_TOKEN, timeoutMs: e.PROMETHEUS_TIMEOUT },
     report: { timeZone: e.REPORT_TIME_ZONE, schedule: e.REPORT_SCHEDULE, emailTo: e.REPORT_EMAIL_TO, attempts: e.REPORT_ATTEMPTS, retryDelayMs: e.REPORT_RETRY_DELAY },
+    ui: {
+      viewerTokens: e.VIEWER_TOKENS,
+      sessionTtlMs: e.SESSION_TTL,
+      cookieSecure: e.COOKIE_SECURE,
+      slackWorkspaceUrl: e.SLACK_WORKSPACE_URL,
+    },
     env,
   };
 }
@@ -390,6 +408,7 @@ export function secretsOf(config: Config): string[] {
   return [
     ...config.webhookTokens,
     config.adminToken,
+    ...config.ui.viewerTokens,
     config.channels.slack.botToken,
     config.channels.pagerduty.routingKey,
     ...urlSecrets(config.channels.email.smtpUrl),

@@ -197,6 +197,27 @@ export class IncidentStore {
     return Object.fromEntries(Object.entries(entries).map(([receiver, json]) => [receiver, JSON.parse(json) as Told]));
   }
 
+  /**
+   * For a list of incidents in one round trip: each one's notification log and its newest `tail`
+   * timeline entries (enough to tell a receiver's last failure): what the AlertCenter page shows per row.
+   */
+  async toldAndRecent(ids: readonly string[], tail: number): Promise<Map<string, { told: Record<string, Told>; recent: TimelineEvent[] }>> {
+    const result = new Map<string, { told: Record<string, Told>; recent: TimelineEvent[] }>();
+    if (ids.length === 0) return result;
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.toldKey(id)).lrange(this.timelineKey(id), -tail, -1);
+    const replies = (await pipeline.exec()) ?? [];
+    ids.forEach((id, i) => {
+      const told = (replies[2 * i]?.[1] ?? {}) as Record<string, string>;
+      const recent = (replies[2 * i + 1]?.[1] ?? []) as string[];
+      result.set(id, {
+        told: Object.fromEntries(Object.entries(told).map(([receiver, json]) => [receiver, JSON.parse(json) as Told])),
+        recent: recent.map((entry) => JSON.parse(entry) as TimelineEvent),
+      });
+    });
+    return result;
+  }
+
   async toldOne(id: string, receiver: string): Promise<Told | null> {
     const json = await this.redis.hget(this.toldKey(id), receiver);
     return json === null ? null : (JSON.parse(json) as Told);

@@ -32,6 +32,8 @@ export interface ActionDeps {
   publicUrl: string | undefined;
   /** ALERTMANAGER_CHECK_INTERVAL. */
   silenceCheckIntervalMs: number;
+  /** Open AlertCenter pages hear of the change at once (the syncs that follow publish again). */
+  onIncidentChanged?: (id: string) => void;
   logger: Logger;
 }
 
@@ -232,6 +234,7 @@ async function change(id: string, deps: ActionDeps, compute: (incident: Incident
 
 async function told(applied: Applied, deps: ActionDeps): Promise<void> {
   if (!applied.changed) return;
+  deps.onIncidentChanged?.(applied.incident.id);
   const syncs = planSyncs(applied.incident, deps.routing());
   if (syncs.length > 0) await deps.enqueue(syncs);
 }

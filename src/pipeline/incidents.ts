@@ -118,6 +118,8 @@ export interface TickDeps {
   routing: () => RoutingConfig;
   enqueue: (syncs: readonly PlannedSync[]) => Promise<void>;
   metrics: Metrics;
+  /** Tells the AlertCenter page that an incident changed (src/ui/events.ts); optional. */
+  onIncidentChanged?: (id: string) => void;
 }
 
 /** How soon a due incident with a receiver still behind is looked at again: its syncs are queued, this is the safety net. */
@@ -133,6 +135,7 @@ export async function tickDueIncidents(now: number, deps: TickDeps, batch = 100)
   const ids = await deps.store.due(now, batch);
   for (const id of ids) {
     const applied = await deps.store.updateById(id, (incident) => tickIncident(incident, now), nextTickAt);
+    if (applied?.changed) deps.onIncidentChanged?.(id);
     const incident = applied?.incident ?? (await deps.store.get(id));
     if (incident === null) {
       await deps.store.setDue(id, null);

@@ -27,6 +27,8 @@ export interface ProcessDeps {
   enqueue: (syncs: readonly PlannedSync[]) => Promise<void>;
   metrics: Metrics;
   logger: Logger;
+  /** Tells the AlertCenter page that an incident changed (src/ui/events.ts); optional. */
+  onIncidentChanged?: (id: string) => void;
 }
 
 /** A stored webhook that can never be processed: retrying cannot help. */
@@ -43,7 +45,7 @@ export class UnprocessableWebhookError extends Error {
  * incident left behind. Running it again after a crash is safe: incident updates are idempotent,
  * syncs are deduplicated, and the syncs a crash kept from being queued are queued then.
  */
-export async function processWebhook(webhook: StoredWebhook, attempt: number, deps: ProcessDeps, rerun = attempt > 1): Promise<void> {
+export async function processWebhook(webhook: StoredWebhook, attempt: number, deps: ProcessDeps): Promise<void> {
   const { metrics } = deps;
   const firstAttempt = attempt === 1;
   const alerts = normalize(webhook.body, deps, firstAttempt);
@@ -58,9 +60,10 @@ export async function processWebhook(webhook: StoredWebhook, attempt: number, de
       const { incident, changed } = await updateIncident(batch, deps.store, config, now);
       for (const { alert } of batch.copies) incidentOf.set(alert, incident?.id ?? null);
       metrics.alertCopies.inc({ outcome: changed ? 'changed' : 'unchanged' }, batch.copies.length);
-      if (incident !== null && (changed || rerun)) {
+      if (incident !== null && changed) {
+        deps.onIncidentChanged?.(incident.id);
         const planned = planSyncs(incident, config);
-        if (changed) for (const sync of planned) metrics.notificationsRouted.inc({ route: incident.receivers[sync.receiver]!.route, receiver: sync.receiver });
+        for (const sync of planned) metrics.notificationsRouted.inc({ route: incident.receivers[sync.receiver]!.route, receiver: sync.receiver });
         syncs.push(...planned);
       } else if (incident !== null) {
         // Written before, by this webhook's earlier run that stopped before queueing its syncs, perhaps.

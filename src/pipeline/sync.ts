@@ -15,6 +15,8 @@ export interface SyncDeps {
   timeoutMs: number;
   metrics: Metrics;
   logger: Logger;
+  /** Tells the AlertCenter page that an incident's receivers changed (src/ui/events.ts); optional. */
+  onIncidentChanged?: (id: string) => void;
 }
 
 export type SyncOutcome =
@@ -40,10 +42,13 @@ export async function syncReceiver({ incidentId, receiver }: SyncJobData, deps: 
   deps.metrics.syncDecisions.inc({ channel: notifier.kind, decision });
   if (decision === 'up_to_date' || decision === 'not_routed') {
     // Up to date with this rev too (a change this channel does not show): the log says so, so the API shows it as sent.
-    if (told !== null && told.rev < incident.rev) await deps.store.recordTold(incidentId, receiver, { ...told, rev: incident.rev, ...marksOf(incident) }, []);
+    let changed = false;
+    if (told !== null && told.rev < incident.rev) changed = await deps.store.recordTold(incidentId, receiver, { ...told, rev: incident.rev, ...marksOf(incident) }, []);
     if (await deps.store.settleFailing(incidentId, receiver)) {
       await deps.store.appendTimeline(incidentId, [{ at: new Date(now).toISOString(), kind: 'notification_settled', receiver, channel: notifier.kind, decision }]);
+      changed = true;
     }
+    if (changed) deps.onIncidentChanged?.(incidentId);
     return { kind: 'nothing', decision };
   }
   if (told !== null && notifier.minUpdateIntervalMs > 0 && now < told.lastAt + notifier.minUpdateIntervalMs) {
@@ -65,6 +70,7 @@ export async function syncReceiver({ incidentId, receiver }: SyncJobData, deps: 
   };
   await deps.store.recordTold(incidentId, receiver, entry, [event]);
   await deps.store.settleFailing(incidentId, receiver);
+  deps.onIncidentChanged?.(incidentId);
   const reminder = reminderDueAt(incident, receiver, entry);
   if (reminder !== null) await deps.store.dueNoLaterThan(incidentId, reminder);
 
@@ -85,7 +91,7 @@ export async function recordSyncFailure(
   { incidentId, receiver }: SyncJobData,
   error: DeliveryError,
   attempt: { number: number; final: boolean; channel: string },
-  deps: Pick<SyncDeps, 'store'>,
+  deps: Pick<SyncDeps, 'store' | 'onIncidentChanged'>,
 ): Promise<void> {
   const at = new Date().toISOString();
   const decision: SyncDecision = 'up_to_date';
@@ -94,6 +100,7 @@ export async function recordSyncFailure(
     : { at, kind: 'notification_failed', receiver, channel: attempt.channel, decision, reason: error.reason, error: error.message, attempt: attempt.number };
   await deps.store.appendTimeline(incidentId, [event]);
   await deps.store.markFailing(incidentId, receiver);
+  deps.onIncidentChanged?.(incidentId);
   // The channel answered with an error: nothing reached it, so the next attempt needs no look-up.
   if (!UNCERTAIN_REASONS.has(error.reason)) await deps.store.clearAttempt(incidentId, receiver);
 }

@@ -217,7 +217,7 @@ describe('on-call acts from Slack, PagerDuty and the API (router, Redis, Slack a
 
     it('the API: unknown incidents, bad bodies', async () => {
       await expectRefused(await admin('/api/v1/incidents/no-such-incident/ack', { by: 'carol' }), 404, 'not_found', 'no incident with id "no-such-incident"');
-      await expectRefused(await admin(`/api/v1/incidents/${id}/ack`, {}), 400, 'invalid_body', 'by: Invalid input: expected string, received undefined');
+      await expectRefused(await admin(`/api/v1/incidents/${id}/ack`, {}), 400, 'invalid_body', 'by: name who acts (a bearer token has no user to name)');
       await expectRefused(await admin(`/api/v1/incidents/${id}/silence`, { by: 'carol', for: 'forever' }), 400, 'invalid_body', 'for: expected a duration from 1s to 7d such as 1h or 30m, got "forever"');
       expect((await detail(id)).incident.acknowledged).toBeNull();
     });

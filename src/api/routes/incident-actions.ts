@@ -3,11 +3,15 @@ import { z } from 'zod';
 import { parseDuration } from '../../config/duration.js';
 import type { Actor } from '../../incidents/types.js';
 import { acknowledge, ActionError, silence, unacknowledge, unsilence, type ActionDeps, type ActionOutcome } from '../../pipeline/actions.js';
+import { callerOf } from '../../ui/access.js';
 import { readJsonBody } from '../body.js';
 import { ApiError } from '../errors.js';
 
-/** Who acts: shown on the timeline and in Slack; Alertmanager's `createdBy` for a silence. */
-const by = z.string().trim().min(1).max(100);
+/**
+ * Who acts: shown on the timeline and in Slack; Alertmanager's `createdBy` for a silence. Optional
+ * for a signed-in page, whose user is the actor; a script with the bearer token names itself.
+ */
+const by = z.string().trim().min(1).max(100).optional();
 
 export const actionRequest = z.strictObject({ by });
 
@@ -44,14 +48,18 @@ const STATUS: Record<ActionError['reason'], [number, string]> = {
  */
 export function incidentActionsRouter(deps: ActionDeps, adminAuth: RequestHandler): Router {
   const router = Router();
-  const route = <T extends z.ZodType<{ by: string }>>(action: string, schema: T, act: (id: string, actor: Actor, body: z.output<T>) => Promise<ActionOutcome>) => {
+  const route = <T extends z.ZodType<{ by?: string | undefined }>>(action: string, schema: T, act: (id: string, actor: Actor, body: z.output<T>) => Promise<ActionOutcome>) => {
     router.post(`/api/v1/incidents/:id/${action}`, adminAuth, async (req, res) => {
       const parsed = schema.safeParse((await readJsonBody(req, 16 * 1024)).value);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         throw new ApiError(400, 'invalid_body', `${issue.path.join('.') || '(body)'}: ${issue.message}`);
       }
-      const actor: Actor = { name: parsed.data.by, id: null, via: 'api' };
+      // The body's `by`, else who signed in to the page (set by the access check, src/ui/access.ts).
+      const caller = callerOf(res);
+      const name = parsed.data.by ?? (caller?.via === 'session' ? caller.actor : undefined);
+      if (name === undefined) throw new ApiError(400, 'invalid_body', 'by: name who acts (a bearer token has no user to name)');
+      const actor: Actor = { name, id: null, via: 'api' };
       try {
         res.json(await act(String(req.params.id), actor, parsed.data));
       } catch (error) {

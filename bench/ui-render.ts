@@ -1,0 +1,287 @@
+/**
+ * The AlertCenter page's server time with many incidents in Redis (issue: under 300 ms with 1,000).
+ *
+ *   npm run bench:ui [-- --incidents 1000 --rounds 30]
+ *
+ * Seeds N incidents (each one SLO tier of its own service, as the pipeline writes them, with a
+ * notification log for two receivers) under a fresh key prefix of the Redis at REDIS_URL
+ * (127.0.0.1:6379 by default), starts a router (ROLE=api) in this process, signs in, and asks for
+ * the page and the incident rows (100 rows, the default, and all of them); prints the server time
+ * each answer's Server-Timing header gives (Redis reads and rendering), p50/p95/max, and one JSON
+ * line. Deletes its keys at the end.
+ *
+ * With `--pages 50 --storm-seconds 10`, then: a storm of webhooks (`--rate` per second, 10 alerts
+ * each, three SLOs) against a router of ROLE=all, once with no page open and once with that many
+ * pages following it (each holds /api/v1/events and reloads its three sections on every event, as
+ * the page does), and the webhook's p50/p99 in both. In one process with its load generator: a
+ * rough figure for the issue's target (50 pages slow the webhook's p99 by at most 10%); the
+ * lead's `npm run bench` measures with separate processes.
+ */
+import { fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { loadSloCatalog } from '../src/alerts/slo-catalog.js';
+import { normalizePayload } from '../src/alerts/normalize.js';
+import { parseWebhookPayload } from '../src/alerts/schema.js';
+import { loadConfig } from '../src/config/env.js';
+import { IncidentStore } from '../src/incidents/store.js';
+import { createLogger } from '../src/observability/logger.js';
+import { batchByIncident, updateIncident } from '../src/pipeline/incidents.js';
+import { parseRoutingConfig, readRoutingFile } from '../src/routing/config.js';
+import { serverSentEvents } from '../test/support/sse.js';
+import { startRouter } from '../src/server.js';
+
+const { values } = parseArgs({
+  options: {
+    incidents: { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '30' },
+    pages: { type: 'string', default: '0' },
+    'storm-seconds': { type: 'string', default: '10' },
+    rate: { type: 'string', default: '50' },
+    /** Internal: this process is the pages of a storm (`--follow <url> <cookie>`). */
+    follow: { type: 'string' },
+    cookie: { type: 'string' },
+  },
+});
+const count = Number(values.incidents);
+const rounds = Number(values.rounds);
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefix = `bench-ui-${randomUUID().slice(0, 8)}`;
+const token = 'bench-ui-admin-token-0123456789';
+const env = { ...process.env, SLACK_CHANNEL: '#maestro-alerts', EMAIL_TO: 'ops@maestro.example' };
+
+const redis = new Redis(redisUrl);
+const store = new IncidentStore(redis, prefix);
+const catalog = loadSloCatalog('routing/slos.yaml');
+const routing = parseRoutingConfig(readRoutingFile('routing/routes.yaml'), 'routing/routes.yaml', env);
+const slos = catalog.slos.map((slo) => slo.name);
+
+async function seed(): Promise<void> {
+  const started = performance.now();
+  for (let i = 0; i < count; i += 50) {
+    await Promise.all(
+      Array.from({ length: Math.min(50, count - i) }, async (_, j) => {
+        const n = i + j;
+        const severity = n % 3 === 0 ? 'critical' : 'warning';
+        const payload = parseWebhookPayload({
+          receiver: 'alertcenter',
+          status: 'firing',
+          alerts: [
+            {
+              status: n % 4 === 0 ? 'resolved' : 'firing',
+              labels: { alertname: 'MaestroSLOErrorBudgetBurn', slo: slos[n % slos.length]!, service: `bench-${n}`, severity, long_window: severity === 'critical' ? '1h' : '6h' },
+              annotations: { summary: 'burning', burn_rate: '15.1', burn_rate_short: '22.4', burn_rate_long: '15.1', error_budget_remaining: '0.61' },
+              startsAt: new Date(Date.now() - n * 60_000).toISOString(),
+              endsAt: n % 4 === 0 ? new Date().toISOString() : '0001-01-01T00:00:00Z',
+              generatorURL: 'http://prometheus.maestro.example:9090/graph',
+              fingerprint: `bench${n}`,
+            },
+          ],
+          groupLabels: {},
+          commonLabels: {},
+          commonAnnotations: {},
+          externalURL: 'http://alertmanager.maestro.example:9093',
+          version: '4',
+          groupKey: `{}:{n="${n}"}`,
+          truncatedAlerts: 0,
+        });
+        if (!parsed(payload)) throw new Error('bench payload refused');
+        const alerts = normalizePayload(payload.payload, { catalog, defaultSeverity: 'warning' });
+        const now = Date.now();
+        for (const batch of batchByIncident(alerts, now, routing, new Date(now))) {
+          const { incident } = await updateIncident(batch, store, routing, now);
+          if (!incident) continue;
+          for (const receiver of Object.keys(incident.receivers)) {
+            await store.recordTold(incident.id, receiver, { rev: incident.rev, state: incident.state, severity: incident.severity, figures: '', acknowledged: false, firstAt: now, lastAt: now, receipt: { slack: { channel: 'C0123', ts: `${now / 1000}` } }, sent: 1 }, [
+              { at: new Date(now).toISOString(), kind: 'notification_sent', receiver, channel: 'slack', decision: 'first_notification', action: 'post', receipt: {} },
+            ]);
+          }
+        }
+      }),
+    );
+  }
+  console.log(`seeded ${count} incidents under ${prefix} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+function parsed(result: ReturnType<typeof parseWebhookPayload>): result is Extract<ReturnType<typeof parseWebhookPayload>, { ok: true }> {
+  return result.ok;
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
+async function main(): Promise<void> {
+  await seed();
+  const config = loadConfig({ ...env, ROLE: 'api', PORT: '0', REDIS_URL: redisUrl, REDIS_PREFIX: prefix, ADMIN_TOKEN: token, LOG_LEVEL: 'warn' });
+  const router = await startRouter(config, createLogger('warn'));
+  await ready(router.url);
+  const results: Record<string, { p50: number; p95: number; max: number; bytes: number }> = {};
+  try {
+    const login = await fetch(`${router.url}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${token}` });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    for (const path of ['/', '/ui/incidents/rows', '/?limit=1000', '/ui/incidents/rows?limit=1000']) {
+      const times: number[] = [];
+      let bytes = 0;
+      for (let i = 0; i < rounds + 3; i++) {
+        const res = await fetch(`${router.url}${path}`, { headers: { cookie } });
+        bytes = (await res.arrayBuffer()).byteLength;
+        if (res.status !== 200) throw new Error(`${path}: ${res.status}`);
+        const dur = Number(/dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '')?.[1]);
+        if (i >= 3) times.push(dur); // the first ones warm the JIT and the template cache
+      }
+      times.sort((a, b) => a - b);
+      results[path] = { p50: percentile(times, 50), p95: percentile(times, 95), max: times.at(-1)!, bytes };
+    }
+  } finally {
+    await router.stop();
+    const keys = await redis.keys(`${prefix}:*`);
+    for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+  }
+  console.log(`server time (Server-Timing, ms) over ${rounds} requests with ${count} incidents in Redis; target: under 300 ms`);
+  console.log('path                              p50      p95      max     bytes');
+  for (const [path, r] of Object.entries(results)) {
+    console.log(`${path.padEnd(32)} ${r.p50.toFixed(1).padStart(7)} ${r.p95.toFixed(1).padStart(8)} ${r.max.toFixed(1).padStart(8)} ${String(r.bytes).padStart(9)}`);
+  }
+  console.log(JSON.stringify({ bench: 'ui-render', incidents: count, rounds, results }));
+  if (Number(values.pages) > 0) await storm(Number(values.pages), Number(values['storm-seconds']), Number(values.rate));
+  redis.disconnect();
+}
+
+/** Until its Redis connections are up, a router answers 503. */
+async function ready(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await fetch(`${url}/readyz`).catch(() => null))?.ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('router not ready');
+}
+
+/** The webhook's latency during a storm, without pages and with `pages` pages following it. */
+async function storm(pages: number, seconds: number, rate: number): Promise<void> {
+  const figures: Record<string, { p50: number; p99: number; webhooks: number; reloads: number }> = {};
+  const prefixes: string[] = [];
+  for (const open of [0, pages]) {
+    const stormPrefix = `bench-ui-storm-${randomUUID().slice(0, 8)}`;
+    prefixes.push(stormPrefix);
+    const config = loadConfig({ ...env, ROLE: 'all', PORT: '0', REDIS_URL: redisUrl, REDIS_PREFIX: stormPrefix, ADMIN_TOKEN: token, LOG_LEVEL: 'silent' });
+    const router = await startRouter(config, createLogger('silent'));
+    await ready(router.url);
+    const stop = new AbortController();
+    let reloads = 0;
+    try {
+      const login = await fetch(`${router.url}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${token}` });
+      const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+      // The pages run in a process of their own, as browsers would: their reading and parsing must
+      // not be counted as the router's.
+      const pagesProcess =
+        open === 0
+          ? null
+          : fork(fileURLToPath(import.meta.url), ['--follow', router.url, '--cookie', cookie, '--pages', String(open)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const pagesDone = new Promise<number>((resolve) => {
+        if (!pagesProcess) return resolve(0);
+        pagesProcess.on('message', (message: unknown) => {
+          if (typeof message === 'object' && message !== null) resolve((message as { reloads: number }).reloads);
+        });
+        pagesProcess.on('exit', () => resolve(0));
+      });
+      if (pagesProcess) await new Promise((resolve) => pagesProcess.once('message', resolve));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const latencies: number[] = [];
+      const started = performance.now();
+      let sent = 0;
+      const inflight: Array<Promise<void>> = [];
+      while (performance.now() - started < seconds * 1000) {
+        const due = started + (sent * 1000) / rate;
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        const n = sent++;
+        inflight.push(
+          (async () => {
+            const t0 = performance.now();
+            const res = await fetch(`${router.url}/api/v1/webhooks/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: stormPayload(n) });
+            await res.arrayBuffer();
+            latencies.push(performance.now() - t0);
+          })(),
+        );
+      }
+      await Promise.all(inflight);
+      pagesProcess?.send('stop');
+      reloads = await pagesDone;
+      latencies.sort((a, b) => a - b);
+      figures[`${open} pages`] = { p50: percentile(latencies, 50), p99: percentile(latencies, 99), webhooks: latencies.length, reloads };
+    } finally {
+      stop.abort();
+      await router.stop();
+      const keys = await redis.keys(`${stormPrefix}:*`).catch(() => [] as string[]);
+      for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500)).catch(() => 0);
+    }
+  }
+  // The queues' last writes land after their routers stopped: sweep once more.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  for (const stormPrefix of prefixes) {
+    const keys = await redis.keys(`${stormPrefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+  }
+  console.log(`webhook latency (ms) during a ${seconds} s storm at ${rate} webhooks/s (10 alerts each), without and with ${pages} pages following it`);
+  for (const [name, f] of Object.entries(figures)) console.log(`${name.padEnd(10)} p50 ${f.p50.toFixed(1).padStart(7)}  p99 ${f.p99.toFixed(1).padStart(7)}  webhooks ${f.webhooks}  page reloads ${f.reloads}`);
+  console.log(JSON.stringify({ bench: 'ui-storm', pages, seconds, rate, figures }));
+}
+
+/** One open page: the event stream, and a reload of its three sections per event, naming its generation. */
+async function follow(url: string, cookie: string, signal: AbortSignal, reloaded: () => void): Promise<void> {
+  const res = await fetch(`${url}/api/v1/events`, { headers: { cookie }, signal });
+  try {
+    for await (const { event, data } of serverSentEvents(res.body)) {
+      if (event !== 'incident') continue;
+      const gen = (JSON.parse(data) as { gen: number }).gen;
+      await Promise.all(
+        ['/ui/slos', '/ui/incidents/rows?state=&slo=&severity=', '/ui/deliveries'].map((path) =>
+          fetch(`${url}${path}${path.includes('?') ? '&' : '?'}gen=${gen}`, { headers: { cookie }, signal }).then((r) => r.arrayBuffer()),
+        ),
+      );
+      reloaded();
+    }
+  } catch {
+    // aborted at the end of the storm
+  }
+}
+
+function stormPayload(n: number): string {
+  const slo = slos[n % slos.length]!;
+  return JSON.stringify({
+    receiver: 'alertcenter',
+    status: 'firing',
+    alerts: Array.from({ length: 10 }, (_, i) => ({
+      status: 'firing',
+      labels: { alertname: 'MaestroSLOErrorBudgetBurn', slo, service: 'storm', severity: 'critical', long_window: '1h', instance: `i-${n}-${i}` },
+      annotations: { summary: 'burning', burn_rate: String(14.4 + (n % 7)), burn_rate_short: '30', burn_rate_long: '15', error_budget_remaining: '0.5' },
+      startsAt: new Date(Date.now() - 60_000).toISOString(),
+      endsAt: '0001-01-01T00:00:00Z',
+      generatorURL: 'http://prometheus.maestro.example:9090/graph',
+      fingerprint: `storm${n}x${i}`,
+    })),
+    groupLabels: {},
+    commonLabels: {},
+    commonAnnotations: {},
+    externalURL: 'http://alertmanager.maestro.example:9093',
+    version: '4',
+    groupKey: `{}:{storm="${n}"}`,
+    truncatedAlerts: 0,
+  });
+}
+
+if (values.follow) {
+  // The pages of a storm: follow until told to stop, then say how many reloads they made.
+  const stop = new AbortController();
+  let reloads = 0;
+  const pages = Array.from({ length: Number(values.pages) }, () => follow(values.follow!, values.cookie!, stop.signal, () => reloads++));
+  setTimeout(() => process.send?.('open'), 500);
+  process.on('message', async () => {
+    stop.abort();
+    await Promise.allSettled(pages);
+    process.send?.({ reloads }, () => process.exit(0));
+  });
+} else {
+  await main();
+}
