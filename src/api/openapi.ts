@@ -23,6 +23,9 @@ import { testRequest as routingTestRequest } from './routes/routing.js';
  */
 export const OPENAPI_PATH = '/api/v1/openapi.json';
 
+/** What the description covers: the API and the probes, not the AlertCenter page's HTML (/, /login, /ui/*, /assets/*). */
+export const isDescribedPath = (path: string): boolean => path.startsWith('/api/') || ['/healthz', '/readyz', '/metrics'].includes(path);
+
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type Auth = 'none' | 'admin' | 'webhook' | 'signed';
 
@@ -418,6 +421,16 @@ export const API_OPERATIONS: ApiOperation[] = [
         '404': error('not_found: no such SLO.'),
         '503': error('prometheus_unavailable.'),
       },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/events',
+    auth: 'admin',
+    operation: {
+      operationId: 'streamEvents',
+      summary: 'Server-sent events: `incident` {"ids": [...], "gen": N} when incidents change, `resync` when a reader should reload everything',
+      responses: { '200': { description: 'An event stream, open until the client leaves.', content: { 'text/event-stream': { schema: z.string() } } }, '401': unauthorized },
     },
   },
 ];

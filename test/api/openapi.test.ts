@@ -2,7 +2,7 @@ import { Router } from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { createApp as CreateApp, DirectRoute } from '../../src/api/app.js';
-import { API_OPERATIONS, createOpenApiDocument, OPENAPI_PATH, openApiPath } from '../../src/api/openapi.js';
+import { API_OPERATIONS, createOpenApiDocument, isDescribedPath, OPENAPI_PATH, openApiPath } from '../../src/api/openapi.js';
 import { cleanRedis, startTestRouter, type TestRouter } from '../support/router.js';
 
 // The routes the real composition root (src/server.ts) hands to createApp, captured on the way.
@@ -24,7 +24,7 @@ interface Layer {
   handle?: { stack?: Layer[] };
 }
 
-/** `METHOD path` of every route in express routers and direct routes, as express matches them. */
+/** `METHOD path` of every API route in express routers and direct routes, as express matches them (the page's HTML routes left out). */
 function registeredRoutes(routers: Router[], direct: DirectRoute[]): string[] {
   const found = direct.map((route) => `${route.method} ${route.path}`);
   const walk = (stack: Layer[]) => {
@@ -42,7 +42,7 @@ function registeredRoutes(routers: Router[], direct: DirectRoute[]): string[] {
     }
   };
   for (const router of routers) walk((router as unknown as { stack: Layer[] }).stack);
-  return found.sort();
+  return found.filter((route) => isDescribedPath(route.slice(route.indexOf(' ') + 1))).sort();
 }
 
 const documented = (operations = API_OPERATIONS) => operations.map(({ method, path }) => `${method.toUpperCase()} ${path}`).sort();

@@ -3,7 +3,8 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ChannelKind } from '../../src/notifiers/types.js';
 import { openIngestQueue } from '../../src/queue/ingest.js';
-import { CHANNEL_KINDS, INGEST_QUEUE, syncQueueName } from '../../src/queue/names.js';
+import { INGEST_QUEUE } from '../../src/queue/names.js';
+import { SyncQueues } from '../../src/queue/syncs.js';
 import type { PeerBehavior } from '../peers/http-peer.js';
 import { startChannelPeers } from '../peers/channel-peers.js';
 import type { PagerDutyPeer, PagerDutyRequest } from '../peers/pagerduty-peer.js';
@@ -375,16 +376,19 @@ export class QueueInspector {
     this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
     // Some tests kill Redis on purpose; the inspector waits for it like the router does.
     this.redis.on('error', () => {});
-    this.queues = [
-      openIngestQueue(this.redis, prefix),
-      ...CHANNEL_KINDS.map((kind) => new Queue(syncQueueName(kind), { connection: this.redis, prefix, skipVersionCheck: true })),
-    ];
+    // The router's own queue classes, so the inspector names the keys as the router does (hash tags included).
+    this.queues = [openIngestQueue(this.redis, prefix), ...new SyncQueues(this.redis, prefix, { attempts: 1, backoffMs: 1 }).all()];
   }
 
   /** Ids of what a worker holds right now (or held when its process died): stored webhooks and sync jobs. */
   async active(): Promise<Record<string, string[]>> {
     const entries = await Promise.all(this.queues.map(async (queue) => [queue.name, (await queue.getActive()).map((job) => job.id!)] as const));
     return Object.fromEntries(entries);
+  }
+
+  /** What a job carries (a sync's incident and receiver; a stored webhook's body). */
+  async data(queueName: string, id: string): Promise<unknown> {
+    return (await this.queues.find((queue) => queue.name === queueName)!.getJob(id))?.data;
   }
 
   /** bullmq's name for the state of a sync job or of a stored webhook ('completed' once removed: processed webhooks are not kept). */

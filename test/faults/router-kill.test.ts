@@ -75,7 +75,7 @@ describe('fault: the router process is killed (SIGKILL) in the middle of syncs',
     const inFlight: InFlight[] = [];
     for (const channel of CHANNEL_KINDS) {
       for (const id of active[syncQueueName(channel)] ?? []) {
-        const { incidentId, receiver } = JSON.parse((await client.hget(`${prefix}:${syncQueueName(channel)}:${id}`, 'data'))!) as SyncJobData;
+        const { incidentId, receiver } = (await queues.data(syncQueueName(channel), id)) as SyncJobData;
         const incident = (await store.get(incidentId))!;
         const instance = Object.values(incident.tiers)[0]!.labels.instance;
         const told = await store.toldOne(incidentId, receiver);

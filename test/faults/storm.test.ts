@@ -198,7 +198,9 @@ describe('storm: 10,000 alerts of three SLOs with distinct instances', () => {
     expect(incidents.map((incident: any) => incident.slo).sort()).toEqual([...SLOS]);
     for (const incident of incidents) {
       const ofSlo = Array.from({ length: ALERTS }, (_, n) => n).filter((n) => SLOS[n % SLOS.length] === incident.slo).length;
-      expect(Object.keys(incident.alerts)).toHaveLength(ofSlo);
+      // The API lists the first 1,000 alerts of an incident; its tiers count them all.
+      expect(Object.keys(incident.alerts)).toHaveLength(Math.min(ofSlo, 1_000));
+      expect(Object.values(incident.tiers).reduce((sum: number, tier: any) => sum + tier.firingAlerts, 0)).toBe(ofSlo);
       expect(Object.values(incident.tiers).filter((tier: any) => tier.firing)).toHaveLength(TIERS.length);
       expect(incident.severity).toBe('critical');
     }
