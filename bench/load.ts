@@ -35,6 +35,8 @@ export interface LoadResult {
   cpuCores: number;
   /** Epoch ms at which the measured load ended (its last answer). */
   endedAt: number;
+  /** Requests of the uncounted warm-up before. */
+  warmupRequests: number;
 }
 
 async function hammer(request: LoadRequest, measure: { duration: number; amount?: number }, seedPrefix: string): Promise<autocannon.Result> {
@@ -62,7 +64,7 @@ async function hammer(request: LoadRequest, measure: { duration: number; amount?
 
 async function run(request: LoadRequest): Promise<LoadResult> {
   // Warm-up and measured requests differ in their seeds' second letter: no fingerprint repeats.
-  await hammer(request, { duration: request.warmupSeconds, amount: request.warmupAmount }, `${request.seedPrefix}w`);
+  const warmup = await hammer(request, { duration: request.warmupSeconds, amount: request.warmupAmount }, `${request.seedPrefix}w`);
   const cpu = process.cpuUsage();
   const result = await hammer(request, { duration: request.durationSeconds, amount: request.amount }, `${request.seedPrefix}m`);
   const endedAt = Date.now();
@@ -77,6 +79,7 @@ async function run(request: LoadRequest): Promise<LoadResult> {
     timeouts: result.timeouts,
     cpuCores: Math.round(((user + system) / 1e6 / result.duration) * 100) / 100,
     endedAt,
+    warmupRequests: warmup.requests.total,
   };
 }
 

@@ -1,5 +1,6 @@
 import { ALERTS_PER_WEBHOOK } from './payloads.js';
 import type { LoadResult } from './load.js';
+import type { RedisPerWebhook } from './redis-stats.js';
 import type { StormAccount } from './storm.js';
 
 export interface LoadFigures {
@@ -48,6 +49,14 @@ export interface RouterIngest extends LoadFigures {
   /** Webhooks/s against Alertmanager's requests/s of the same alerts (null without the Alertmanager phase). */
   toAlertmanager: number | null;
   toCeiling: number | null;
+  /** Diagnostic, over the load and the drain: what each webhook (warm-up included) cost Redis. */
+  redis: RedisPerWebhook;
+  /**
+   * CPU each process spent per webhook from the load's start until the backlog drained (or the
+   * bench stopped waiting), in microseconds: accepting and processing it. Less sensitive to other
+   * work on the machine than throughput; compare with Alertmanager's cpuUsPerRequest.
+   */
+  cpuUsPerWebhook: Record<string, number>;
 }
 
 export interface StormFigures {
@@ -64,6 +73,7 @@ export interface StormFigures {
   settledMs: number | null;
   peakRss: PeakRss;
   cpuCores: Record<string, number>;
+  redis: RedisPerWebhook;
 }
 
 export type TargetName = 'ingestSingle' | 'ingestSplit' | 'drainSingle' | 'drainSplit' | 'stormLatency' | 'firstPage' | 'stormOnePerIncident' | 'memory';
@@ -87,7 +97,8 @@ export interface BenchReport {
   workers: number;
   workerNice: number;
   ceiling: LoadFigures | null;
-  alertmanager: (LoadFigures & { peakRssMb: number }) | null;
+  /** `cpuUsPerRequest`: Alertmanager's CPU per request of 10 alerts (warm-up included), in microseconds. */
+  alertmanager: (LoadFigures & { peakRssMb: number; cpuUsPerRequest: Record<string, number> }) | null;
   ingest: Partial<Record<Deployment, RouterIngest>>;
   storm: StormFigures | null;
   /** The largest peak of any of the router's processes, in any phase. */
@@ -127,6 +138,8 @@ export function targetsOf(report: BenchReport): BenchReport['targets'] {
 const verdict = (met: boolean | undefined) => (met === undefined ? 'not run' : met ? 'met' : 'MISSED');
 const megabytes = (byProcess: Record<string, number>) => Object.entries(byProcess).map(([name, mb]) => `${name} ${mb}`).join(', ');
 const cores = (cpu: Record<string, number>) => Object.entries(cpu).map(([name, used]) => `${name} ${used}`).join(', ');
+const redisLine = (redis: RedisPerWebhook) =>
+  `${redis.bytesIn} bytes in, ${redis.bytesOut} out; most time in ${redis.top.map((top) => `${top.command} ${top.calls}x ${top.usec} us`).join(', ')}`;
 const ms = (value: number | null, timeoutNote: string) => (value === null ? `not within ${timeoutNote}` : `${(value / 1000).toFixed(1)} s`);
 
 export function printTable(report: BenchReport, drainTimeoutSeconds: number): void {
@@ -155,6 +168,8 @@ export function printTable(report: BenchReport, drainTimeoutSeconds: number): vo
       `${name}: ${figures.toAlertmanager ?? '?'}x Alertmanager${figures.toCeiling === null ? '' : `, ${figures.toCeiling} of the ceiling`}  (target >= ${TARGETS.ingestToAlertmanager}x: ${verdict(targets[target[0]])})`,
       `  backlog at the load's end ${backlog.atLoadEnd} webhooks; ingest queue empty after ${ms(backlog.ingestDrainedMs, timeout)}${backlog.leftAtTimeout > 0 ? ` (${backlog.leftAtTimeout} left)` : ''}, sync queues idle after ${ms(backlog.syncsIdleMs, timeout)}; processed ${backlog.processedPerSecond ?? '-'} webhooks/s while draining  (target <= ${TARGETS.drainMs / 1000} s: ${verdict(targets[target[1]])})`,
       `  CPU cores while draining: ${cores(figures.drainCpuCores)}; peak RSS MB: ${megabytes(figures.peakRss.byProcess)}`,
+      `  CPU per webhook, accepted and processed (us): ${cores(figures.cpuUsPerWebhook)}${alertmanager ? `; Alertmanager per request: ${cores(alertmanager.cpuUsPerRequest)}` : ''}`,
+      `  Redis per webhook: ${redisLine(figures.redis)}`,
     ];
   });
   const stormLines = storm
@@ -168,6 +183,7 @@ export function printTable(report: BenchReport, drainTimeoutSeconds: number): vo
           `first critical's 202 -> PagerDuty trigger: p50 ${a.firstPageMs.p50} ms, p99 ${a.firstPageMs.p99} ms, max ${a.firstPageMs.max} ms over ${a.firstPageMs.paged} incidents  (target <= ${TARGETS.firstPageMs} ms for every incident: ${verdict(targets.firstPage)})`,
           `webhook during the storm: p50 ${storm.webhookLatencyMs.p50} ms, p99 ${storm.webhookLatencyMs.p99} ms, max ${storm.webhookLatencyMs.max} ms, ${storm.non2xx} non-2xx  (target p99 <= ${TARGETS.stormWebhookP99Ms} ms: ${verdict(targets.stormLatency)})`,
           `queues idle ${ms(storm.settledMs, timeout)} after the last webhook; CPU cores: ${cores(storm.cpuCores)}; peak RSS MB: ${megabytes(storm.peakRss.byProcess)}`,
+          `Redis per webhook: ${redisLine(storm.redis)}`,
         ];
       })()
     : ['Storm: not run'];

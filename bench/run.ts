@@ -15,6 +15,7 @@ import {
   ask,
   buildRouter,
   cpuMeter,
+  cpuPerUnit,
   flushRedis,
   forkModule,
   killAllNow,
@@ -27,6 +28,7 @@ import {
   type RouterProcess,
 } from './processes.js';
 import { QueueWatch } from './queues.js';
+import { perWebhook, redisCounters } from './redis-stats.js';
 import {
   printTable,
   targetsOf,
@@ -182,17 +184,19 @@ async function measureCeiling(ctx: Context): Promise<LoadFigures> {
   return figures(result, used, startedLoad);
 }
 
-async function measureAlertmanager(ctx: Context): Promise<LoadFigures & { peakRssMb: number }> {
+async function measureAlertmanager(ctx: Context): Promise<NonNullable<BenchReport['alertmanager']>> {
   progress('Alertmanager: POST /api/v2/alerts, the same alerts as postable alerts, the shipped route tree');
   const startedLoad = loadAverage();
   const dir = mkdtempSync(join(ctx.workDir, 'alertmanager-'));
   const alertmanager = await startAlertmanager(dir);
   const cpu = cpuMeter({ alertmanager: alertmanager.child.pid! });
+  const perRequest = cpuPerUnit({ alertmanager: alertmanager.child.pid! });
   const result = await hammer(ctx, 'alertmanager', `${alertmanager.url}/api/v2/alerts`, 'postable');
   const used = cpu();
+  const cpuUsPerRequest = perRequest(result.requests + result.warmupRequests);
   const peak = round(peakRssMb(alertmanager.child.pid!));
   await stop(alertmanager.child);
-  return { ...figures(result, used, startedLoad), peakRssMb: peak };
+  return { ...figures(result, used, startedLoad), peakRssMb: peak, cpuUsPerRequest };
 }
 
 /** How long the backlog took to drain after the load's end, from the queue watch's samples. */
@@ -220,15 +224,19 @@ async function measureRouterIngest(ctx: Context, deployment: Deployment): Promis
   const router = await startRouter(ctx, phase, peers.endpoints, deployment);
   const watch = new QueueWatch(ctx.redisUrl, PREFIX);
   try {
+    const redisBefore = await redisCounters(ctx.redisUrl);
     const pids = { ...router.pids, redis: ctx.redis.pid!, peers: peers.child.pid! };
     const cpu = cpuMeter(pids);
+    const perWebhookCpu = cpuPerUnit(pids);
     const result = await hammer(ctx, phase, `${router.api.url}${WEBHOOK_PATH}`, 'webhook', secrets.webhookToken);
     const used = cpu();
     const drainCpu = cpuMeter(pids);
     const backlog = await backlogAfter(watch, result.endedAt, ctx.options.drainTimeoutSeconds * 1000);
     const drainCpuCores = drainCpu();
+    const cpuUsPerWebhook = perWebhookCpu(result.requests + result.warmupRequests);
     const peakRss = routerPeakRss(router);
-    return { ...figures(result, used, startedLoad), deployment, backlog, drainCpuCores, peakRss, toAlertmanager: null, toCeiling: null };
+    const redis = perWebhook(redisBefore, await redisCounters(ctx.redisUrl), result.requests + result.warmupRequests);
+    return { ...figures(result, used, startedLoad), deployment, backlog, drainCpuCores, peakRss, toAlertmanager: null, toCeiling: null, redis, cpuUsPerWebhook };
   } finally {
     await watch.close();
     await router.stop();
@@ -253,6 +261,7 @@ async function measureStorm(ctx: Context): Promise<StormFigures> {
   const router = await startRouter(ctx, 'storm', peers.endpoints, deployment);
   const watch = new QueueWatch(ctx.redisUrl, PREFIX);
   try {
+    const redisBefore = await redisCounters(ctx.redisUrl);
     const sender = forkModule('./storm-sender.ts', { logFile: join(ctx.workDir, 'storm-sender.log') });
     const cpu = cpuMeter({ ...router.pids, redis: ctx.redis.pid!, peers: peers.child.pid! });
     const request: StormRequest = { url: router.api.url, token: secrets.webhookToken, plan, seedPrefix: 's' };
@@ -261,6 +270,7 @@ async function measureStorm(ctx: Context): Promise<StormFigures> {
     // A duplicate would come after the original: give it a moment to show up.
     await sleep(1000);
     const cpuCores = { ...cpu(), sender: sent.cpuCores };
+    const redis = perWebhook(redisBefore, await redisCounters(ctx.redisUrl), plan.webhooks.length);
     const receipts = (await ask<{ receipts: Receipt[] }>(peers.child, { type: 'take' })).receipts;
     const account = accountStorm(plan, sent.webhooks, receipts, await incidentsOf(router), EMAIL_RECEIVER);
     const latencies = sent.webhooks.map((webhook) => webhook.latencyMs);
@@ -276,6 +286,7 @@ async function measureStorm(ctx: Context): Promise<StormFigures> {
       settledMs: settled === null ? null : Math.max(0, round(settled.at - sent.endedAt, 0)),
       peakRss: routerPeakRss(router),
       cpuCores,
+      redis,
     };
   } finally {
     await watch.close();
