@@ -73,6 +73,11 @@ export interface StormFigures {
   settledMs: number | null;
   peakRss: PeakRss;
   cpuCores: Record<string, number>;
+  /**
+   * Seconds per second the webhook's process was runnable but waiting for a core during the storm
+   * (/proc/<pid>/schedstat): on a shared machine, the latency other work adds.
+   */
+  webhookWaitedForCore: number;
   redis: RedisPerWebhook;
 }
 
@@ -182,6 +187,7 @@ export function printTable(report: BenchReport, drainTimeoutSeconds: number): vo
           `  besides: ${a.triggers.total} PagerDuty trigger events, ${a.slackUpdates} Slack updates, ${a.slackReplies} thread replies, ${a.mails} mails in all${Object.keys(a.deviations).length > 0 ? `; deviations ${JSON.stringify(a.deviations)}` : ''}`,
           `first critical's 202 -> PagerDuty trigger: p50 ${a.firstPageMs.p50} ms, p99 ${a.firstPageMs.p99} ms, max ${a.firstPageMs.max} ms over ${a.firstPageMs.paged} incidents  (target <= ${TARGETS.firstPageMs} ms for every incident: ${verdict(targets.firstPage)})`,
           `webhook during the storm: p50 ${storm.webhookLatencyMs.p50} ms, p99 ${storm.webhookLatencyMs.p99} ms, max ${storm.webhookLatencyMs.max} ms, ${storm.non2xx} non-2xx  (target p99 <= ${TARGETS.stormWebhookP99Ms} ms: ${verdict(targets.stormLatency)})`,
+          `  the webhook's process was runnable but waiting for a core ${storm.webhookWaitedForCore} s/s of the storm`,
           `queues idle ${ms(storm.settledMs, timeout)} after the last webhook; CPU cores: ${cores(storm.cpuCores)}; peak RSS MB: ${megabytes(storm.peakRss.byProcess)}`,
           `Redis per webhook: ${redisLine(storm.redis)}`,
         ];

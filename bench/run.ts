@@ -16,6 +16,7 @@ import {
   buildRouter,
   cpuMeter,
   cpuPerUnit,
+  runnableWaitMeter,
   flushRedis,
   forkModule,
   killAllNow,
@@ -264,8 +265,10 @@ async function measureStorm(ctx: Context): Promise<StormFigures> {
     const redisBefore = await redisCounters(ctx.redisUrl);
     const sender = forkModule('./storm-sender.ts', { logFile: join(ctx.workDir, 'storm-sender.log') });
     const cpu = cpuMeter({ ...router.pids, redis: ctx.redis.pid!, peers: peers.child.pid! });
+    const waited = runnableWaitMeter({ webhook: router.api.pid });
     const request: StormRequest = { url: router.api.url, token: secrets.webhookToken, plan, seedPrefix: 's' };
     const sent = await ask<StormSent>(sender, request);
+    const webhookWaitedForCore = waited().webhook!;
     const settled = await watch.until(sent.endedAt, (sample) => sample.ingest === 0 && sample.syncs === 0, options.drainTimeoutSeconds * 1000);
     // A duplicate would come after the original: give it a moment to show up.
     await sleep(1000);
@@ -286,6 +289,7 @@ async function measureStorm(ctx: Context): Promise<StormFigures> {
       settledMs: settled === null ? null : Math.max(0, round(settled.at - sent.endedAt, 0)),
       peakRss: routerPeakRss(router),
       cpuCores,
+      webhookWaitedForCore,
       redis,
     };
   } finally {
