@@ -57,6 +57,8 @@ export interface RouterIngest extends LoadFigures {
    * work on the machine than throughput; compare with Alertmanager's cpuUsPerRequest.
    */
   cpuUsPerWebhook: Record<string, number>;
+  /** Seconds per second the webhook's process was runnable but waiting for a core during the load. */
+  webhookWaitedForCore: number;
 }
 
 export interface StormFigures {
@@ -173,6 +175,7 @@ export function printTable(report: BenchReport, drainTimeoutSeconds: number): vo
       `${name}: ${figures.toAlertmanager ?? '?'}x Alertmanager${figures.toCeiling === null ? '' : `, ${figures.toCeiling} of the ceiling`}  (target >= ${TARGETS.ingestToAlertmanager}x: ${verdict(targets[target[0]])})`,
       `  backlog at the load's end ${backlog.atLoadEnd} webhooks; ingest queue empty after ${ms(backlog.ingestDrainedMs, timeout)}${backlog.leftAtTimeout > 0 ? ` (${backlog.leftAtTimeout} left)` : ''}, sync queues idle after ${ms(backlog.syncsIdleMs, timeout)}; processed ${backlog.processedPerSecond ?? '-'} webhooks/s while draining  (target <= ${TARGETS.drainMs / 1000} s: ${verdict(targets[target[1]])})`,
       `  CPU cores while draining: ${cores(figures.drainCpuCores)}; peak RSS MB: ${megabytes(figures.peakRss.byProcess)}`,
+      `  the webhook's process used ${figures.cpuCores[deployment === 'single' ? 'router' : 'api']} cores during the load and waited for a core ${figures.webhookWaitedForCore} s/s`,
       `  CPU per webhook, accepted and processed (us): ${cores(figures.cpuUsPerWebhook)}${alertmanager ? `; Alertmanager per request: ${cores(alertmanager.cpuUsPerRequest)}` : ''}`,
       `  Redis per webhook: ${redisLine(figures.redis)}`,
     ];

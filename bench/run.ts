@@ -229,15 +229,17 @@ async function measureRouterIngest(ctx: Context, deployment: Deployment): Promis
     const pids = { ...router.pids, redis: ctx.redis.pid!, peers: peers.child.pid! };
     const cpu = cpuMeter(pids);
     const perWebhookCpu = cpuPerUnit(pids);
+    const waited = runnableWaitMeter({ webhook: router.api.pid });
     const result = await hammer(ctx, phase, `${router.api.url}${WEBHOOK_PATH}`, 'webhook', secrets.webhookToken);
     const used = cpu();
+    const webhookWaitedForCore = waited().webhook!;
     const drainCpu = cpuMeter(pids);
     const backlog = await backlogAfter(watch, result.endedAt, ctx.options.drainTimeoutSeconds * 1000);
     const drainCpuCores = drainCpu();
     const cpuUsPerWebhook = perWebhookCpu(result.requests + result.warmupRequests);
     const peakRss = routerPeakRss(router);
     const redis = perWebhook(redisBefore, await redisCounters(ctx.redisUrl), result.requests + result.warmupRequests);
-    return { ...figures(result, used, startedLoad), deployment, backlog, drainCpuCores, peakRss, toAlertmanager: null, toCeiling: null, redis, cpuUsPerWebhook };
+    return { ...figures(result, used, startedLoad), deployment, backlog, drainCpuCores, peakRss, toAlertmanager: null, toCeiling: null, redis, cpuUsPerWebhook, webhookWaitedForCore };
   } finally {
     await watch.close();
     await router.stop();
