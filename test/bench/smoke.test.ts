@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { groupsOf } from '../../bench/payloads.js';
+import type { Receipt } from '../../bench/peers.js';
+import { accountStorm, mailThreadOf, planStorm, type ListedIncident, type SentWebhook } from '../../bench/storm.js';
 import { hasAlertmanager } from '../support/alertmanager.js';
 import { exited } from '../support/processes.js';
 
@@ -36,4 +39,54 @@ describe('npm run bench -- --smoke', () => {
     expect(storm.account.firstPageMs.paged).toBe(storm.account.groups);
     expect(storm.settledMs).not.toBeNull();
   }, 300_000);
+});
+
+/** The storm's accounting decides its verdict: it must see a second page, post or thread, and a receipt of no incident. */
+describe('bench storm accounting', () => {
+  const plan = planStorm(groupsOf(3), 120, 1);
+  const sent: SentWebhook[] = plan.webhooks.map((webhook) => ({ n: webhook.n, status: 202, latencyMs: 1, answeredAt: 1_000 + webhook.atMs }));
+  const incidents: ListedIncident[] = plan.groups.map((group, g) => ({ id: `id-${g}`, slo: group.slo, service: group.service, severity: 'critical', state: 'open' }));
+  const firstCritical = (g: number) => sent[plan.webhooks.find((webhook) => webhook.group === g && webhook.severity === 'critical')!.n]!.answeredAt;
+  const page = (g: number, at: number, id = `id-${g}`): Receipt => ({ channel: 'pagerduty', at, action: 'trigger', dedupKey: `alertcenter/incident/${id}`, severity: 'critical', component: null, group: null });
+  const post = (g: number): Receipt => ({ channel: 'slack', at: 0, method: 'chat.postMessage', threadTs: null, incidentId: `id-${g}` });
+  const mail = (g: number, reply = false): Receipt => {
+    const thread = `<alertcenter.${mailThreadOf(`id-${g}`, 'ops-email')}.1@maestro.example>`;
+    return reply
+      ? { channel: 'email', at: 0, messageId: `<alertcenter.${mailThreadOf(`id-${g}`, 'ops-email')}.2@maestro.example>`, inReplyTo: thread }
+      : { channel: 'email', at: 0, messageId: thread, inReplyTo: null };
+  };
+  const exact = [0, 1, 2].flatMap((g) => [page(g, firstCritical(g) + 100 * (g + 1)), post(g), mail(g), mail(g, true)]);
+
+  it('plans warnings first, then criticals, for every group', () => {
+    expect(plan.webhooks).toHaveLength(12);
+    for (const g of [0, 1, 2]) {
+      const severities = plan.webhooks.filter((webhook) => webhook.group === g).map((webhook) => webhook.severity);
+      expect(severities[0]).toBe('warning');
+      expect(severities.at(-1)).toBe('critical');
+      expect(severities.indexOf('critical')).toBe(severities.lastIndexOf('warning') + 1);
+    }
+  });
+
+  it('counts exactly one of each, and the time from the first critical 202 to the page', () => {
+    const account = accountStorm(plan, sent, exact, incidents, 'ops-email');
+    expect(account).toMatchObject({ exactGroups: 3, unmatched: 0, mails: 6, deviations: {} });
+    expect(account.firstPageMs).toEqual({ p50: 200, p99: 300, max: 300, paged: 3 });
+  });
+
+  it('sees a second page, a second Slack message, a second mail thread, and arrivals of no incident', () => {
+    const extra: Receipt[] = [
+      page(0, 0, 'id-0b'),
+      post(1),
+      mail(2),
+      { channel: 'slack', at: 0, method: 'chat.postMessage', threadTs: null, incidentId: 'nobody' },
+    ];
+    const account = accountStorm(plan, sent, [...exact, ...extra], [...incidents, { ...incidents[0]!, id: 'id-0b' }], 'ops-email');
+    expect(account.exactGroups).toBe(0);
+    expect(account.unmatched).toBe(1);
+    expect(Object.values(account.deviations)).toEqual([
+      { incidents: 2, pages: 2, slackPosts: 1, mailThreads: 1 },
+      { incidents: 1, pages: 1, slackPosts: 2, mailThreads: 1 },
+      { incidents: 1, pages: 1, slackPosts: 1, mailThreads: 2 },
+    ]);
+  });
 });
