@@ -99,6 +99,8 @@ export interface BenchReport {
   routerEnv: Record<string, string>;
   connections: number;
   ingestSeconds: number;
+  /** The smoke run loads by count: this many requests after `warmupAmount`, instead of `ingestSeconds`. */
+  ingestAmount: number | null;
   alertsPerRequest: number;
   groups: number;
   workers: number;
@@ -201,7 +203,7 @@ export function printTable(report: BenchReport, drainTimeoutSeconds: number): vo
     `Maestro AlertCenter router bench, ${report.date}, commit ${report.commit}${report.srcDirty ? ' (src has uncommitted changes)' : ''}, load average ${report.loadAverage} at start, ${report.loadAverageEnd} at end${report.smoke ? ', SMOKE run (not for judging speed)' : ''}`,
     ...(report.loadAverage >= 1 ? ['  the machine was busy with other work: absolute figures are not the machine\'s; compare ratios'] : []),
     ...(Object.keys(report.routerEnv).length > 0 ? [`EXPERIMENT, router settings changed: ${JSON.stringify(report.routerEnv)}`] : []),
-    `Ingest: ${report.connections} connections, ${report.ingestSeconds} s after a warm-up, ${ALERTS_PER_WEBHOOK} alerts a request going round ${report.groups} incident keys; the router's workers process the backlog meanwhile`,
+    `Ingest: ${report.connections} connections, ${report.ingestAmount === null ? `${report.ingestSeconds} s` : `${report.ingestAmount} requests`} after a warm-up, ${ALERTS_PER_WEBHOOK} alerts a request going round ${report.groups} incident keys; the router's workers process the backlog meanwhile`,
     ...rows.map((row) => row.map(align).join('  ').trimEnd()),
     ...ingestLines,
     '',

@@ -342,6 +342,7 @@ async function main(): Promise<void> {
     routerEnv: options.routerEnv,
     connections: options.connections,
     ingestSeconds: options.ingestSeconds,
+    ingestAmount: options.ingestAmount ?? null,
     alertsPerRequest: ALERTS_PER_WEBHOOK,
     groups: options.groups,
     workers: options.workers,
