@@ -1,26 +1,30 @@
 /** What `npm run bench` measures, from the environment and the command line. */
+export type Phase = 'ceiling' | 'alertmanager' | 'single' | 'split' | 'storm';
+export const PHASES: readonly Phase[] = ['ceiling', 'alertmanager', 'single', 'split', 'storm'];
+
 export interface BenchOptions {
-  /** A 2-second version of everything, for CI to keep the bench working (never to judge speed). */
+  /** A short version of everything, for CI to keep the bench working (never to judge speed). */
   smoke: boolean;
-  /** Ingest and ceiling load, each (BENCH_DURATION). */
+  /** Phases to run (BENCH_PHASES=storm,split; all by default): a partial run judges only what it ran. */
+  phases: Phase[];
+  /** Ingest load against the ceiling, Alertmanager and the router, each (BENCH_DURATION). */
   ingestSeconds: number;
   /** Uncounted load before each ingest measurement: JIT and connection pools settle. */
   warmupSeconds: number;
+  /** The smoke run loads by request count instead (a backlog it can drain in seconds). */
+  ingestAmount?: number;
+  warmupAmount?: number;
   connections: number;
-  /**
-   * Uncounted end-to-end load at the same rate first (BENCH_E2E_WARMUP), drained before the
-   * measurement: an alert storm meets a running router, not one fresh from start-up (its JIT cold,
-   * no connections open). Its latency is reported apart, as the cold start.
-   */
-  e2eWarmupSeconds: number;
-  /** End-to-end steady load (BENCH_E2E_DURATION, BENCH_E2E_RATE alerts/s). */
-  e2eSeconds: number;
-  e2eAlertsPerSecond: number;
-  /** After the last webhook, how long the peers may receive nothing before the rest counts as lost. */
-  stallTimeoutSeconds: number;
-  /** The router as one process of ROLE=all (BENCH_SINGLE_PROCESS=1 or --single-process), to compare with the split. */
+  /** Incident keys the alerts go round (BENCH_GROUPS): the three SLOs on groups/3 services. */
+  groups: number;
+  /** The storm: BENCH_STORM_ALERTS alerts within BENCH_STORM_SECONDS. */
+  stormAlerts: number;
+  stormSeconds: number;
+  /** After the load, how long the bench waits for the router's queues to drain before it reports them as not drained. */
+  drainTimeoutSeconds: number;
+  /** The storm on one process of ROLE=all (BENCH_SINGLE_PROCESS=1 or --single-process) instead of api + workers. */
   singleProcess: boolean;
-  /** Worker processes beside the api process (BENCH_WORKERS): one per core the rest of the run leaves. */
+  /** Worker processes beside the api process in the split deployment (BENCH_WORKERS). */
   workers: number;
   /** Their nice value (BENCH_WORKER_NICE; 0 = the api's priority). */
   workerNice: number;
@@ -65,17 +69,28 @@ function stringRecord(env: Record<string, string | undefined>, name: string): Re
   return value as Record<string, string>;
 }
 
+function phases(env: Record<string, string | undefined>): Phase[] {
+  const text = env.BENCH_PHASES?.trim();
+  if (!text) return [...PHASES];
+  const names = text.split(',').map((name) => name.trim());
+  const unknown = names.filter((name) => !PHASES.includes(name as Phase));
+  if (unknown.length > 0) throw new BenchOptionError(`BENCH_PHASES: unknown phase(s) ${unknown.join(', ')}; expected some of ${PHASES.join(', ')}`);
+  return PHASES.filter((phase) => names.includes(phase));
+}
+
 export function benchOptions(env: Record<string, string | undefined>, argv: readonly string[]): BenchOptions {
   const smoke = env.BENCH_SMOKE === '1' || argv.includes('--smoke');
   return {
     smoke,
-    ingestSeconds: smoke ? 2 : positive(env, 'BENCH_DURATION', 10),
+    phases: phases(env),
+    ingestSeconds: smoke ? 1 : positive(env, 'BENCH_DURATION', 10),
     warmupSeconds: smoke ? 0.5 : 2,
+    ...(smoke && { ingestAmount: 300, warmupAmount: 60 }),
     connections: 32,
-    e2eWarmupSeconds: smoke ? 1 : positive(env, 'BENCH_E2E_WARMUP', 10),
-    e2eSeconds: smoke ? 2 : positive(env, 'BENCH_E2E_DURATION', 20),
-    e2eAlertsPerSecond: positive(env, 'BENCH_E2E_RATE', 500),
-    stallTimeoutSeconds: 30,
+    groups: smoke ? 6 : integer(env, 'BENCH_GROUPS', [1, 300], 30),
+    stormAlerts: smoke ? 600 : positive(env, 'BENCH_STORM_ALERTS', 10_000),
+    stormSeconds: smoke ? 3 : positive(env, 'BENCH_STORM_SECONDS', 60),
+    drainTimeoutSeconds: smoke ? 60 : positive(env, 'BENCH_DRAIN_TIMEOUT', 120),
     singleProcess: env.BENCH_SINGLE_PROCESS === '1' || argv.includes('--single-process'),
     workers: integer(env, 'BENCH_WORKERS', [1, 16], 2),
     workerNice: integer(env, 'BENCH_WORKER_NICE', [0, 19], 10),

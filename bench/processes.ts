@@ -13,7 +13,7 @@ import { eventually } from '../test/support/router.js';
  */
 const children = new Set<ChildProcess>();
 
-function track(child: ChildProcess): ChildProcess {
+export function track(child: ChildProcess): ChildProcess {
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
@@ -193,3 +193,10 @@ export const cpuMeter = (pids: Record<string, number>) => secondsPerSecond(cpuSe
 
 /** How long each named process waited for a core while it could have run, per second of the phase. */
 export const runnableWaitMeter = (pids: Record<string, number>) => secondsPerSecond(runnableWaitSeconds, pids);
+
+/** CPU each named process used from now until the returned function is called, in microseconds per `units` (e.g. webhooks). */
+export function cpuPerUnit(pids: Record<string, number>): (units: number) => Record<string, number> {
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+  return (units) =>
+    Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, Math.round(((cpuSeconds(pid) - before[name]!) * 1e6) / Math.max(1, units))]));
+}

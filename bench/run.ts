@@ -6,15 +6,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WEBHOOK_PATH } from '../src/api/routes/webhook.js';
-import { account, expectedNotifications, sendSteadily } from './e2e.js';
+import { startAlertmanager } from './alertmanager.js';
 import type { LoadRequest, LoadResult } from './load.js';
 import { benchOptions, type BenchOptions } from './options.js';
-import { ALERTS_PER_WEBHOOK } from './payloads.js';
+import { ALERTS_PER_WEBHOOK, groupsOf, type BodyKind } from './payloads.js';
 import type { PeerEndpoints, Receipt } from './peers.js';
 import {
   ask,
   buildRouter,
   cpuMeter,
+  cpuPerUnit,
   runnableWaitMeter,
   flushRedis,
   forkModule,
@@ -27,24 +28,45 @@ import {
   stopAll,
   type RouterProcess,
 } from './processes.js';
-import { printTable, targetsOf, type BenchReport, type IngestFigures, type PeakRss } from './report.js';
-import { round } from './stats.js';
+import { QueueWatch } from './queues.js';
+import { perWebhook, redisCounters } from './redis-stats.js';
+import {
+  printTable,
+  targetsOf,
+  type Backlog,
+  type BenchReport,
+  type Deployment,
+  type LoadFigures,
+  type PeakRss,
+  type RouterIngest,
+  type StormFigures,
+} from './report.js';
+import type { StormRequest, StormSent } from './storm-sender.js';
+import { accountStorm, planStorm, type ListedIncident } from './storm.js';
+import { percentile, round } from './stats.js';
 
 /**
- * `npm run bench`: the router's ingest against the machine's own ceiling, then a steady end-to-end
- * load through routing to the Slack, email and PagerDuty peers. Everything runs on loopback in
- * processes of its own (Redis, router, peers, load generator), and everything is stopped at the end.
- * Prints a table, then one JSON line.
+ * `npm run bench`: the router's ingest against Alertmanager's own (`POST /api/v2/alerts`, the same
+ * alerts, the same load generator and connections) for the one process `npm start` runs and for the
+ * split deployment, with the backlog each leaves; then issue 13's alert storm through incidents to
+ * the Slack, email and PagerDuty peers. Everything runs on loopback in processes of its own (Redis,
+ * Alertmanager, router, peers, load generator), and everything is stopped at the end, also on an
+ * error or Ctrl-C. Prints a table, then one JSON line.
  */
 const TEST_CA = fileURLToPath(new URL('../test/fixtures/tls/test-only-localhost.cert.pem', import.meta.url));
+const PREFIX = 'bench';
+/** The shipped routes.yaml's email receiver, whose mail threads the storm counts. */
+const EMAIL_RECEIVER = 'ops-email';
 
 const secrets = {
   webhookToken: randomBytes(16).toString('hex'),
+  adminToken: randomBytes(16).toString('hex'),
   slackToken: `xoxb-bench-${randomBytes(8).toString('hex')}`,
   routingKey: randomBytes(16).toString('hex'),
 };
 
 const progress = (message: string) => process.stderr.write(`bench: ${message}\n`);
+const loadAverage = () => round(loadavg()[0]!, 2);
 
 interface Context {
   options: BenchOptions;
@@ -63,9 +85,9 @@ async function startPeers(ctx: Context, phase: string) {
 function routerEnv(ctx: Context, peers: PeerEndpoints): Record<string, string> {
   return {
     REDIS_URL: ctx.redisUrl,
-    REDIS_PREFIX: 'bench',
+    REDIS_PREFIX: PREFIX,
     WEBHOOK_TOKENS: secrets.webhookToken,
-    ADMIN_TOKEN: randomBytes(16).toString('hex'),
+    ADMIN_TOKEN: secrets.adminToken,
     LOG_LEVEL: 'info',
     SLACK_BOT_TOKEN: secrets.slackToken,
     SLACK_API_URL: peers.slackApiUrl,
@@ -78,7 +100,7 @@ function routerEnv(ctx: Context, peers: PeerEndpoints): Record<string, string> {
   };
 }
 
-/** The router's processes: the webhook's and the workers' (one process of ROLE=all with --single-process). */
+/** The router's processes: the webhook's and the workers' (one process of ROLE=all for `single`). */
 interface Router {
   api: RouterProcess;
   pids: Record<string, number>;
@@ -86,20 +108,21 @@ interface Router {
 }
 
 /**
- * An api process and `options.workers` worker processes, the workers at nice `options.workerNice`:
- * on one host the webhook, whose answer Alertmanager waits for, goes first; deliveries take the
- * rest of the CPU. `workers: 0` is the webhook's process alone.
+ * `single`: one process of ROLE=all, as `npm start` runs it. `split`: an api process and
+ * `options.workers` worker processes at nice `options.workerNice`: on one host the webhook, whose
+ * answer Alertmanager waits for, goes first; the workers take the rest of the CPU.
  */
-async function startRouter(ctx: Context, phase: string, peers: PeerEndpoints, { workers }: { workers: number }): Promise<Router> {
+async function startRouter(ctx: Context, phase: string, peers: PeerEndpoints, deployment: Deployment): Promise<Router> {
   const start = (role: string, name: string) =>
     startRouterProcess(
       { ...routerEnv(ctx, peers), ROLE: role },
-      { logFile: join(ctx.workDir, `router-${phase}-${name}.log`), ...(ctx.options.profile && { profileDir: ctx.workDir }) },
+      { logFile: join(ctx.workDir, `router-${phase}-${name}.log`), ...(ctx.options.profile && { profileDir: join(ctx.workDir, `profiles-${phase}-${name}`) }) },
     );
-  if (ctx.options.singleProcess && workers > 0) {
+  if (deployment === 'single') {
     const all = await start('all', 'all');
     return { api: all, pids: { router: all.pid }, stop: () => stop(all.child, 30_000) };
   }
+  const { workers } = ctx.options;
   const names = Array.from({ length: workers }, (_, i) => (workers === 1 ? 'worker' : `worker${i + 1}`));
   const [api, ...started] = await Promise.all([start('api', 'api'), ...names.map((name) => start('worker', name))]);
   for (const worker of started) setPriority(worker.pid, ctx.options.workerNice);
@@ -113,10 +136,7 @@ async function startRouter(ctx: Context, phase: string, peers: PeerEndpoints, { 
   };
 }
 
-/**
- * Peak RSS of each of the router's processes, the largest of them (what a container's memory limit
- * must hold) and their sum.
- */
+/** Peak RSS of each of the router's processes, the largest of them (what a container's limit must hold) and their sum. */
 function routerPeakRss(router: Router): PeakRss {
   const byProcess = Object.fromEntries(Object.entries(router.pids).map(([name, pid]) => [name, round(peakRssMb(pid))]));
   const values = Object.values(byProcess);
@@ -124,20 +144,24 @@ function routerPeakRss(router: Router): PeakRss {
 }
 
 /** Runs the load generator (its own process) against `url` and returns what it measured. */
-async function hammer(ctx: Context, phase: string, url: string, token?: string): Promise<LoadResult> {
+async function hammer(ctx: Context, phase: string, url: string, body: BodyKind, token?: string): Promise<LoadResult> {
   const load = forkModule('./load.ts', { logFile: join(ctx.workDir, `load-${phase}.log`) });
+  const { options } = ctx;
   const request: LoadRequest = {
     url,
     token,
-    connections: ctx.options.connections,
-    durationSeconds: ctx.options.ingestSeconds,
-    warmupSeconds: ctx.options.warmupSeconds,
+    body,
+    groups: options.groups,
+    connections: options.connections,
+    durationSeconds: options.ingestSeconds,
+    warmupSeconds: options.warmupSeconds,
+    ...(options.ingestAmount !== undefined && { amount: options.ingestAmount, warmupAmount: options.warmupAmount }),
     seedPrefix: phase.slice(0, 1),
   };
   return ask<LoadResult>(load, request);
 }
 
-function figures(result: LoadResult, cpu: Record<string, number>, serverWaitedForCore: number): IngestFigures {
+function figures(result: LoadResult, cpu: Record<string, number>, startedLoad: number): LoadFigures {
   return {
     requestsPerSecond: round(result.requestsPerSecond, 0),
     alertsPerSecond: round(result.requestsPerSecond * ALERTS_PER_WEBHOOK, 0),
@@ -145,108 +169,136 @@ function figures(result: LoadResult, cpu: Record<string, number>, serverWaitedFo
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
     cpuCores: { ...cpu, load: result.cpuCores },
-    serverWaitedForCore,
+    loadAverage: startedLoad,
   };
 }
 
-async function measureCeiling(ctx: Context): Promise<IngestFigures> {
-  progress('ceiling: bare node:http server, same payloads');
+async function measureCeiling(ctx: Context): Promise<LoadFigures> {
+  progress('ceiling: bare node:http server, the same webhooks');
+  const startedLoad = loadAverage();
   const server = forkModule('./ceiling.ts', { logFile: join(ctx.workDir, 'ceiling.log') });
   const { url } = await nextMessage<{ url: string }>(server);
   const cpu = cpuMeter({ server: server.pid! });
-  const wait = runnableWaitMeter({ server: server.pid! });
-  const result = await hammer(ctx, 'ceiling', `${url}${WEBHOOK_PATH}`);
+  const result = await hammer(ctx, 'ceiling', `${url}${WEBHOOK_PATH}`, 'webhook');
   const used = cpu();
-  const waited = wait().server!;
   await stop(server);
-  return figures(result, used, waited);
+  return figures(result, used, startedLoad);
 }
 
-async function measureApiAlone(ctx: Context): Promise<IngestFigures> {
-  progress('webhook process alone: the router with ROLE=api and no worker running (a diagnostic)');
-  const peers = await startPeers(ctx, 'api-alone');
-  const router = await startRouter(ctx, 'api-alone', peers.endpoints, { workers: 0 });
-  const cpu = cpuMeter({ ...router.pids, redis: ctx.redis.pid! });
-  const wait = runnableWaitMeter({ api: router.api.pid });
-  const result = await hammer(ctx, 'api-alone', `${router.api.url}${WEBHOOK_PATH}`, secrets.webhookToken);
+async function measureAlertmanager(ctx: Context): Promise<NonNullable<BenchReport['alertmanager']>> {
+  progress('Alertmanager: POST /api/v2/alerts, the same alerts as postable alerts, the shipped route tree');
+  const startedLoad = loadAverage();
+  const dir = mkdtempSync(join(ctx.workDir, 'alertmanager-'));
+  const alertmanager = await startAlertmanager(dir);
+  const cpu = cpuMeter({ alertmanager: alertmanager.child.pid! });
+  const perRequest = cpuPerUnit({ alertmanager: alertmanager.child.pid! });
+  const result = await hammer(ctx, 'alertmanager', `${alertmanager.url}/api/v2/alerts`, 'postable');
   const used = cpu();
-  const waited = wait().api!;
-  await router.stop();
-  await stop(peers.child);
-  return figures(result, used, waited);
+  const cpuUsPerRequest = perRequest(result.requests + result.warmupRequests);
+  const peak = round(peakRssMb(alertmanager.child.pid!));
+  await stop(alertmanager.child);
+  return { ...figures(result, used, startedLoad), peakRssMb: peak, cpuUsPerRequest };
 }
 
-async function measureIngest(ctx: Context): Promise<IngestFigures & { peakRss: PeakRss }> {
-  progress('ingest: router with Redis, auth, validation, and its workers delivering to the peers');
-  const peers = await startPeers(ctx, 'ingest');
-  const router = await startRouter(ctx, 'ingest', peers.endpoints, ctx.options);
-  const cpu = cpuMeter({ ...router.pids, redis: ctx.redis.pid!, peers: peers.child.pid! });
-  const wait = runnableWaitMeter({ api: router.api.pid });
-  const result = await hammer(ctx, 'ingest', `${router.api.url}${WEBHOOK_PATH}`, secrets.webhookToken);
-  const used = cpu();
-  const waited = wait().api!;
-  const peakRss = routerPeakRss(router);
-  await router.stop();
-  await stop(peers.child);
-  return { ...figures(result, used, waited), peakRss };
+/** How long the backlog took to drain after the load's end, from the queue watch's samples. */
+async function backlogAfter(watch: QueueWatch, endedAt: number, timeoutMs: number): Promise<Backlog> {
+  const atLoadEnd = watch.at(endedAt)?.ingest ?? 0;
+  const drained = await watch.until(endedAt, (sample) => sample.ingest === 0, timeoutMs);
+  const idle = drained === null ? null : await watch.until(drained.at, (sample) => sample.ingest === 0 && sample.syncs === 0, timeoutMs - (drained.at - endedAt));
+  const last = drained ?? watch.samples.at(-1)!;
+  const seconds = (last.at - endedAt) / 1000;
+  return {
+    atLoadEnd,
+    ingestDrainedMs: drained === null ? null : Math.max(0, drained.at - endedAt),
+    syncsIdleMs: idle === null ? null : Math.max(0, idle.at - endedAt),
+    processedPerSecond: atLoadEnd === 0 || seconds <= 0 ? null : round((atLoadEnd - last.ingest) / seconds, 0),
+    leftAtTimeout: drained === null ? last.ingest : 0,
+  };
 }
 
-/**
- * Waits until the peers have received `expected` notifications, or until nothing has arrived for
- * `stallMs`: a slow router is measured as slow, only a stuck one as losing notifications.
- */
-async function drained(peers: ChildProcess, expected: number, stallMs: number): Promise<void> {
-  let count = 0;
-  let progressAt = Date.now();
-  while (count < expected && Date.now() - progressAt < stallMs) {
-    await sleep(200);
-    const now = (await ask<{ count: number }>(peers, { type: 'count' })).count;
-    if (now > count) progressAt = Date.now();
-    count = now;
+async function measureRouterIngest(ctx: Context, deployment: Deployment): Promise<RouterIngest> {
+  const phase = `ingest-${deployment}`;
+  progress(`router ingest, ${deployment === 'single' ? 'one process (ROLE=all, as npm start runs it)' : `an api process and ${ctx.options.workers} workers`}: then the backlog drains`);
+  await flushRedis(ctx.redisUrl);
+  const startedLoad = loadAverage();
+  const peers = await startPeers(ctx, phase);
+  const router = await startRouter(ctx, phase, peers.endpoints, deployment);
+  const watch = new QueueWatch(ctx.redisUrl, PREFIX);
+  try {
+    const redisBefore = await redisCounters(ctx.redisUrl);
+    const pids = { ...router.pids, redis: ctx.redis.pid!, peers: peers.child.pid! };
+    const cpu = cpuMeter(pids);
+    const perWebhookCpu = cpuPerUnit(pids);
+    const waited = runnableWaitMeter({ webhook: router.api.pid });
+    const result = await hammer(ctx, phase, `${router.api.url}${WEBHOOK_PATH}`, 'webhook', secrets.webhookToken);
+    const used = cpu();
+    const webhookWaitedForCore = waited().webhook!;
+    const drainCpu = cpuMeter(pids);
+    const backlog = await backlogAfter(watch, result.endedAt, ctx.options.drainTimeoutSeconds * 1000);
+    const drainCpuCores = drainCpu();
+    const cpuUsPerWebhook = perWebhookCpu(result.requests + result.warmupRequests);
+    const peakRss = routerPeakRss(router);
+    const redis = perWebhook(redisBefore, await redisCounters(ctx.redisUrl), result.requests + result.warmupRequests);
+    return { ...figures(result, used, startedLoad), deployment, backlog, drainCpuCores, peakRss, toAlertmanager: null, toCeiling: null, redis, cpuUsPerWebhook, webhookWaitedForCore };
+  } finally {
+    await watch.close();
+    await router.stop();
+    await stop(peers.child);
   }
 }
 
-async function measureEndToEnd(ctx: Context): Promise<BenchReport['e2e']> {
-  const { e2eAlertsPerSecond: rate, e2eSeconds: seconds } = ctx.options;
-  progress(`end to end: ${rate} alerts/s, ${ctx.options.e2eWarmupSeconds} s of warm-up then ${seconds} s measured, to the Slack, email and PagerDuty peers`);
-  const peers = await startPeers(ctx, 'e2e');
-  const router = await startRouter(ctx, 'e2e', peers.endpoints, ctx.options);
-  const load = { url: router.api.url, token: secrets.webhookToken, alertsPerSecond: rate };
-  const stallMs = ctx.options.stallTimeoutSeconds * 1000;
-  const take = async () => (await ask<{ receipts: Receipt[] }>(peers.child, { type: 'take' })).receipts;
+async function incidentsOf(router: Router): Promise<ListedIncident[]> {
+  const response = await fetch(`${router.api.url}/api/v1/incidents?limit=1000`, { headers: { authorization: `Bearer ${secrets.adminToken}` } });
+  if (!response.ok) throw new Error(`GET /api/v1/incidents: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { incidents: ListedIncident[] }).incidents;
+}
 
-  const warmup = await sendSteadily({ ...load, durationSeconds: ctx.options.e2eWarmupSeconds, seedPrefix: 'w' });
-  await drained(peers.child, expectedNotifications(warmup), stallMs);
-  const coldStart = account(warmup, await take());
-
-  const cpu = cpuMeter({ ...router.pids, redis: ctx.redis.pid!, peers: peers.child.pid!, sender: process.pid });
-  const sent = await sendSteadily({ ...load, durationSeconds: seconds, seedPrefix: 'e' });
-  await drained(peers.child, expectedNotifications(sent), stallMs);
-  // A duplicate would come after the original: give it a moment to show up.
-  await sleep(1000);
-  const cpuCores = cpu();
-  const receipts = await take();
-  const peakRss = routerPeakRss(router);
-  await router.stop();
-  await stop(peers.child);
-  const delivery = account(sent, receipts);
-  return {
-    alertsPerSecond: rate,
-    seconds,
-    webhooks: sent.length,
-    non2xx: sent.filter((webhook) => webhook.status < 200 || webhook.status > 299).length,
-    ...delivery,
-    deliveredRatio: delivery.expected === 0 ? 0 : round(delivery.delivered / delivery.expected, 4),
-    coldStart: {
-      seconds: ctx.options.e2eWarmupSeconds,
-      delivered: coldStart.delivered,
-      expected: coldStart.expected,
-      latencyMs: coldStart.latencyMs,
-      latencyMsByChannel: coldStart.latencyMsByChannel,
-    },
-    peakRss,
-    cpuCores,
-  };
+async function measureStorm(ctx: Context): Promise<StormFigures> {
+  const { options } = ctx;
+  const deployment: Deployment = options.singleProcess ? 'single' : 'split';
+  const plan = planStorm(groupsOf(options.groups), options.stormAlerts, options.stormSeconds);
+  progress(`storm: ${plan.webhooks.length * ALERTS_PER_WEBHOOK} alerts in ${options.stormSeconds} s over ${options.groups} incident keys, to the Slack, email and PagerDuty peers`);
+  await flushRedis(ctx.redisUrl);
+  const startedLoad = loadAverage();
+  const peers = await startPeers(ctx, 'storm');
+  const router = await startRouter(ctx, 'storm', peers.endpoints, deployment);
+  const watch = new QueueWatch(ctx.redisUrl, PREFIX);
+  try {
+    const redisBefore = await redisCounters(ctx.redisUrl);
+    const sender = forkModule('./storm-sender.ts', { logFile: join(ctx.workDir, 'storm-sender.log') });
+    const cpu = cpuMeter({ ...router.pids, redis: ctx.redis.pid!, peers: peers.child.pid! });
+    const waited = runnableWaitMeter({ webhook: router.api.pid });
+    const request: StormRequest = { url: router.api.url, token: secrets.webhookToken, plan, seedPrefix: 's' };
+    const sent = await ask<StormSent>(sender, request);
+    const webhookWaitedForCore = waited().webhook!;
+    const settled = await watch.until(sent.endedAt, (sample) => sample.ingest === 0 && sample.syncs === 0, options.drainTimeoutSeconds * 1000);
+    // A duplicate would come after the original: give it a moment to show up.
+    await sleep(1000);
+    const cpuCores = { ...cpu(), sender: sent.cpuCores };
+    const redis = perWebhook(redisBefore, await redisCounters(ctx.redisUrl), plan.webhooks.length);
+    const receipts = (await ask<{ receipts: Receipt[] }>(peers.child, { type: 'take' })).receipts;
+    const account = accountStorm(plan, sent.webhooks, receipts, await incidentsOf(router), EMAIL_RECEIVER);
+    const latencies = sent.webhooks.map((webhook) => webhook.latencyMs);
+    return {
+      deployment,
+      loadAverage: startedLoad,
+      seconds: options.stormSeconds,
+      alerts: plan.webhooks.length * ALERTS_PER_WEBHOOK,
+      webhooks: plan.webhooks.length,
+      non2xx: sent.webhooks.filter((webhook) => webhook.status !== 202).length,
+      webhookLatencyMs: { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), max: round(percentile(latencies, 100)) },
+      account,
+      settledMs: settled === null ? null : Math.max(0, round(settled.at - sent.endedAt, 0)),
+      peakRss: routerPeakRss(router),
+      cpuCores,
+      webhookWaitedForCore,
+      redis,
+    };
+  } finally {
+    await watch.close();
+    await router.stop();
+    await stop(peers.child);
+  }
 }
 
 function commit(): { commit: string; srcDirty: boolean } {
@@ -256,46 +308,55 @@ function commit(): { commit: string; srcDirty: boolean } {
 
 async function main(): Promise<void> {
   const options = benchOptions(process.env, process.argv.slice(2));
-  // Other work on the machine skews every figure but the ratio: say how busy it was.
-  const loadAverage = round(loadavg()[0]!, 2);
+  // Other work on the machine skews every figure but the ratios: say how busy it was.
+  const startedLoad = loadAverage();
   const workDir = mkdtempSync(join(tmpdir(), 'alertcenter-bench-'));
-  progress(`${options.smoke ? 'smoke run' : 'full run'}; logs in ${workDir}`);
+  const runs = (phase: BenchOptions['phases'][number]) => options.phases.includes(phase);
+  progress(`${options.smoke ? 'smoke run' : 'full run'} (${options.phases.join(', ')}); load average ${startedLoad}; logs in ${workDir}`);
   progress('building the router (npm run build)');
   await buildRouter(join(workDir, 'build.log'));
   const redis = await startRedis(workDir);
   const ctx: Context = { options, workDir, redisUrl: redis.url, redis: redis.child };
 
-  const ceiling = await measureCeiling(ctx);
-  const apiAlone = await measureApiAlone(ctx);
-  await flushRedis(redis.url);
-  await flushRedis(redis.url);
-  const ingest = await measureIngest(ctx);
-  await flushRedis(redis.url);
-  const e2e = await measureEndToEnd(ctx);
+  const ceiling = runs('ceiling') ? await measureCeiling(ctx) : null;
+  const alertmanager = runs('alertmanager') ? await measureAlertmanager(ctx) : null;
+  const ingest: BenchReport['ingest'] = {};
+  for (const deployment of ['single', 'split'] as const) {
+    if (!runs(deployment)) continue;
+    const measured = await measureRouterIngest(ctx, deployment);
+    measured.toAlertmanager = alertmanager ? round(measured.requestsPerSecond / alertmanager.requestsPerSecond, 2) : null;
+    measured.toCeiling = ceiling ? round(measured.requestsPerSecond / ceiling.requestsPerSecond, 3) : null;
+    ingest[deployment] = measured;
+  }
+  const storm = runs('storm') ? await measureStorm(ctx) : null;
   await stop(redis.child);
 
+  const peaks = [...Object.values(ingest).map((figures) => figures.peakRss.largestMb), ...(storm ? [storm.peakRss.largestMb] : [])];
   const report: BenchReport = {
     date: new Date().toISOString(),
-    loadAverage,
+    loadAverage: startedLoad,
+    loadAverageEnd: loadAverage(),
     ...commit(),
     smoke: options.smoke,
+    phases: options.phases,
     routerEnv: options.routerEnv,
-    singleProcess: options.singleProcess,
-    workers: options.workers,
-    workerNice: options.workerNice,
     connections: options.connections,
     ingestSeconds: options.ingestSeconds,
+    ingestAmount: options.ingestAmount ?? null,
+    alertsPerRequest: ALERTS_PER_WEBHOOK,
+    groups: options.groups,
+    workers: options.workers,
+    workerNice: options.workerNice,
     ceiling,
-    apiAlone,
+    alertmanager,
     ingest,
-    ingestToCeiling: round(ingest.requestsPerSecond / ceiling.requestsPerSecond, 3),
-    e2e,
-    peakRssMb: Math.max(ingest.peakRss.largestMb, e2e.peakRss.largestMb),
-    targets: { ingestToCeiling: false, ingestLatency: false, e2e: false, memory: false },
+    storm,
+    peakRssMb: peaks.length === 0 ? null : Math.max(...peaks),
+    targets: {},
   };
   report.targets = targetsOf(report);
-  printTable(report);
-  if (options.profile) progress(`CPU profiles (*.cpuprofile) of the router processes kept in ${workDir}`);
+  printTable(report, options.drainTimeoutSeconds);
+  if (options.profile) progress(`CPU profiles (*.cpuprofile) of the router processes kept in ${workDir}/profiles-*`);
   else rmSync(workDir, { recursive: true, force: true });
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
@@ -309,7 +370,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 main().catch(async (error: unknown) => {
-  progress(`failed: ${error instanceof Error ? error.message : String(error)}`);
+  progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   await stopAll();
   process.exit(1);
 });

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ChannelKind } from '../../src/notifiers/types.js';
 import { openIngestQueue } from '../../src/queue/ingest.js';
