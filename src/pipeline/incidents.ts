@@ -41,26 +41,62 @@ export interface UpdatedIncident {
   changed: boolean;
 }
 
-/**
- * Runs the updates of one incident key one after the other within this process. In a storm every
- * webhook of an SLO updates the same incident: concurrent compare-and-set writes would mostly
- * conflict and start over, so only other processes' writes are left to conflict with.
- */
-const updatesInFlight = new Map<string, Promise<unknown>>();
-function oneAtATime<T>(key: string, update: () => Promise<T>): Promise<T> {
-  const previous = updatesInFlight.get(key) ?? Promise.resolve();
-  const next = previous.then(update, update);
-  const settled = next.catch(() => {});
-  updatesInFlight.set(key, settled);
-  void settled.then(() => {
-    if (updatesInFlight.get(key) === settled) updatesInFlight.delete(key);
-  });
-  return next;
+/** Batches of one incident key waiting for the update of that key in flight, with who waits for them. */
+interface Waiting {
+  batches: IncidentBatch[];
+  config: RoutingConfig;
+  now: number;
+  settle: Array<{ resolve: (result: UpdatedIncident) => void; reject: (error: unknown) => void }>;
 }
 
-/** Applies one batch to its incident in Redis, atomically (see IncidentStore.updateByKey). */
+/** By store (each router of a process has its own), by incident key. */
+const waitingByStore = new WeakMap<IncidentStore, Map<string, Waiting>>();
+const updatingByStore = new WeakMap<IncidentStore, Set<string>>();
+
+/**
+ * Applies one batch to its incident in Redis, atomically (see IncidentStore.updateByKey). In a storm
+ * every webhook of an SLO updates the same incident: within this process the updates of one key run
+ * one at a time, and the batches that arrive meanwhile are applied together in the next update, one
+ * read and one write for all of them, instead of compare-and-set writes that mostly conflict.
+ */
 export function updateIncident(batch: IncidentBatch, store: IncidentStore, config: RoutingConfig, now: number): Promise<UpdatedIncident> {
-  return oneAtATime(batch.key.key, () => applyBatch(batch, store, config, now));
+  const waiting = waitingByStore.get(store) ?? new Map<string, Waiting>();
+  waitingByStore.set(store, waiting);
+  const key = batch.key.key;
+  return new Promise((resolve, reject) => {
+    const entry = waiting.get(key);
+    if (entry) {
+      entry.batches.push(batch);
+      entry.config = config;
+      entry.now = Math.max(entry.now, now);
+      entry.settle.push({ resolve, reject });
+      return;
+    }
+    waiting.set(key, { batches: [batch], config, now, settle: [{ resolve, reject }] });
+    void updateWhileWaiting(store, waiting, key);
+  });
+}
+
+/** Takes the waiting batches of `key` until none is left; a second call while one runs leaves it to that one. */
+async function updateWhileWaiting(store: IncidentStore, waiting: Map<string, Waiting>, key: string): Promise<void> {
+  const updating = updatingByStore.get(store) ?? new Set<string>();
+  updatingByStore.set(store, updating);
+  if (updating.has(key)) return;
+  updating.add(key);
+  try {
+    for (let entry = waiting.get(key); entry !== undefined; entry = waiting.get(key)) {
+      waiting.delete(key);
+      const merged: IncidentBatch = { key: entry.batches[0]!.key, policy: entry.batches.at(-1)!.policy, copies: entry.batches.flatMap((batch) => batch.copies) };
+      try {
+        const result = await applyBatch(merged, store, entry.config, entry.now);
+        for (const { resolve } of entry.settle) resolve(result);
+      } catch (error) {
+        for (const { reject } of entry.settle) reject(error);
+      }
+    }
+  } finally {
+    updating.delete(key);
+  }
 }
 
 async function applyBatch(batch: IncidentBatch, store: IncidentStore, config: RoutingConfig, now: number): Promise<UpdatedIncident> {

@@ -117,6 +117,23 @@ describe('IncidentStore (real Redis)', () => {
     expect(await store.due(63_001 + 30_000, 10)).toContain(id);
   });
 
+  it('applies the webhooks of one incident that arrive while its update runs in one more update, and tells each its incident', async () => {
+    class CountingStore extends IncidentStore {
+      updates = 0;
+      override updateByKey(...args: Parameters<IncidentStore['updateByKey']>) {
+        this.updates += 1;
+        return super.updateByKey(...args);
+      }
+    }
+    const counting = new CountingStore(redis, prefix);
+    const batches = Array.from({ length: 20 }, (_, i) => batchOf([{ ...instance(300 + i), slo: 'database-availability', labels: { alertname: 'SLOBurnRate', slo: 'database-availability', service: 'maestro-api', instance: `i-${300 + i}` } }]));
+    const results = await Promise.all(batches.map((batch) => updateIncident(batch, counting, config, Date.now())));
+    expect(counting.updates).toBe(2);
+    expect(new Set(results.map((result) => result.incident!.id)).size).toBe(1);
+    const incident = results[0]!.incident!;
+    expect(Object.values((await store.get(incident.id))!.tiers).reduce((sum, tier) => sum + tier.firingAlerts, 0)).toBe(20);
+  });
+
   it('schedules when time next changes an open incident', async () => {
     const { incident } = await updateIncident(batchOf([instance(100)], 1_000), store, config, 1_000);
     expect(nextTickAt(incident!)).toBe(1_000 + policy.staleAfterMs + 1);
