@@ -1,7 +1,8 @@
+import { CHANNEL_KINDS } from '../src/domain/channels.js';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CHANNEL_KINDS, INGEST_QUEUE, syncQueueName } from '../src/queue/names.js';
+import { INGEST_QUEUE, syncQueueName } from '../src/queue/names.js';
 
 /** Job states that mean work is left: a queue is idle when all are 0. */
 const PENDING = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;

@@ -1,3 +1,4 @@
+import { CHANNEL_KINDS } from './domain/channels.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RequestHandler } from 'express';
@@ -30,7 +31,7 @@ import { AlertState } from './queue/alert-state.js';
 import { DeadLetters } from './queue/dead-letters.js';
 import { ingestDeadLetterSource, IngestProducer, openIngestQueue } from './queue/ingest.js';
 import { startIngestWorker } from './queue/ingest-worker.js';
-import { CHANNEL_KINDS, INGEST_QUEUE, QUEUE_STATES, syncQueueName } from './queue/names.js';
+import { INGEST_QUEUE, QUEUE_STATES, syncQueueName } from './queue/names.js';
 import { startSyncWorker } from './queue/sync-worker.js';
 import { SyncQueues } from './queue/syncs.js';
 import { incidentsRouter } from './api/routes/incidents.js';

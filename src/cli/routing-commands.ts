@@ -1,3 +1,4 @@
+import type { ReceiverConfig } from '../domain/channels.js';
 import { loadSloCatalog, type SloCatalog } from '../alerts/slo-catalog.js';
 import type { Severity } from '../alerts/types.js';
 import { formatDuration } from '../config/duration.js';
@@ -7,7 +8,7 @@ import { explainRoute } from '../routing/route.js';
 import { maskSecret, sha256 } from '../routing/store.js';
 import { routingLabelsOfTestAlert } from '../routing/test-alert.js';
 import type { Env } from '../routing/interpolate.js';
-import type { MuteReason, ReceiverConfig, RouteConfig, RouteVerdict, RoutingConfig, RoutingDecision } from '../routing/types.js';
+import type { MuteReason, RouteConfig, RouteVerdict, RoutingConfig, RoutingDecision } from '../routing/types.js';
 
 export interface CliResult {
   exitCode: number;

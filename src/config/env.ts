@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseAlertmanagerTarget, type AlertmanagerTarget } from '../alertmanager/client.js';
-import { mailbox } from '../notifiers/email/address.js';
+import { mailbox } from '../domain/email-address.js';
 import { parseDuration } from './duration.js';
 
 /** One line naming the setting, so a bad deployment says exactly what to fix. */

@@ -1,5 +1,5 @@
+import type { ReceiverConfig } from '../domain/channels.js';
 import type { Logger } from '../observability/logger.js';
-import type { ReceiverConfig } from '../routing/types.js';
 import { EMAIL_INTERESTS, EmailNotifier } from './email/email.js';
 import { composeIncidentMail } from './email/message.js';
 import { LogNotifier } from './log/log.js';

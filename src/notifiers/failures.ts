@@ -1,5 +1,6 @@
+import type { ChannelKind } from '../domain/channels.js';
 import { singleLine, truncate } from './render/text.js';
-import { DeliveryError, type ChannelKind, type FailureReason } from './types.js';
+import { DeliveryError, type FailureReason } from './types.js';
 
 /** The pause after a 429 that names no Retry-After (PagerDuty documents none). */
 export const DEFAULT_RETRY_AFTER_MS = 30_000;

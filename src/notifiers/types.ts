@@ -1,6 +1,5 @@
+import type { ChannelKind } from '../domain/channels.js';
 import type { ChannelReceipt, Incident, SyncDecision, Told } from '../incidents/types.js';
-
-export type ChannelKind = 'slack' | 'email' | 'pagerduty';
 
 /**
  * Why a delivery failed; becomes a metric label and a log field.

@@ -1,9 +1,9 @@
+import { CHANNEL_KINDS, type ChannelKind } from '../domain/channels.js';
 import { Queue, type Job } from 'bullmq';
-import type { ChannelKind } from '../notifiers/types.js';
 import type { DeadLetterSource } from './dead-letters.js';
 import { queuePrefix } from './keys.js';
 import type { RedisClient } from './redis.js';
-import { CHANNEL_KINDS, QUEUE_STATES, syncQueueName } from './names.js';
+import { QUEUE_STATES, syncQueueName } from './names.js';
 
 /** What one sync job carries: which receiver should converge on which incident. Nothing else: the sync reads the rest when it runs. */
 export interface SyncJobData {

@@ -1,6 +1,7 @@
+import type { ChannelKind, ReceiverConfig } from '../domain/channels.js';
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.js';
-import { emailAddress, mailbox } from '../notifiers/email/address.js';
+import { emailAddress, mailbox } from '../domain/email-address.js';
 import { RoutingSyntaxError } from './errors.js';
 import type { PathIssue } from './interpolate.js';
 import { parseMatcher } from './matchers.js';
@@ -12,7 +13,7 @@ import {
   parseWeekdayRange,
   parseYearRange,
 } from './time-interval-syntax.js';
-import type { ChannelKind, IncidentSettings, ReceiverConfig, RouteConfig, RoutingConfig, TimeIntervalConfig, TimeRange } from './types.js';
+import type { IncidentSettings, RouteConfig, RoutingConfig, TimeIntervalConfig, TimeRange } from './types.js';
 
 export const DEFAULT_REPEAT_INTERVAL_MS = 24 * 3_600_000;
 /** Twice the repeat_interval of deploy/alertmanager/alertmanager.yml (4h): a firing alert is re-sent at least that often. */

@@ -1,3 +1,4 @@
+import type { ReceiverConfig } from '../domain/channels.js';
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
@@ -5,7 +6,7 @@ import { parseRoutingConfig, readRoutingFile } from './config.js';
 import { RoutingConfigError } from './errors.js';
 import type { Env } from './interpolate.js';
 import { formatMatcher } from './matchers.js';
-import type { ReceiverConfig, RouteConfig, RoutingConfig, TimeIntervalConfig } from './types.js';
+import type { RouteConfig, RoutingConfig, TimeIntervalConfig } from './types.js';
 
 export type ReloadResult =
   | { ok: true; config: RoutingConfig; hash: string; loadedAt: Date }

@@ -1,4 +1,4 @@
-import type { ChannelKind } from '../notifiers/types.js';
+import type { ReceiverConfig } from '../domain/channels.js';
 
 /** A validated routing file (routing/routes.yaml), after ${VAR} interpolation. */
 export interface RoutingConfig {
@@ -7,13 +7,6 @@ export interface RoutingConfig {
   defaultReceivers: string[];
   timeIntervals: TimeIntervalConfig[];
 }
-
-export type ReceiverConfig =
-  | { name: string; kind: 'slack'; slack: { channel: string } }
-  | { name: string; kind: 'email'; email: { to: string[]; from?: string } }
-  | { name: string; kind: 'pagerduty'; pagerduty: { routingKey?: string } };
-
-export type { ChannelKind };
 
 export interface RouteConfig {
   name: string;

@@ -1,7 +1,7 @@
+import type { ChannelKind } from '../../src/domain/channels.js';
 import type { ChildProcess } from 'node:child_process';
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { ChannelKind } from '../../src/notifiers/types.js';
 import { openIngestQueue } from '../../src/queue/ingest.js';
 import { INGEST_QUEUE } from '../../src/queue/names.js';
 import { SyncQueues } from '../../src/queue/syncs.js';

@@ -1,7 +1,8 @@
+import { CHANNEL_KINDS } from '../../src/domain/channels.js';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertsTag, incidentsTag, queuePrefix } from '../../src/queue/keys.js';
-import { CHANNEL_KINDS, INGEST_QUEUE, syncQueueName } from '../../src/queue/names.js';
+import { INGEST_QUEUE, syncQueueName } from '../../src/queue/names.js';
 import { createConnection } from '../../src/queue/redis.js';
 import { keySlot } from '../../src/queue/replica-ack.js';
 import { incidentPayload, serviceName, socketWrites, startCluster, tallyIncidents, type ClusterSetup } from '../support/redis-ha.js';

@@ -1,3 +1,4 @@
+import { CHANNEL_KINDS } from '../../src/domain/channels.js';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -5,7 +6,7 @@ import { createConnection } from '../../src/queue/redis.js';
 import { incidentPayload, serviceName, socketWrites, startSentinelSetup, tallyIncidents, type SentinelSetup } from '../support/redis-ha.js';
 import { eventually, startTestRouter, testPrefix, type TestRouter } from '../support/router.js';
 import { openIngestQueue } from '../../src/queue/ingest.js';
-import { CHANNEL_KINDS, syncQueueName } from '../../src/queue/names.js';
+import { syncQueueName } from '../../src/queue/names.js';
 import { queuePrefix } from '../../src/queue/keys.js';
 import { outcomesOf, reportFigures, startFaultPeers, startWebhookStream, WEBHOOK_TOKEN, type FaultPeers, type WebhookStream } from './harness.js';
 

@@ -1,8 +1,8 @@
+import { CHANNEL_KINDS, type ChannelKind } from '../../src/domain/channels.js';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IncidentStore } from '../../src/incidents/store.js';
-import type { ChannelKind } from '../../src/notifiers/types.js';
-import { CHANNEL_KINDS, syncQueueName } from '../../src/queue/names.js';
+import { syncQueueName } from '../../src/queue/names.js';
 import type { SyncJobData } from '../../src/queue/syncs.js';
 import { burnRatePayload } from '../support/payloads.js';
 import { exited, OwnRedis, type RouterProcess } from '../support/processes.js';

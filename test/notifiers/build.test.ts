@@ -4,7 +4,7 @@ import { composeIncidentMail } from '../../src/notifiers/email/message.js';
 import { composePagerDutyEvent } from '../../src/notifiers/pagerduty/event.js';
 import { renderIncident } from '../../src/notifiers/render/incident-view.js';
 import { composeSlackMessage } from '../../src/notifiers/slack/message.js';
-import type { ReceiverConfig } from '../../src/routing/types.js';
+import type { ReceiverConfig } from '../../src/domain/channels.js';
 import { startSlackPeer } from '../peers/slack-peer.js';
 import { startSmtpPeer } from '../peers/smtp-peer.js';
 import { capturedLogger, NEVER_ABORTED } from './helpers.js';

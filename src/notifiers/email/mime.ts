@@ -1,6 +1,6 @@
 import { encodeWord, encodeWords, foldLines } from 'nodemailer/lib/mime-funcs';
 import { encode as quotedPrintable, wrap as wrapQuotedPrintable } from 'nodemailer/lib/qp';
-import { parseMailbox } from './address.js';
+import { parseMailbox } from '../../domain/email-address.js';
 import type { ComposedMail } from './message.js';
 
 /** Who the SMTP session names (MAIL FROM, RCPT TO): the raw message below carries no envelope. */

@@ -1,6 +1,7 @@
+import type { ChannelKind } from '../../domain/channels.js';
 import type { SyncDecision } from '../../incidents/types.js';
 import type { Logger } from '../../observability/logger.js';
-import type { ChannelKind, IncidentNotifier, SyncContext, SyncResult } from '../types.js';
+import type { IncidentNotifier, SyncContext, SyncResult } from '../types.js';
 
 export interface LogNotifierOptions {
   kind: ChannelKind;
