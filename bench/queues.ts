@@ -1,8 +1,8 @@
-import { CHANNEL_KINDS } from '../src/domain/channels.js';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { INGEST_QUEUE, syncQueueName } from '../src/queue/names.js';
+import type { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { openIngestQueue } from '../src/queue/ingest.js';
+import { SyncQueues } from '../src/queue/syncs.js';
 
 /** Job states that mean work is left: a queue is idle when all are 0. */
 const PENDING = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
@@ -30,9 +30,9 @@ export class QueueWatch {
 
   constructor(redisUrl: string, prefix: string, private readonly intervalMs = 100) {
     this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-    const open = (name: string) => new Queue(name, { connection: this.redis, prefix, skipVersionCheck: true });
-    this.ingest = open(INGEST_QUEUE);
-    this.syncs = CHANNEL_KINDS.map((kind) => open(syncQueueName(kind)));
+    // The router's own queue classes, so the keys are named as the router names them (hash tags included).
+    this.ingest = openIngestQueue(this.redis, prefix);
+    this.syncs = new SyncQueues(this.redis, prefix, { attempts: 1, backoffMs: 1 }).all();
     this.loop = this.run();
   }
 

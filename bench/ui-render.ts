@@ -135,7 +135,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await router.stop();
-    const keys = await redis.keys(`${prefix}:*`);
+    const keys = [...(await redis.keys(`${prefix}:*`)), ...(await redis.keys(`{${prefix}:*`))];
     for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
   }
   console.log(`server time (Server-Timing, ms) over ${rounds} requests with ${count} incidents in Redis; target: under 300 ms`);

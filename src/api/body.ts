@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Metrics } from '../observability/metrics.js';
 import { ApiError } from './errors.js';
 
 /**
@@ -93,4 +94,24 @@ function hasMoreOpeningBrackets(text: string, limit: number): boolean {
 
 function tooLarge(limit: number): ApiError {
   return new ApiError(413, 'payload_too_large', `body exceeds the limit of ${limit} bytes (MAX_BODY_BYTES)`);
+}
+
+/** Refusals of a signed request (Slack's, PagerDuty's): each counted in alertcenter_webhook_rejections_total{reason}. */
+export class SignedRequestRefusals {
+  constructor(private readonly metrics: Metrics) {}
+
+  refuse(status: number, code: string, message: string): ApiError {
+    this.metrics.webhookRejections.inc({ reason: code });
+    return new ApiError(status, code, message);
+  }
+
+  /** The raw body (a signature covers the bytes as sent); one too large or broken is refused, and counted. */
+  async readBody(req: IncomingMessage, maxBytes: number, res: ServerResponse): Promise<Buffer> {
+    try {
+      return await readRawBody(req, maxBytes, res);
+    } catch (error) {
+      if (error instanceof ApiError) this.metrics.webhookRejections.inc({ reason: error.code });
+      throw error;
+    }
+  }
 }

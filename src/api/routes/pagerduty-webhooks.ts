@@ -6,7 +6,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { ActionError, applyPagerDutyChange, type ActionDeps, type PagerDutyChange } from '../../pipeline/actions.js';
 import type { DirectRoute } from '../app.js';
-import { readRawBody } from '../body.js';
+import { SignedRequestRefusals } from '../body.js';
 import { ApiError, replyJson } from '../errors.js';
 import { verifyPagerDutySignature } from '../signatures.js';
 
@@ -61,18 +61,10 @@ interface PagerDutyWebhookDeps {
  */
 export function pagerDutyWebhooksRoute(deps: PagerDutyWebhookDeps): DirectRoute {
   const { metrics, logger } = deps;
-  const refuse = (status: number, code: string, message: string) => {
-    metrics.webhookRejections.inc({ reason: code });
-    return new ApiError(status, code, message);
-  };
+  const refusals = new SignedRequestRefusals(metrics);
+  const refuse = (status: number, code: string, message: string) => refusals.refuse(status, code, message);
   const handle: DirectRoute['handle'] = async (req, res) => {
-    let body: Buffer;
-    try {
-      body = await readRawBody(req, deps.maxBodyBytes, res);
-    } catch (error) {
-      if (error instanceof ApiError) metrics.webhookRejections.inc({ reason: error.code });
-      throw error;
-    }
+    const body = await refusals.readBody(req, deps.maxBodyBytes, res);
     const signature = req.headers['x-pagerduty-signature'];
     const check = verifyPagerDutySignature(deps.secrets, Array.isArray(signature) ? signature.join(',') : signature, body);
     if (!check.ok) throw refuse(401, check.reason, check.message);

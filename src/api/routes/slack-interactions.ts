@@ -7,7 +7,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { ActionQueue } from '../../queue/actions.js';
 import type { DirectRoute } from '../app.js';
-import { readRawBody } from '../body.js';
+import { SignedRequestRefusals } from '../body.js';
 import { ApiError } from '../errors.js';
 import { SLACK_TIMESTAMP_TOLERANCE_S, verifySlackSignature } from '../signatures.js';
 
@@ -46,18 +46,10 @@ interface SlackInteractionDeps {
  */
 export function slackInteractionsRoute(deps: SlackInteractionDeps): DirectRoute {
   const { metrics, logger } = deps;
-  const refuse = (status: number, code: string, message: string) => {
-    metrics.webhookRejections.inc({ reason: code });
-    return new ApiError(status, code, message);
-  };
+  const refusals = new SignedRequestRefusals(metrics);
+  const refuse = (status: number, code: string, message: string) => refusals.refuse(status, code, message);
   const handle: DirectRoute['handle'] = async (req, res) => {
-    let body: Buffer;
-    try {
-      body = await readRawBody(req, deps.maxBodyBytes, res);
-    } catch (error) {
-      if (error instanceof ApiError) metrics.webhookRejections.inc({ reason: error.code });
-      throw error;
-    }
+    const body = await refusals.readBody(req, deps.maxBodyBytes, res);
     const header = (name: string) => {
       const value = req.headers[name];
       return Array.isArray(value) ? value[0] : value;
