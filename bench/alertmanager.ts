@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -26,13 +26,26 @@ export async function startAlertmanager(dir: string): Promise<{ url: string; chi
   const child = track(
     spawn(
       ALERTMANAGER_BINARY,
-      [`--config.file=${configFile}`, `--storage.path=${join(dir, 'alertmanager-data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=', '--log.level=warn'],
+      [
+        `--config.file=${configFile}`,
+        `--storage.path=${join(dir, 'alertmanager-data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--cluster.listen-address=',
+        '--log.level=warn',
+      ],
       { stdio: 'ignore' },
     ),
   );
-  await eventually(async () => {
-    if (child.exitCode !== null) throw new Error(`Alertmanager exited with ${child.exitCode}`);
-    return fetch(`${url}/-/ready`).then((res) => res.ok, () => false);
-  }, 10_000, `Alertmanager on port ${port} to be ready`);
+  await eventually(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`Alertmanager exited with ${child.exitCode}`);
+      return fetch(`${url}/-/ready`).then(
+        (res) => res.ok,
+        () => false,
+      );
+    },
+    10_000,
+    `Alertmanager on port ${port} to be ready`,
+  );
   return { url, child };
 }

@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { ingestBodies, type BodyKind } from './payloads.js';
+import { type BodyKind, ingestBodies } from './payloads.js';
 
 /**
  * The load generator, in a process of its own so that it never shares an event loop with what it

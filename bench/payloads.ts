@@ -120,7 +120,9 @@ const PLACEHOLDER = 'zzseedzz';
 /** Pre-serialized halves around the seed, so a unique body costs a string join, not a JSON.stringify. */
 function templates(build: (group: AlertGroup, severity: BenchSeverity, seed: string) => unknown, groups: readonly AlertGroup[]) {
   return groups.map((group) =>
-    Object.fromEntries((['warning', 'critical'] as const).map((severity) => [severity, JSON.stringify(build(group, severity, PLACEHOLDER)).split(PLACEHOLDER)])),
+    Object.fromEntries(
+      (['warning', 'critical'] as const).map((severity) => [severity, JSON.stringify(build(group, severity, PLACEHOLDER)).split(PLACEHOLDER)]),
+    ),
   ) as Array<Record<BenchSeverity, string[]>>;
 }
 

@@ -73,7 +73,11 @@ async function startRelay(): Promise<string> {
 const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
 
 async function start(slackToken: string, routingKey: string): Promise<PeerEndpoints> {
-  const [slack, pagerduty, smtpUrl] = await Promise.all([startSlackPeer({ token: slackToken }), startPagerDutyPeer({ routingKeys: [routingKey] }), startRelay()]);
+  const [slack, pagerduty, smtpUrl] = await Promise.all([
+    startSlackPeer({ token: slackToken }),
+    startPagerDutyPeer({ routingKeys: [routingKey] }),
+    startRelay(),
+  ]);
   stampArrivals(slack.received, (call, at) => {
     const metadata = call.args.metadata as { event_payload?: { incident_id?: unknown } } | undefined;
     return { channel: 'slack', at, method: call.method, threadTs: text(call.args.thread_ts), incidentId: text(metadata?.event_payload?.incident_id) };

@@ -1,5 +1,5 @@
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -130,7 +130,10 @@ function startArguments(): string[] {
 }
 
 /** The router as `npm start` runs it, on a free port; resolves once /readyz says Redis and routing are up. */
-export async function startRouterProcess(env: Record<string, string>, { logFile, profileDir }: { logFile: string; profileDir?: string }): Promise<RouterProcess> {
+export async function startRouterProcess(
+  env: Record<string, string>,
+  { logFile, profileDir }: { logFile: string; profileDir?: string },
+): Promise<RouterProcess> {
   const port = await freePort();
   const log = openSync(logFile, 'w');
   const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
@@ -141,10 +144,17 @@ export async function startRouterProcess(env: Record<string, string>, { logFile,
     }),
   );
   const url = `http://127.0.0.1:${port}`;
-  await eventually(async () => {
-    if (child.exitCode !== null) throw new Error(`router exited with ${child.exitCode}; see ${logFile}`);
-    return fetch(`${url}/readyz`).then((res) => res.ok, () => false);
-  }, 20_000, 'router process to be ready');
+  await eventually(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`router exited with ${child.exitCode}; see ${logFile}`);
+      return fetch(`${url}/readyz`).then(
+        (res) => res.ok,
+        () => false,
+      );
+    },
+    20_000,
+    'router process to be ready',
+  );
   return { child, url, pid: child.pid! };
 }
 
@@ -172,7 +182,9 @@ const CLOCK_TICKS_PER_SECOND = 100;
  * (/proc/<pid>/schedstat: time on the CPU, time waiting on a run queue, timeslices; in ns).
  */
 export function runnableWaitSeconds(pid: number): number {
-  const [, waitingNs] = readFileSync(join('/proc', String(pid), 'schedstat'), 'utf8').trim().split(' ');
+  const [, waitingNs] = readFileSync(join('/proc', String(pid), 'schedstat'), 'utf8')
+    .trim()
+    .split(' ');
   return Number(waitingNs) / 1e9;
 }
 
@@ -182,9 +194,7 @@ function secondsPerSecond(read: (pid: number) => number, pids: Record<string, nu
   const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, read(pid)]));
   return () => {
     const seconds = (performance.now() - started) / 1000;
-    return Object.fromEntries(
-      Object.entries(pids).map(([name, pid]) => [name, Math.round(((read(pid) - before[name]!) / seconds) * 100) / 100]),
-    );
+    return Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, Math.round(((read(pid) - before[name]!) / seconds) * 100) / 100]));
   };
 }
 

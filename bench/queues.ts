@@ -28,7 +28,11 @@ export class QueueWatch {
   private running = true;
   private readonly loop: Promise<void>;
 
-  constructor(redisUrl: string, prefix: string, private readonly intervalMs = 100) {
+  constructor(
+    redisUrl: string,
+    prefix: string,
+    private readonly intervalMs = 100,
+  ) {
     this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
     // The router's own queue classes, so the keys are named as the router names them (hash tags included).
     this.ingest = openIngestQueue(this.redis, prefix);

@@ -1,5 +1,5 @@
-import { ALERTS_PER_WEBHOOK } from './payloads.js';
 import type { LoadResult } from './load.js';
+import { ALERTS_PER_WEBHOOK } from './payloads.js';
 import type { RedisPerWebhook } from './redis-stats.js';
 import type { StormAccount } from './storm.js';
 
@@ -145,8 +145,14 @@ export function targetsOf(report: BenchReport): BenchReport['targets'] {
 }
 
 const verdict = (met: boolean | undefined) => (met === undefined ? 'not run' : met ? 'met' : 'MISSED');
-const megabytes = (byProcess: Record<string, number>) => Object.entries(byProcess).map(([name, mb]) => `${name} ${mb}`).join(', ');
-const cores = (cpu: Record<string, number>) => Object.entries(cpu).map(([name, used]) => `${name} ${used}`).join(', ');
+const megabytes = (byProcess: Record<string, number>) =>
+  Object.entries(byProcess)
+    .map(([name, mb]) => `${name} ${mb}`)
+    .join(', ');
+const cores = (cpu: Record<string, number>) =>
+  Object.entries(cpu)
+    .map(([name, used]) => `${name} ${used}`)
+    .join(', ');
 const redisLine = (redis: RedisPerWebhook) =>
   `${redis.bytesIn} bytes in, ${redis.bytesOut} out; most time in ${redis.top.map((top) => `${top.command} ${top.calls}x ${top.usec} us`).join(', ')}`;
 const ms = (value: number | null, timeoutNote: string) => (value === null ? `not within ${timeoutNote}` : `${(value / 1000).toFixed(1)} s`);
@@ -155,7 +161,15 @@ export function printTable(report: BenchReport, drainTimeoutSeconds: number): vo
   const { ceiling, alertmanager, ingest, storm, targets } = report;
   const load = (name: string, f: LoadFigures | null | undefined) =>
     f
-      ? [name, String(f.requestsPerSecond), String(f.alertsPerSecond), `${f.latencyMs.p50} / ${f.latencyMs.p99} / ${f.latencyMs.p99_9}`, String(f.non2xx + f.errors), String(f.loadAverage), cores(f.cpuCores)]
+      ? [
+          name,
+          String(f.requestsPerSecond),
+          String(f.alertsPerSecond),
+          `${f.latencyMs.p50} / ${f.latencyMs.p99} / ${f.latencyMs.p99_9}`,
+          String(f.non2xx + f.errors),
+          String(f.loadAverage),
+          cores(f.cpuCores),
+        ]
       : [name, 'not run', '', '', '', '', ''];
   const rows = [
     ['', 'requests/s', 'alerts/s', 'p50 / p99 / p99.9 ms', 'non-2xx+err', 'load avg', 'CPU cores used'],
@@ -172,7 +186,7 @@ export function printTable(report: BenchReport, drainTimeoutSeconds: number): vo
     if (!figures) return [];
     const { backlog } = figures;
     const name = deployment === 'single' ? 'one process' : 'api + workers';
-    const target = deployment === 'single' ? ['ingestSingle', 'drainSingle'] as const : ['ingestSplit', 'drainSplit'] as const;
+    const target = deployment === 'single' ? (['ingestSingle', 'drainSingle'] as const) : (['ingestSplit', 'drainSplit'] as const);
     return [
       `${name}: ${figures.toAlertmanager ?? '?'}x Alertmanager${figures.toCeiling === null ? '' : `, ${figures.toCeiling} of the ceiling`}  (target >= ${TARGETS.ingestToAlertmanager}x: ${verdict(targets[target[0]])})`,
       `  backlog at the load's end ${backlog.atLoadEnd} webhooks; ingest queue empty after ${ms(backlog.ingestDrainedMs, timeout)}${backlog.leftAtTimeout > 0 ? ` (${backlog.leftAtTimeout} left)` : ''}, sync queues idle after ${ms(backlog.syncsIdleMs, timeout)}; processed ${backlog.processedPerSecond ?? '-'} webhooks/s while draining  (target <= ${TARGETS.drainMs / 1000} s: ${verdict(targets[target[1]])})`,
@@ -185,7 +199,8 @@ export function printTable(report: BenchReport, drainTimeoutSeconds: number): vo
   const stormLines = storm
     ? (() => {
         const a = storm.account;
-        const each = (name: string, s: { min: number; max: number; total: number }) => `${name} ${s.min === s.max ? s.min : `${s.min}-${s.max}`} (${s.total} in all)`;
+        const each = (name: string, s: { min: number; max: number; total: number }) =>
+          `${name} ${s.min === s.max ? s.min : `${s.min}-${s.max}`} (${s.total} in all)`;
         return [
           `Storm: ${storm.alerts} alerts in ${storm.seconds} s (${storm.webhooks} webhooks of ${ALERTS_PER_WEBHOOK}, distinct instances) over ${a.groups} incident keys (3 SLOs x ${a.groups / 3} services), each warning first then escalating to critical; router ${storm.deployment === 'single' ? 'one process (ROLE=all)' : `api + ${report.workers} workers`}; load average ${storm.loadAverage}`,
           `per incident key: ${each('incidents', a.incidents)}, ${each('pages', a.pages)}, ${each('Slack messages', a.slackPosts)}, ${each('mail threads', a.mailThreads)}; ${a.exactGroups}/${a.groups} exactly one of each, ${a.unmatched} unmatched  (target exactly 1 each: ${verdict(targets.stormOnePerIncident)})`,
@@ -201,7 +216,7 @@ export function printTable(report: BenchReport, drainTimeoutSeconds: number): vo
   const out = [
     '',
     `Maestro AlertCenter router bench, ${report.date}, commit ${report.commit}${report.srcDirty ? ' (src has uncommitted changes)' : ''}, load average ${report.loadAverage} at start, ${report.loadAverageEnd} at end${report.smoke ? ', SMOKE run (not for judging speed)' : ''}`,
-    ...(report.loadAverage >= 1 ? ['  the machine was busy with other work: absolute figures are not the machine\'s; compare ratios'] : []),
+    ...(report.loadAverage >= 1 ? ["  the machine was busy with other work: absolute figures are not the machine's; compare ratios"] : []),
     ...(Object.keys(report.routerEnv).length > 0 ? [`EXPERIMENT, router settings changed: ${JSON.stringify(report.routerEnv)}`] : []),
     `Ingest: ${report.connections} connections, ${report.ingestAmount === null ? `${report.ingestSeconds} s` : `${report.ingestAmount} requests`} after a warm-up, ${ALERTS_PER_WEBHOOK} alerts a request going round ${report.groups} incident keys; the router's workers process the backlog meanwhile`,
     ...rows.map((row) => row.map(align).join('  ').trimEnd()),

@@ -1,49 +1,49 @@
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { WEBHOOK_PATH } from '../src/api/routes/webhook.js';
 import { startAlertmanager } from './alertmanager.js';
 import type { LoadRequest, LoadResult } from './load.js';
-import { benchOptions, type BenchOptions } from './options.js';
-import { ALERTS_PER_WEBHOOK, groupsOf, type BodyKind } from './payloads.js';
+import { type BenchOptions, benchOptions } from './options.js';
+import { ALERTS_PER_WEBHOOK, type BodyKind, groupsOf } from './payloads.js';
 import type { PeerEndpoints, Receipt } from './peers.js';
 import {
   ask,
   buildRouter,
   cpuMeter,
   cpuPerUnit,
-  runnableWaitMeter,
   flushRedis,
   forkModule,
   killAllNow,
   nextMessage,
   peakRssMb,
+  type RouterProcess,
+  runnableWaitMeter,
   startRedis,
   startRouterProcess,
   stop,
   stopAll,
-  type RouterProcess,
 } from './processes.js';
 import { QueueWatch } from './queues.js';
 import { perWebhook, redisCounters } from './redis-stats.js';
 import {
-  printTable,
-  targetsOf,
   type Backlog,
   type BenchReport,
   type Deployment,
   type LoadFigures,
   type PeakRss,
+  printTable,
   type RouterIngest,
   type StormFigures,
+  targetsOf,
 } from './report.js';
-import type { StormRequest, StormSent } from './storm-sender.js';
-import { accountStorm, planStorm, type ListedIncident } from './storm.js';
 import { percentile, round } from './stats.js';
+import { accountStorm, type ListedIncident, planStorm } from './storm.js';
+import type { StormRequest, StormSent } from './storm-sender.js';
 
 /**
  * `npm run bench`: the router's ingest against Alertmanager's own (`POST /api/v2/alerts`, the same
@@ -204,7 +204,8 @@ async function measureAlertmanager(ctx: Context): Promise<NonNullable<BenchRepor
 async function backlogAfter(watch: QueueWatch, endedAt: number, timeoutMs: number): Promise<Backlog> {
   const atLoadEnd = watch.at(endedAt)?.ingest ?? 0;
   const drained = await watch.until(endedAt, (sample) => sample.ingest === 0, timeoutMs);
-  const idle = drained === null ? null : await watch.until(drained.at, (sample) => sample.ingest === 0 && sample.syncs === 0, timeoutMs - (drained.at - endedAt));
+  const idle =
+    drained === null ? null : await watch.until(drained.at, (sample) => sample.ingest === 0 && sample.syncs === 0, timeoutMs - (drained.at - endedAt));
   const last = drained ?? watch.samples.at(-1)!;
   const seconds = (last.at - endedAt) / 1000;
   return {
@@ -218,7 +219,9 @@ async function backlogAfter(watch: QueueWatch, endedAt: number, timeoutMs: numbe
 
 async function measureRouterIngest(ctx: Context, deployment: Deployment): Promise<RouterIngest> {
   const phase = `ingest-${deployment}`;
-  progress(`router ingest, ${deployment === 'single' ? 'one process (ROLE=all, as npm start runs it)' : `an api process and ${ctx.options.workers} workers`}: then the backlog drains`);
+  progress(
+    `router ingest, ${deployment === 'single' ? 'one process (ROLE=all, as npm start runs it)' : `an api process and ${ctx.options.workers} workers`}: then the backlog drains`,
+  );
   await flushRedis(ctx.redisUrl);
   const startedLoad = loadAverage();
   const peers = await startPeers(ctx, phase);
@@ -239,7 +242,18 @@ async function measureRouterIngest(ctx: Context, deployment: Deployment): Promis
     const cpuUsPerWebhook = perWebhookCpu(result.requests + result.warmupRequests);
     const peakRss = routerPeakRss(router);
     const redis = perWebhook(redisBefore, await redisCounters(ctx.redisUrl), result.requests + result.warmupRequests);
-    return { ...figures(result, used, startedLoad), deployment, backlog, drainCpuCores, peakRss, toAlertmanager: null, toCeiling: null, redis, cpuUsPerWebhook, webhookWaitedForCore };
+    return {
+      ...figures(result, used, startedLoad),
+      deployment,
+      backlog,
+      drainCpuCores,
+      peakRss,
+      toAlertmanager: null,
+      toCeiling: null,
+      redis,
+      cpuUsPerWebhook,
+      webhookWaitedForCore,
+    };
   } finally {
     await watch.close();
     await router.stop();
@@ -257,7 +271,9 @@ async function measureStorm(ctx: Context): Promise<StormFigures> {
   const { options } = ctx;
   const deployment: Deployment = options.singleProcess ? 'single' : 'split';
   const plan = planStorm(groupsOf(options.groups), options.stormAlerts, options.stormSeconds);
-  progress(`storm: ${plan.webhooks.length * ALERTS_PER_WEBHOOK} alerts in ${options.stormSeconds} s over ${options.groups} incident keys, to the Slack, email and PagerDuty peers`);
+  progress(
+    `storm: ${plan.webhooks.length * ALERTS_PER_WEBHOOK} alerts in ${options.stormSeconds} s over ${options.groups} incident keys, to the Slack, email and PagerDuty peers`,
+  );
   await flushRedis(ctx.redisUrl);
   const startedLoad = loadAverage();
   const peers = await startPeers(ctx, 'storm');

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ALERTS_PER_WEBHOOK, groupName, type AlertGroup, type BenchSeverity } from './payloads.js';
+import { ALERTS_PER_WEBHOOK, type AlertGroup, type BenchSeverity, groupName } from './payloads.js';
 import type { Receipt } from './peers.js';
 import { percentile, round } from './stats.js';
 
@@ -98,7 +98,10 @@ const PAGERDUTY_KEY_PREFIX = 'alertcenter/incident/';
  * `<alertcenter.<sha256 of [id, receiver], 32 hex>.<n>@domain>` (src/notifiers/email/message.ts).
  */
 export const mailThreadOf = (incidentId: string, receiver: string): string =>
-  createHash('sha256').update(JSON.stringify([incidentId, receiver])).digest('hex').slice(0, 32);
+  createHash('sha256')
+    .update(JSON.stringify([incidentId, receiver]))
+    .digest('hex')
+    .slice(0, 32);
 const MAIL_THREAD = /<alertcenter\.([0-9a-f]{32})\.\d+@/;
 
 const spread = (values: number[]): Spread => ({ min: Math.min(...values), max: Math.max(...values), total: values.reduce((a, b) => a + b, 0) });

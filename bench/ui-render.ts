@@ -22,16 +22,16 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { loadSloCatalog } from '../src/alerts/slo-catalog.js';
 import { normalizePayload } from '../src/alerts/normalize.js';
 import { parseWebhookPayload } from '../src/alerts/schema.js';
+import { loadSloCatalog } from '../src/alerts/slo-catalog.js';
 import { loadConfig } from '../src/config/env.js';
 import { IncidentStore } from '../src/incidents/store.js';
 import { createLogger } from '../src/observability/logger.js';
 import { batchByIncident, updateIncident } from '../src/pipeline/incidents.js';
 import { parseRoutingConfig, readRoutingFile } from '../src/routing/config.js';
-import { serverSentEvents } from '../test/support/sse.js';
 import { startRouter } from '../src/server.js';
+import { serverSentEvents } from '../test/support/sse.js';
 
 const { values } = parseArgs({
   options: {
@@ -71,7 +71,13 @@ async function seed(): Promise<void> {
           alerts: [
             {
               status: n % 4 === 0 ? 'resolved' : 'firing',
-              labels: { alertname: 'MaestroSLOErrorBudgetBurn', slo: slos[n % slos.length]!, service: `bench-${n}`, severity, long_window: severity === 'critical' ? '1h' : '6h' },
+              labels: {
+                alertname: 'MaestroSLOErrorBudgetBurn',
+                slo: slos[n % slos.length]!,
+                service: `bench-${n}`,
+                severity,
+                long_window: severity === 'critical' ? '1h' : '6h',
+              },
               annotations: { summary: 'burning', burn_rate: '15.1', burn_rate_short: '22.4', burn_rate_long: '15.1', error_budget_remaining: '0.61' },
               startsAt: new Date(Date.now() - n * 60_000).toISOString(),
               endsAt: n % 4 === 0 ? new Date().toISOString() : '0001-01-01T00:00:00Z',
@@ -94,9 +100,32 @@ async function seed(): Promise<void> {
           const { incident } = await updateIncident(batch, store, routing, now);
           if (!incident) continue;
           for (const receiver of Object.keys(incident.receivers)) {
-            await store.recordTold(incident.id, receiver, { rev: incident.rev, state: incident.state, severity: incident.severity, figures: '', acknowledged: false, firstAt: now, lastAt: now, receipt: { slack: { channel: 'C0123', ts: `${now / 1000}` } }, sent: 1 }, [
-              { at: new Date(now).toISOString(), kind: 'notification_sent', receiver, channel: 'slack', decision: 'first_notification', action: 'post', receipt: {} },
-            ]);
+            await store.recordTold(
+              incident.id,
+              receiver,
+              {
+                rev: incident.rev,
+                state: incident.state,
+                severity: incident.severity,
+                figures: '',
+                acknowledged: false,
+                firstAt: now,
+                lastAt: now,
+                receipt: { slack: { channel: 'C0123', ts: `${now / 1000}` } },
+                sent: 1,
+              },
+              [
+                {
+                  at: new Date(now).toISOString(),
+                  kind: 'notification_sent',
+                  receiver,
+                  channel: 'slack',
+                  decision: 'first_notification',
+                  action: 'post',
+                  receipt: {},
+                },
+              ],
+            );
           }
         }
       }),
@@ -118,7 +147,12 @@ async function main(): Promise<void> {
   await ready(router.url);
   const results: Record<string, { p50: number; p95: number; max: number; bytes: number }> = {};
   try {
-    const login = await fetch(`${router.url}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${token}` });
+    const login = await fetch(`${router.url}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${token}`,
+    });
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
     for (const path of ['/', '/ui/incidents/rows', '/?limit=1000', '/ui/incidents/rows?limit=1000']) {
       const times: number[] = [];
@@ -141,7 +175,9 @@ async function main(): Promise<void> {
   console.log(`server time (Server-Timing, ms) over ${rounds} requests with ${count} incidents in Redis; target: under 300 ms`);
   console.log('path                              p50      p95      max     bytes');
   for (const [path, r] of Object.entries(results)) {
-    console.log(`${path.padEnd(32)} ${r.p50.toFixed(1).padStart(7)} ${r.p95.toFixed(1).padStart(8)} ${r.max.toFixed(1).padStart(8)} ${String(r.bytes).padStart(9)}`);
+    console.log(
+      `${path.padEnd(32)} ${r.p50.toFixed(1).padStart(7)} ${r.p95.toFixed(1).padStart(8)} ${r.max.toFixed(1).padStart(8)} ${String(r.bytes).padStart(9)}`,
+    );
   }
   console.log(JSON.stringify({ bench: 'ui-render', incidents: count, rounds, results }));
   if (Number(values.pages) > 0) await storm(Number(values.pages), Number(values['storm-seconds']), Number(values.rate));
@@ -170,14 +206,22 @@ async function storm(pages: number, seconds: number, rate: number): Promise<void
     const stop = new AbortController();
     let reloads = 0;
     try {
-      const login = await fetch(`${router.url}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${token}` });
+      const login = await fetch(`${router.url}/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `token=${token}`,
+      });
       const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
       // The pages run in a process of their own, as browsers would: their reading and parsing must
       // not be counted as the router's.
       const pagesProcess =
         open === 0
           ? null
-          : fork(fileURLToPath(import.meta.url), ['--follow', router.url, '--cookie', cookie, '--pages', String(open)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+          : fork(fileURLToPath(import.meta.url), ['--follow', router.url, '--cookie', cookie, '--pages', String(open)], {
+              execArgv: ['--import', 'tsx'],
+              stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+            });
       const pagesDone = new Promise<number>((resolve) => {
         if (!pagesProcess) return resolve(0);
         pagesProcess.on('message', (message: unknown) => {
@@ -199,7 +243,11 @@ async function storm(pages: number, seconds: number, rate: number): Promise<void
         inflight.push(
           (async () => {
             const t0 = performance.now();
-            const res = await fetch(`${router.url}/api/v1/webhooks/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: stormPayload(n) });
+            const res = await fetch(`${router.url}/api/v1/webhooks/alertmanager`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: stormPayload(n),
+            });
             await res.arrayBuffer();
             latencies.push(performance.now() - t0);
           })(),
@@ -224,7 +272,10 @@ async function storm(pages: number, seconds: number, rate: number): Promise<void
     if (keys.length > 0) await redis.del(...keys);
   }
   console.log(`webhook latency (ms) during a ${seconds} s storm at ${rate} webhooks/s (10 alerts each), without and with ${pages} pages following it`);
-  for (const [name, f] of Object.entries(figures)) console.log(`${name.padEnd(10)} p50 ${f.p50.toFixed(1).padStart(7)}  p99 ${f.p99.toFixed(1).padStart(7)}  webhooks ${f.webhooks}  page reloads ${f.reloads}`);
+  for (const [name, f] of Object.entries(figures))
+    console.log(
+      `${name.padEnd(10)} p50 ${f.p50.toFixed(1).padStart(7)}  p99 ${f.p99.toFixed(1).padStart(7)}  webhooks ${f.webhooks}  page reloads ${f.reloads}`,
+    );
   console.log(JSON.stringify({ bench: 'ui-storm', pages, seconds, rate, figures }));
 }
 

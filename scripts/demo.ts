@@ -86,11 +86,14 @@ const pause = () => new Promise((resolve) => setTimeout(resolve, stepMs));
 
 await send(`1. ${slo.name}: the 6h warning tier fires (an incident opens: email and Slack)`, [warning('firing')]);
 await pause();
-await send('2. the 1h critical tier fires too (escalation: PagerDuty pages, the Slack message turns critical, a mail reply)', [warning('firing'), critical('firing')]);
+await send('2. the 1h critical tier fires too (escalation: PagerDuty pages, the Slack message turns critical, a mail reply)', [
+  warning('firing'),
+  critical('firing'),
+]);
 await pause();
 await send('3. the critical tier clears (de-escalation noted on every channel, no second page)', [warning('firing'), critical('resolved')]);
 await pause();
-await send('4. the warning clears (the incident resolves after the route\'s resolve_hold, 5m in routing/routes.yaml)', [warning('resolved')]);
+await send("4. the warning clears (the incident resolves after the route's resolve_hold, 5m in routing/routes.yaml)", [warning('resolved')]);
 
 const headers = adminToken ? { authorization: `Bearer ${adminToken}` } : undefined;
 const listed = await fetch(`${routerUrl}/api/v1/incidents?slo=${slo.name}&limit=1`, { headers }).then((res) => (res.ok ? res.json() : null));

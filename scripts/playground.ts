@@ -9,21 +9,21 @@
  * Type `<slo> healthy|warning|critical` to switch an SLO's burn, `report` for this week's review,
  * `status`, or Ctrl-C to stop everything it started. Everything lives in a temporary folder.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
-import { errorBudget } from '../src/alerts/slo-rules.js';
 import { loadSloCatalog } from '../src/alerts/slo-catalog.js';
+import { errorBudget } from '../src/alerts/slo-rules.js';
 import { loadConfig } from '../src/config/env.js';
 import { renderMarkdown } from '../src/report/render.js';
 import { ReportService } from '../src/report/service.js';
 import { weekOf } from '../src/report/week.js';
 import { startRouter } from '../src/server.js';
-import { DEFAULT_SCENARIO, MaestroSimulator, setMode, SIM_SLOS, type SimMode, type SimSlo } from '../src/simulator/maestro.js';
+import { DEFAULT_SCENARIO, MaestroSimulator, SIM_SLOS, type SimMode, type SimSlo, setMode } from '../src/simulator/maestro.js';
 import { checkPrometheusTools, createBlocksFromOpenMetrics, freePort, startPrometheus } from '../src/simulator/prometheus-process.js';
 import { startChannelPeers } from '../test/peers/channel-peers.js';
 
@@ -151,9 +151,9 @@ try {
       'Type a command:',
       `  <slo> healthy|warning|critical    SLOs: ${SIM_SLOS.join(', ')}`,
       '     warning fires the 6x warning tier within a minute or two; critical the two critical tiers (a page);',
-      '     healthy resolves them (after the router\'s 5 minute hold-down). Bursts spend budget as real ones do.',
-      '  status    each SLO\'s burn now (5m, 1h, 6h) from Prometheus, and the firing alerts',
-      '  report    this week\'s SLO review so far (Markdown)',
+      "     healthy resolves them (after the router's 5 minute hold-down). Bursts spend budget as real ones do.",
+      "  status    each SLO's burn now (5m, 1h, 6h) from Prometheus, and the firing alerts",
+      "  report    this week's SLO review so far (Markdown)",
       '  quit      (or Ctrl-C) stop everything',
       '',
     ].join('\n'),
@@ -179,9 +179,12 @@ try {
             return sample ? `${(Number(sample.value[1]) / budget).toFixed(1)}x` : 'n/a';
           };
           const [left] = await query(`slo:error_budget_remaining:ratio{slo="${slo}"}`);
-          say(`${slo}: burn 5m ${await burn('5m')}, 1h ${await burn('1h')}, 6h ${await burn('6h')}; budget left ${left ? `${(Number(left.value[1]) * 100).toFixed(1)}%` : 'n/a'}`);
+          say(
+            `${slo}: burn 5m ${await burn('5m')}, 1h ${await burn('1h')}, 6h ${await burn('6h')}; budget left ${left ? `${(Number(left.value[1]) * 100).toFixed(1)}%` : 'n/a'}`,
+          );
         }
-        for (const alert of await query('ALERTS{alertstate="firing"}')) say(`  firing: ${alert.metric.alertname} ${alert.metric.slo} ${alert.metric.severity} ${alert.metric.long_window ?? ''}`);
+        for (const alert of await query('ALERTS{alertstate="firing"}'))
+          say(`  firing: ${alert.metric.alertname} ${alert.metric.slo} ${alert.metric.severity} ${alert.metric.long_window ?? ''}`);
       } else if (first === 'report') say(renderMarkdown(await report.build(weekOf(Date.now(), config.report.timeZone).id, false)));
       else if ((SIM_SLOS as readonly string[]).includes(first ?? '') && ['healthy', 'warning', 'critical'].includes(second ?? '')) {
         const slo = first as SimSlo;

@@ -1,50 +1,50 @@
-import { CHANNEL_KINDS } from './domain/channels.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RequestHandler } from 'express';
+import { Alertmanagers } from './alertmanager/client.js';
+import { loadSloCatalog, type SloCatalog } from './alerts/slo-catalog.js';
 import { createApp } from './api/app.js';
+import { ApiError } from './api/errors.js';
 import { alertsRouter } from './api/routes/alerts.js';
 import { deadLettersRouter } from './api/routes/dead-letters.js';
 import { healthRouter } from './api/routes/health.js';
+import { incidentActionsRouter } from './api/routes/incident-actions.js';
+import { incidentsRouter } from './api/routes/incidents.js';
 import { metricsRouter } from './api/routes/metrics.js';
 import { openApiRouter } from './api/routes/openapi.js';
-import { routingRouter } from './api/routes/routing.js';
-import { webhookRoute } from './api/routes/webhook.js';
-import { incidentActionsRouter } from './api/routes/incident-actions.js';
 import { pagerDutyWebhooksRoute } from './api/routes/pagerduty-webhooks.js';
+import { reportsRouter } from './api/routes/reports.js';
+import { routingRouter } from './api/routes/routing.js';
 import { slackInteractionsRoute } from './api/routes/slack-interactions.js';
-import { Alertmanagers } from './alertmanager/client.js';
-import { checkSilencedIncidents, type ActionDeps } from './pipeline/actions.js';
-import { respondEphemeral, runSlackAction } from './pipeline/slack-action.js';
-import { ActionQueue, startActionWorker } from './queue/actions.js';
-import { loadSloCatalog, type SloCatalog } from './alerts/slo-catalog.js';
-import { isLoopback, type Config } from './config/env.js';
+import { webhookRoute } from './api/routes/webhook.js';
+import { type Config, isLoopback } from './config/env.js';
+import { CHANNEL_KINDS } from './domain/channels.js';
 import { IncidentStore } from './incidents/store.js';
 import { buildNotifiers, closeNotifiers } from './notifiers/build.js';
 import type { IncidentNotifier } from './notifiers/types.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import { type ActionDeps, checkSilencedIncidents } from './pipeline/actions.js';
 import { tickDueIncidents } from './pipeline/incidents.js';
 import { processWebhook } from './pipeline/process-webhook.js';
+import { respondEphemeral, runSlackAction } from './pipeline/slack-action.js';
 import { recordSyncFailure, syncReceiver } from './pipeline/sync.js';
+import { ActionQueue, startActionWorker } from './queue/actions.js';
 import { AlertState } from './queue/alert-state.js';
 import { DeadLetters } from './queue/dead-letters.js';
-import { ingestDeadLetterSource, IngestProducer, openIngestQueue } from './queue/ingest.js';
+import { IngestProducer, ingestDeadLetterSource, openIngestQueue } from './queue/ingest.js';
 import { startIngestWorker } from './queue/ingest-worker.js';
+import { incidentsTag, queuePrefix } from './queue/keys.js';
 import { INGEST_QUEUE, QUEUE_STATES, syncQueueName } from './queue/names.js';
+import { createConnection, type RedisClient, reportConnectionState } from './queue/redis.js';
+import { ReplicaAck, ReplicaAckError } from './queue/replica-ack.js';
 import { startSyncWorker } from './queue/sync-worker.js';
 import { SyncQueues } from './queue/syncs.js';
-import { incidentsRouter } from './api/routes/incidents.js';
-import { incidentsTag, queuePrefix } from './queue/keys.js';
-import { createConnection, reportConnectionState, type RedisClient } from './queue/redis.js';
-import { ReplicaAck, ReplicaAckError } from './queue/replica-ack.js';
-import { ApiError } from './api/errors.js';
-import { reportsRouter } from './api/routes/reports.js';
 import { ReportService, startReportScheduler } from './report/service.js';
 import { RoutingStore } from './routing/store.js';
 import type { RoutingConfig } from './routing/types.js';
 import { createAccess, SessionStore } from './ui/access.js';
-import { EventHub, incidentPublisher, type IncidentChanged } from './ui/events.js';
+import { EventHub, type IncidentChanged, incidentPublisher } from './ui/events.js';
 import { PrometheusSlos } from './ui/prometheus.js';
 import { uiRouter } from './ui/routes.js';
 
@@ -128,7 +128,21 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
   const pipeline =
     config.role === 'api'
       ? undefined
-      : startPipeline({ config, redis: workerRedis, workerAck, onShortfall, routing, catalog, syncs, incidents, alertState, actionDeps, metrics, logger, onIncidentChanged });
+      : startPipeline({
+          config,
+          redis: workerRedis,
+          workerAck,
+          onShortfall,
+          routing,
+          catalog,
+          syncs,
+          incidents,
+          alertState,
+          actionDeps,
+          metrics,
+          logger,
+          onIncidentChanged,
+        });
 
   // The weekly SLO report: the API on api replicas, the scheduled mail on workers (one mail a week whatever their number).
   const reports = new ReportService({ config, catalog, incidents: reads.incidents });
@@ -178,7 +192,10 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
     routers: [
       healthRouter({
         check: async () => ({
-          redis: await withDeadline(producerRedis.ping(), SCRAPE_DEADLINE_MS).then(() => true, () => false),
+          redis: await withDeadline(producerRedis.ping(), SCRAPE_DEADLINE_MS).then(
+            () => true,
+            () => false,
+          ),
           routing: routing.current() !== undefined,
         }),
       }),
@@ -333,7 +350,21 @@ const TICK_INTERVAL_MS = 1_000;
  * The workers: ingest (normalize, update incidents, plan syncs), one sync worker per channel kind,
  * Slack's clicks, and the incident ticker (hold-downs, staleness, reminders, silenced incidents' alerts).
  */
-function startPipeline({ config, redis, workerAck, onShortfall, routing, catalog, syncs, incidents, alertState, actionDeps, metrics, logger, onIncidentChanged }: PipelineDeps): Pipeline {
+function startPipeline({
+  config,
+  redis,
+  workerAck,
+  onShortfall,
+  routing,
+  catalog,
+  syncs,
+  incidents,
+  alertState,
+  actionDeps,
+  metrics,
+  logger,
+  onIncidentChanged,
+}: PipelineDeps): Pipeline {
   const timeoutMs = config.delivery.timeoutMs;
   const channels = {
     slack: { ...config.channels.slack, timeoutMs, publicUrl: config.actions.publicUrl },
@@ -355,7 +386,17 @@ function startPipeline({ config, redis, workerAck, onShortfall, routing, catalog
 
   const replicatedBeforeCompletion = [incidentsTag(config.redisPrefix), ...CHANNEL_KINDS.map((kind) => queuePrefix(config.redisPrefix, syncQueueName(kind)))];
   const enqueue = (planned: Parameters<SyncQueues['enqueue']>[0]) => syncs.enqueue(planned);
-  const processDeps = { catalog, defaultSeverity: config.defaultSeverity, routing: () => routing.current(), store: incidents, alertState, enqueue, metrics, logger, onIncidentChanged };
+  const processDeps = {
+    catalog,
+    defaultSeverity: config.defaultSeverity,
+    routing: () => routing.current(),
+    store: incidents,
+    alertState,
+    enqueue,
+    metrics,
+    logger,
+    onIncidentChanged,
+  };
   const syncDeps = { store: incidents, notifierFor: (receiver: string) => notifiers.get(receiver), timeoutMs, metrics, logger, onIncidentChanged };
 
   const workers: Array<{ close(force: boolean): Promise<void> }> = [
@@ -463,6 +504,6 @@ function shortfallReporter(metrics: Metrics, logger: Logger): (error: Error) => 
     metrics.replicaAckShortfalls.inc({ path: 'worker' });
     if (Date.now() - loggedAt < 60_000) return;
     loggedAt = Date.now();
-    logger.warn({ err: error.message }, 'replicas did not confirm the workers\' writes in time (REDIS_MIN_REPLICAS_ACK); going on without');
+    logger.warn({ err: error.message }, "replicas did not confirm the workers' writes in time (REDIS_MIN_REPLICAS_ACK); going on without");
   };
 }

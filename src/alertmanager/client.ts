@@ -1,5 +1,5 @@
 import type { SilenceRef } from '../incidents/types.js';
-import { matcherText, type Matcher } from './matchers.js';
+import { type Matcher, matcherText } from './matchers.js';
 
 /** One Alertmanager of ALERTMANAGER_URLS: where it is, and how to authenticate. */
 export interface AlertmanagerTarget {
@@ -74,7 +74,8 @@ export class AlertmanagerClient {
   async createSilence(silence: PostableSilence): Promise<string> {
     const body = await this.call('POST', '/api/v2/silences', silence);
     const id = (body as { silenceID?: unknown } | null)?.silenceID;
-    if (typeof id !== 'string' || id === '') throw new AlertmanagerError('invalid_response', this.target.url, 'POST /api/v2/silences answered without a silenceID');
+    if (typeof id !== 'string' || id === '')
+      throw new AlertmanagerError('invalid_response', this.target.url, 'POST /api/v2/silences answered without a silenceID');
     return id;
   }
 
@@ -202,5 +203,7 @@ export class Alertmanagers {
 export const filtersOf = (matchers: readonly Matcher[]) => matchers.map(matcherText);
 
 function asAlertmanagerError(error: unknown, alertmanager: string): AlertmanagerError {
-  return error instanceof AlertmanagerError ? error : new AlertmanagerError('unreachable', alertmanager, error instanceof Error ? error.message : String(error));
+  return error instanceof AlertmanagerError
+    ? error
+    : new AlertmanagerError('unreachable', alertmanager, error instanceof Error ? error.message : String(error));
 }

@@ -104,10 +104,7 @@ export function routingLabels(alert: NormalizedAlert): Record<string, string> {
   return labels;
 }
 
-function severityOf(
-  labels: Record<string, string>,
-  options: NormalizeOptions,
-): Pick<NormalizedAlert, 'severity' | 'severitySource'> {
+function severityOf(labels: Record<string, string>, options: NormalizeOptions): Pick<NormalizedAlert, 'severity' | 'severitySource'> {
   for (const name of SEVERITY_LABELS) {
     const raw = pick(labels, [name]);
     const severity = raw === null ? undefined : SEVERITY_ALIASES.get(raw.trim().toLowerCase());
@@ -143,18 +140,13 @@ const BURN_RATE_SHORT_ANNOTATION = 'burn_rate_short';
 const BURN_RATE_LONG_ANNOTATION = 'burn_rate_long';
 const BUDGET_REMAINING_ANNOTATION = 'error_budget_remaining';
 
-function burnRateFigures(
-  labels: Record<string, string>,
-  annotations: Record<string, string>,
-  definition: SloDefinition | undefined,
-): BurnRateFigures {
+function burnRateFigures(labels: Record<string, string>, annotations: Record<string, string>, definition: SloDefinition | undefined): BurnRateFigures {
   const period = duration(pick(labels, ['slo_period'])) ?? definition?.period ?? null;
   const periodSeconds = seconds(period);
   const longWindow = duration(pick(labels, ['long_window', 'long']));
   const longWindowSeconds = seconds(longWindow);
   const exhaustionSeconds = seconds(duration(pick(labels, ['exhaustion'])));
-  const burnRateThreshold =
-    positive(decimal(pick(labels, ['burn_rate_threshold']))) ?? thresholdFromExhaustion(periodSeconds, exhaustionSeconds);
+  const burnRateThreshold = positive(decimal(pick(labels, ['burn_rate_threshold']))) ?? thresholdFromExhaustion(periodSeconds, exhaustionSeconds);
   const observedBurnRate = nonNegative(decimal(pick(annotations, ['burn_rate'])));
   const burnRate = observedBurnRate ?? burnRateThreshold;
   // A template prints NaN, +Inf or nothing when the query has no usable answer: decimal() takes none of them.

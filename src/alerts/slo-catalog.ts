@@ -78,7 +78,5 @@ export function loadSloCatalog(file: string): SloCatalog {
 
 /** zod issue path as people write it: alerts[3].labels */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  return path
-    .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`))
-    .join('') || '(root)';
+  return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`)).join('') || '(root)';
 }

@@ -223,11 +223,7 @@ function sloGroups(slo: SloDefinition, tiers: BurnRateTier[]): RuleGroup[] {
     {
       // Recording rules first: rules of one group run in order, so the alerts read this evaluation's ratios.
       name: `maestro-slo-${slo.name}`,
-      rules: [
-        ...tierWindows(tiers).map((window) => errorRatioRule(slo, window)),
-        ...tiers.map((tier) => burnAlert(slo, tier)),
-        sliAbsentAlert(slo),
-      ],
+      rules: [...tierWindows(tiers).map((window) => errorRatioRule(slo, window)), ...tiers.map((tier) => burnAlert(slo, tier)), sliAbsentAlert(slo)],
     },
     {
       name: `maestro-slo-${slo.name}-budget`,

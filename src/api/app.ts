@@ -30,7 +30,17 @@ function measureRequests(metrics: Metrics): RequestHandler {
   };
 }
 
-export function createApp({ routers, direct, metrics, logger }: { routers: Router[]; direct: DirectRoute[]; metrics: Metrics; logger: Logger }): RequestListener {
+export function createApp({
+  routers,
+  direct,
+  metrics,
+  logger,
+}: {
+  routers: Router[];
+  direct: DirectRoute[];
+  metrics: Metrics;
+  logger: Logger;
+}): RequestListener {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

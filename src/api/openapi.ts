@@ -8,8 +8,8 @@ import { actionRequest, silenceRequest } from './routes/incident-actions.js';
 import { incidentListQuery } from './routes/incidents.js';
 import { PAGERDUTY_WEBHOOKS_PATH, pagerDutyWebhookPayload } from './routes/pagerduty-webhooks.js';
 import { chartQuery, reportQuery } from './routes/reports.js';
-import { SLACK_INTERACTIONS_PATH } from './routes/slack-interactions.js';
 import { testRequest as routingTestRequest } from './routes/routing.js';
+import { SLACK_INTERACTIONS_PATH } from './routes/slack-interactions.js';
 
 /**
  * The OpenAPI 3.1 description of the HTTP API, served at GET /api/v1/openapi.json.
@@ -81,7 +81,10 @@ const alertRecord = z
   .meta({ id: 'AlertRecord', description: 'The latest known state of one alert: the normalized alert, when it changed, the incident it belongs to.' });
 
 const actionResponses = {
-  '200': { description: 'The incident after the action; `changed` is false when it was already so.', content: json(z.object({ incident, changed: z.boolean() })) },
+  '200': {
+    description: 'The incident after the action; `changed` is false when it was already so.',
+    content: json(z.object({ incident, changed: z.boolean() })),
+  },
   '400': error('invalid_body.'),
   '401': unauthorized,
   '404': error('not_found.'),
@@ -327,7 +330,9 @@ export const API_OPERATIONS: ApiOperation[] = [
       auth: 'admin',
       operation: {
         operationId: `${action}Incident`,
-        summary: { ack: 'Acknowledge an incident', unack: 'Take an acknowledgement back', unsilence: "Expire the incident's silences on every Alertmanager" }[action],
+        summary: { ack: 'Acknowledge an incident', unack: 'Take an acknowledgement back', unsilence: "Expire the incident's silences on every Alertmanager" }[
+          action
+        ],
         requestParams: { path: z.object({ id: z.string() }) },
         requestBody: { required: true, content: json(actionRequest) },
         responses: actionResponses,
@@ -430,7 +435,10 @@ export const API_OPERATIONS: ApiOperation[] = [
     operation: {
       operationId: 'streamEvents',
       summary: 'Server-sent events: `incident` {"ids": [...], "gen": N} when incidents change, `resync` when a reader should reload everything',
-      responses: { '200': { description: 'An event stream, open until the client leaves.', content: { 'text/event-stream': { schema: z.string() } } }, '401': unauthorized },
+      responses: {
+        '200': { description: 'An event stream, open until the client leaves.', content: { 'text/event-stream': { schema: z.string() } } },
+        '401': unauthorized,
+      },
     },
   },
 ];

@@ -37,7 +37,10 @@ export function verifySlackSignature(
   if (!/^\d{1,12}$/.test(timestamp) || Math.abs(now / 1000 - Number(timestamp)) > SLACK_TIMESTAMP_TOLERANCE_S) {
     return refused('stale_timestamp', 'X-Slack-Request-Timestamp is more than 5 minutes away from the time here');
   }
-  const matched = anyMatches(secrets.map((secret) => slackSignature(secret, timestamp, body)), [signature]);
+  const matched = anyMatches(
+    secrets.map((secret) => slackSignature(secret, timestamp, body)),
+    [signature],
+  );
   return matched ? { ok: true } : refused('bad_signature', 'X-Slack-Signature does not match the request');
 }
 
@@ -58,7 +61,10 @@ export function verifyPagerDutySignature(secrets: readonly string[], header: str
     .map((value) => value.trim())
     .filter((value) => value.startsWith('v1='));
   if (presented.length === 0) return refused('missing_signature', 'missing X-PagerDuty-Signature (v1=...)');
-  const matched = anyMatches(secrets.map((secret) => pagerDutySignature(secret, body)), presented.slice(0, 10));
+  const matched = anyMatches(
+    secrets.map((secret) => pagerDutySignature(secret, body)),
+    presented.slice(0, 10),
+  );
   return matched ? { ok: true } : refused('bad_signature', 'X-PagerDuty-Signature does not match the request');
 }
 

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Severity } from '../alerts/types.js';
 import type { Env } from '../routing/interpolate.js';
 import { REPORT_USAGE, runReportCommand } from './report-command.js';
-import { checkRouting, testRouting, type CliResult, type RoutingFiles } from './routing-commands.js';
+import { type CliResult, checkRouting, type RoutingFiles, testRouting } from './routing-commands.js';
 
 export type { CliResult };
 

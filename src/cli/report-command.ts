@@ -5,7 +5,7 @@ import { loadSloCatalog, SloCatalogError } from '../alerts/slo-catalog.js';
 import { ConfigError, loadConfig } from '../config/env.js';
 import { IncidentStore } from '../incidents/store.js';
 import { PrometheusError } from '../prometheus/client.js';
-import { renderReport, type ReportFormat } from '../report/render.js';
+import { type ReportFormat, renderReport } from '../report/render.js';
 import { ReportService } from '../report/service.js';
 import { WeekError } from '../report/week.js';
 
@@ -29,10 +29,16 @@ export async function runReportCommand(args: string[], env: Record<string, strin
     return code;
   };
   const [command, ...rest] = args;
-  if (command !== 'weekly') return fail(2, `${command === undefined ? 'report needs a command: weekly' : `unknown command "report ${command}"`}\n\nUsage:\n${REPORT_USAGE}`);
+  if (command !== 'weekly')
+    return fail(2, `${command === undefined ? 'report needs a command: weekly' : `unknown command "report ${command}"`}\n\nUsage:\n${REPORT_USAGE}`);
   let values: { week?: string; format?: string; out?: string };
   try {
-    ({ values } = parseArgs({ args: rest, options: { week: { type: 'string' }, format: { type: 'string', default: 'html' }, out: { type: 'string' } }, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({
+      args: rest,
+      options: { week: { type: 'string' }, format: { type: 'string', default: 'html' }, out: { type: 'string' } },
+      strict: true,
+      allowPositionals: false,
+    }));
   } catch (error) {
     return fail(2, `${(error as Error).message.split('. ')[0]}\n\nUsage:\n${REPORT_USAGE}`);
   }
@@ -45,7 +51,13 @@ export async function runReportCommand(args: string[], env: Record<string, strin
   try {
     const config = loadConfig(env);
     const catalog = loadSloCatalog(config.sloCatalogFile);
-    redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3_000, commandTimeout: 10_000, retryStrategy: () => null });
+    redis = new Redis(config.redisUrl, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 3_000,
+      commandTimeout: 10_000,
+      retryStrategy: () => null,
+    });
     redis.on('error', () => {});
     try {
       await redis.connect();

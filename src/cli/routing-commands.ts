@@ -1,13 +1,13 @@
-import type { ReceiverConfig } from '../domain/channels.js';
 import { loadSloCatalog, type SloCatalog } from '../alerts/slo-catalog.js';
 import type { Severity } from '../alerts/types.js';
 import { formatDuration } from '../config/duration.js';
+import type { ReceiverConfig } from '../domain/channels.js';
 import { parseRoutingConfig, readRoutingFile } from '../routing/config.js';
+import type { Env } from '../routing/interpolate.js';
 import { formatMatcher } from '../routing/matchers.js';
 import { explainRoute } from '../routing/route.js';
 import { maskSecret, sha256 } from '../routing/store.js';
 import { routingLabelsOfTestAlert } from '../routing/test-alert.js';
-import type { Env } from '../routing/interpolate.js';
 import type { MuteReason, RouteConfig, RouteVerdict, RoutingConfig, RoutingDecision } from '../routing/types.js';
 
 export interface CliResult {

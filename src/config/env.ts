@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseAlertmanagerTarget, type AlertmanagerTarget } from '../alertmanager/client.js';
+import { type AlertmanagerTarget, parseAlertmanagerTarget } from '../alertmanager/client.js';
 import { mailbox } from '../domain/email-address.js';
 import { parseDuration } from './duration.js';
 
@@ -72,7 +72,10 @@ const addressList = z
   .optional()
   .transform((value, ctx) => {
     const addresses: RedisAddress[] = [];
-    for (const item of (value ?? '').split(',').map((token) => token.trim()).filter(Boolean)) {
+    for (const item of (value ?? '')
+      .split(',')
+      .map((token) => token.trim())
+      .filter(Boolean)) {
       const match = /^(?:\[([0-9a-f:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/i.exec(item);
       const port = Number(match?.[3]);
       if (!match || port < 1 || port > 65535) {
@@ -87,13 +90,21 @@ const addressList = z
 const tokenList = z
   .string()
   .optional()
-  .transform((value) => (value ?? '').split(',').map((token) => token.trim()).filter(Boolean));
+  .transform((value) =>
+    (value ?? '')
+      .split(',')
+      .map((token) => token.trim())
+      .filter(Boolean),
+  );
 
 const alertmanagerList = z
   .string()
   .optional()
   .transform((value, ctx) => {
-    const entries = (value ?? '').split(',').map((entry) => entry.trim()).filter(Boolean);
+    const entries = (value ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
     const targets: AlertmanagerTarget[] = [];
     for (const [i, entry] of entries.entries()) {
       try {
@@ -121,7 +132,11 @@ const envSchema = z.object({
   REDIS_PASSWORD: optionalText,
   REDIS_TLS: z.enum(['true', 'false']).default('false'),
   // The router puts its own hash tags around the prefix (src/queue/keys.ts): braces would break them.
-  REDIS_PREFIX: z.string().trim().regex(/^[\w:.-]+$/, 'expected letters, digits and :._- only (the router adds its own {hash tags})').default('alertcenter'),
+  REDIS_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[\w:.-]+$/, 'expected letters, digits and :._- only (the router adds its own {hash tags})')
+    .default('alertcenter'),
   REDIS_MIN_REPLICAS_ACK: integer(0, 16, 0),
   REDIS_REPLICA_ACK_TIMEOUT: durationMs('1s'),
   WEBHOOK_TOKENS: tokenList,
@@ -150,7 +165,11 @@ const envSchema = z.object({
   PROMETHEUS_BEARER_TOKEN: optionalText,
   PROMETHEUS_TIMEOUT: durationMs('30s'),
   REPORT_TIME_ZONE: z.string().trim().default('UTC').refine(isTimeZone, 'expected an IANA time zone such as Europe/Paris or UTC'),
-  REPORT_SCHEDULE: z.string().trim().default('0 8 * * 1').refine((text) => /^(\S+\s+){4,5}\S+$/.test(text), 'expected a cron pattern such as "0 8 * * 1" (Monday 08:00)'),
+  REPORT_SCHEDULE: z
+    .string()
+    .trim()
+    .default('0 8 * * 1')
+    .refine((text) => /^(\S+\s+){4,5}\S+$/.test(text), 'expected a cron pattern such as "0 8 * * 1" (Monday 08:00)'),
   REPORT_EMAIL_TO: tokenList.refine((list) => list.every((address) => mailbox.safeParse(address).success), 'expected comma-separated email addresses'),
   REPORT_ATTEMPTS: integer(1, 20, 4),
   REPORT_RETRY_DELAY: durationMs('5m'),
@@ -292,15 +311,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`${String(issue.path[0])}: ${issue.message}`);
   }
   const e = result.data;
-  const unauthenticated = [
-    e.WEBHOOK_TOKENS.length === 0 && 'WEBHOOK_TOKENS',
-    e.ADMIN_TOKEN === undefined && 'ADMIN_TOKEN',
-  ].filter(Boolean);
+  const unauthenticated = [e.WEBHOOK_TOKENS.length === 0 && 'WEBHOOK_TOKENS', e.ADMIN_TOKEN === undefined && 'ADMIN_TOKEN'].filter(Boolean);
   // A worker serves only health and metrics: no webhook or admin API to leave open.
   if (e.ROLE !== 'worker' && !isLoopback(e.HOST) && unauthenticated.length > 0) {
-    throw new ConfigError(
-      `HOST: refusing to listen on ${e.HOST} without ${unauthenticated.join(' and ')}: set them, or keep HOST on loopback (127.0.0.1)`,
-    );
+    throw new ConfigError(`HOST: refusing to listen on ${e.HOST} without ${unauthenticated.join(' and ')}: set them, or keep HOST on loopback (127.0.0.1)`);
   }
   const redis = redisSettings(e);
   return {
@@ -341,7 +355,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       silenceCheckIntervalMs: e.ALERTMANAGER_CHECK_INTERVAL,
     },
     prometheus: { url: e.PROMETHEUS_URL, bearerToken: e.PROMETHEUS_BEARER_TOKEN, timeoutMs: e.PROMETHEUS_TIMEOUT },
-    report: { timeZone: e.REPORT_TIME_ZONE, schedule: e.REPORT_SCHEDULE, emailTo: e.REPORT_EMAIL_TO, attempts: e.REPORT_ATTEMPTS, retryDelayMs: e.REPORT_RETRY_DELAY },
+    report: {
+      timeZone: e.REPORT_TIME_ZONE,
+      schedule: e.REPORT_SCHEDULE,
+      emailTo: e.REPORT_EMAIL_TO,
+      attempts: e.REPORT_ATTEMPTS,
+      retryDelayMs: e.REPORT_RETRY_DELAY,
+    },
     ui: {
       viewerTokens: e.VIEWER_TOKENS,
       sessionTtlMs: e.SESSION_TTL,
@@ -355,20 +375,23 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 /** The one Redis set-up the settings describe; settings of two set-ups, or half of one, are refused. */
 function redisSettings(e: Env): RedisSettings {
   const ha = { minReplicasAck: e.REDIS_MIN_REPLICAS_ACK, replicaAckTimeoutMs: e.REDIS_REPLICA_ACK_TIMEOUT };
-  const given = (names: Array<keyof Env>) => names.filter((name) => {
-    const value = e[name];
-    return Array.isArray(value) ? value.length > 0 : value !== undefined;
-  });
+  const given = (names: Array<keyof Env>) =>
+    names.filter((name) => {
+      const value = e[name];
+      return Array.isArray(value) ? value.length > 0 : value !== undefined;
+    });
   const sentinel = e.REDIS_SENTINELS.length > 0;
   const cluster = e.REDIS_CLUSTER_NODES.length > 0;
   const contradiction = (names: string[], why: string) => new ConfigError(`${names.join(', ')}: ${why}`);
   if (sentinel && cluster) throw contradiction(['REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'], 'set one Redis set-up, not both');
   if (sentinel || cluster) {
     const set = sentinel ? 'REDIS_SENTINELS' : 'REDIS_CLUSTER_NODES';
-    if (e.REDIS_URL !== undefined) throw contradiction(['REDIS_URL', set], 'set one Redis set-up, not both (credentials go in REDIS_USERNAME and REDIS_PASSWORD)');
+    if (e.REDIS_URL !== undefined)
+      throw contradiction(['REDIS_URL', set], 'set one Redis set-up, not both (credentials go in REDIS_USERNAME and REDIS_PASSWORD)');
   }
   if (sentinel) {
-    if (e.REDIS_SENTINEL_NAME === undefined) throw contradiction(['REDIS_SENTINEL_NAME'], 'required with REDIS_SENTINELS: the name of the master the sentinels monitor');
+    if (e.REDIS_SENTINEL_NAME === undefined)
+      throw contradiction(['REDIS_SENTINEL_NAME'], 'required with REDIS_SENTINELS: the name of the master the sentinels monitor');
     return {
       topology: {
         kind: 'sentinel',
@@ -393,7 +416,10 @@ function redisSettings(e: Env): RedisSettings {
   }
   const haOnly = given(['REDIS_USERNAME', 'REDIS_PASSWORD']).concat(e.REDIS_TLS === 'true' ? ['REDIS_TLS'] : []);
   if (haOnly.length > 0) {
-    throw contradiction(haOnly, 'only mean something with REDIS_SENTINELS or REDIS_CLUSTER_NODES; for one node, put credentials in REDIS_URL (rediss:// for TLS)');
+    throw contradiction(
+      haOnly,
+      'only mean something with REDIS_SENTINELS or REDIS_CLUSTER_NODES; for one node, put credentials in REDIS_URL (rediss:// for TLS)',
+    );
   }
   return { topology: { kind: 'single', url: e.REDIS_URL ?? 'redis://127.0.0.1:6379' }, ...ha };
 }

@@ -106,6 +106,10 @@ export function resolvedInPagerDuty(incident: Incident): boolean {
 }
 
 function sameSilences(a: readonly SilenceRef[], b: readonly SilenceRef[]): boolean {
-  const key = (refs: readonly SilenceRef[]) => refs.map((ref) => `${ref.alertmanager} ${ref.id}`).sort().join('\n');
+  const key = (refs: readonly SilenceRef[]) =>
+    refs
+      .map((ref) => `${ref.alertmanager} ${ref.id}`)
+      .sort()
+      .join('\n');
   return key(a) === key(b);
 }

@@ -25,6 +25,9 @@ export function incidentKeyOf(alert: NormalizedAlert, incidentBy: readonly strin
     const routed = routingLabels(alert);
     for (const name of names) labels[name] = routed[name] ?? '';
   }
-  const key = createHash('sha256').update(JSON.stringify(Object.entries(labels))).digest('hex').slice(0, 24);
+  const key = createHash('sha256')
+    .update(JSON.stringify(Object.entries(labels)))
+    .digest('hex')
+    .slice(0, 24);
   return { key, labels };
 }

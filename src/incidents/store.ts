@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { incidentsTag } from '../queue/keys.js';
-import { ReplicaAckError, type ReplicaAck } from '../queue/replica-ack.js';
+import { type ReplicaAck, ReplicaAckError } from '../queue/replica-ack.js';
 import type { Applied, KnownMarks } from './apply.js';
 import type { AlertMark, Incident, IncidentState, TimelineEvent, Told } from './types.js';
 
@@ -316,7 +316,14 @@ export class IncidentStore {
     return { incident: doc == null ? null : (JSON.parse(doc) as Incident), seq: Number(seq ?? 0) };
   }
 
-  private async write(key: string, expectedPointer: string, expectedSeq: number, applied: Applied, dueAt: number | null, keepPointer = false): Promise<boolean> {
+  private async write(
+    key: string,
+    expectedPointer: string,
+    expectedSeq: number,
+    applied: Applied,
+    dueAt: number | null,
+    keepPointer = false,
+  ): Promise<boolean> {
     const { incident, events, marks } = applied;
     const now = Date.now();
     const written = await this.redis.eval(

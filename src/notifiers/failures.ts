@@ -47,11 +47,7 @@ export class Failures {
 
   /** The request was cut short, by the caller's signal (shutdown, job cancelled) or by our deadline. */
   aborted(callerSignal: AbortSignal, timeoutMs: number): DeliveryError {
-    return this.error(
-      'timeout',
-      callerSignal.aborted ? 'cancelled by the caller' : `no answer within ${timeoutMs} ms`,
-      true,
-    );
+    return this.error('timeout', callerSignal.aborted ? 'cancelled by the caller' : `no answer within ${timeoutMs} ms`, true);
   }
 
   /** No usable reply: refused connection, DNS, TLS, reset. */

@@ -5,16 +5,7 @@ import type { ChannelReceipt, Incident, SyncDecision, Told } from '../incidents/
  * Why a delivery failed; becomes a metric label and a log field.
  * Alertmanager's notify.ErrorWithReason in spirit.
  */
-export type FailureReason =
-  | 'rate_limited'
-  | 'server_error'
-  | 'timeout'
-  | 'network'
-  | 'auth'
-  | 'bad_request'
-  | 'not_found'
-  | 'invalid_response'
-  | 'unknown';
+export type FailureReason = 'rate_limited' | 'server_error' | 'timeout' | 'network' | 'auth' | 'bad_request' | 'not_found' | 'invalid_response' | 'unknown';
 
 export class DeliveryError extends Error {
   constructor(

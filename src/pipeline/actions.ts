@@ -1,4 +1,4 @@
-import { AlertmanagersUnavailableError, filtersOf, type Alertmanagers } from '../alertmanager/client.js';
+import { type Alertmanagers, AlertmanagersUnavailableError, filtersOf } from '../alertmanager/client.js';
 import { incidentMatchers, matcherText } from '../alertmanager/matchers.js';
 import {
   acknowledgeIncident,
@@ -9,7 +9,7 @@ import {
   recordUnsilence,
   unacknowledgeIncident,
 } from '../incidents/actions.js';
-import { clearAlerts, nextTickAt, type Applied } from '../incidents/apply.js';
+import { type Applied, clearAlerts, nextTickAt } from '../incidents/apply.js';
 import type { IncidentStore } from '../incidents/store.js';
 import type { Actor, Incident, SilenceRef } from '../incidents/types.js';
 import type { Logger } from '../observability/logger.js';
@@ -86,7 +86,8 @@ export interface SilenceRequest {
 export async function silence(id: string, actor: Actor, request: SilenceRequest, deps: ActionDeps, now = Date.now()): Promise<ActionOutcome> {
   const incident = await existing(id, deps);
   if (incident.state === 'resolved') throw new ActionError('resolved', `incident ${id} is resolved: its alerts no longer fire, there is nothing to silence`);
-  if (incident.silenced !== null) throw new ActionError('already_silenced', `incident ${id} is silenced until ${incident.silenced.until} by ${incident.silenced.by}: unsilence it first`);
+  if (incident.silenced !== null)
+    throw new ActionError('already_silenced', `incident ${id} is silenced until ${incident.silenced.until} by ${incident.silenced.by}: unsilence it first`);
   const matchers = incidentMatchers(incident);
   const untilMs = now + request.durationMs;
   const link = incidentPageUrl(deps.publicUrl, id) ?? `AlertCenter incident ${id}`;
@@ -137,11 +138,7 @@ export async function unsilence(id: string, actor: Actor, deps: ActionDeps, now 
 }
 
 /** What PagerDuty's webhook says was done to the incident it paged for. */
-export type PagerDutyChange =
-  | { kind: 'acknowledged' }
-  | { kind: 'unacknowledged' }
-  | { kind: 'reassigned'; to: string[] }
-  | { kind: 'resolved' };
+export type PagerDutyChange = { kind: 'acknowledged' } | { kind: 'unacknowledged' } | { kind: 'reassigned'; to: string[] } | { kind: 'resolved' };
 
 export async function applyPagerDutyChange(id: string, actor: Actor, pagerDuty: PagerDutyChange, deps: ActionDeps, now = Date.now()): Promise<ActionOutcome> {
   return change(id, deps, (incident) => {
@@ -185,7 +182,8 @@ async function checkSilenced(id: string, deps: ActionDeps, now: number): Promise
     const filters = incident.silenced?.matchers ?? filtersOf(incidentMatchers(incident));
     try {
       const { fingerprints, failures } = await deps.alertmanagers.firing(filters);
-      if (failures.length > 0) deps.logger.warn({ incident: id, errors: failures.map((failure) => failure.message) }, 'some Alertmanagers did not answer; trusting the others');
+      if (failures.length > 0)
+        deps.logger.warn({ incident: id, errors: failures.map((failure) => failure.message) }, 'some Alertmanagers did not answer; trusting the others');
       const applied = await deps.store.updateById(id, (current) => clearAlerts(current, marks, fingerprints, now), nextTickAt);
       if (applied !== null) {
         incident = applied.incident;

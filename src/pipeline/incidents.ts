@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { routingLabels } from '../alerts/normalize.js';
 import type { NormalizedAlert } from '../alerts/types.js';
-import { applyAlerts, nextTickAt, tickIncident, type AlertCopy } from '../incidents/apply.js';
-import { incidentKeyOf, type IncidentKey } from '../incidents/key.js';
+import { type AlertCopy, applyAlerts, nextTickAt, tickIncident } from '../incidents/apply.js';
+import { type IncidentKey, incidentKeyOf } from '../incidents/key.js';
 import type { IncidentStore } from '../incidents/store.js';
 import type { Incident, IncidentPolicy, IncidentReceiver, Told } from '../incidents/types.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -86,7 +86,11 @@ async function updateWhileWaiting(store: IncidentStore, waiting: Map<string, Wai
   try {
     for (let entry = waiting.get(key); entry !== undefined; entry = waiting.get(key)) {
       waiting.delete(key);
-      const merged: IncidentBatch = { key: entry.batches[0]!.key, policy: entry.batches.at(-1)!.policy, copies: entry.batches.flatMap((batch) => batch.copies) };
+      const merged: IncidentBatch = {
+        key: entry.batches[0]!.key,
+        policy: entry.batches.at(-1)!.policy,
+        copies: entry.batches.flatMap((batch) => batch.copies),
+      };
       try {
         const result = await applyBatch(merged, store, entry.config, entry.now);
         for (const { resolve } of entry.settle) resolve(result);
@@ -185,12 +189,8 @@ export async function tickDueIncidents(now: number, deps: TickDeps, batch = 100)
     const syncs = [...behind, ...planSyncs(incident, config, remindNow)];
     if (syncs.length > 0) await deps.enqueue(syncs);
     // A reminder sent now schedules the next one when it is recorded; until then, assume one interval.
-    const reminderTimes = reminders.map(([receiver, at]) =>
-      at === null ? null : at > now ? at : now + (incident.receivers[receiver]?.repeatIntervalMs ?? 0),
-    );
-    const later = [nextTickAt(incident), ...reminderTimes, behind.length > 0 ? now + BEHIND_RECHECK_MS : null].filter(
-      (at): at is number => at !== null,
-    );
+    const reminderTimes = reminders.map(([receiver, at]) => (at === null ? null : at > now ? at : now + (incident.receivers[receiver]?.repeatIntervalMs ?? 0)));
+    const later = [nextTickAt(incident), ...reminderTimes, behind.length > 0 ? now + BEHIND_RECHECK_MS : null].filter((at): at is number => at !== null);
     await deps.store.setDue(id, later.length === 0 ? null : Math.min(...later));
   }
   return ids.length;

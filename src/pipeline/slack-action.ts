@@ -2,7 +2,7 @@ import type { Actor } from '../incidents/types.js';
 import { SILENCE_BUTTONS, SLACK_ACTIONS } from '../notifiers/slack/message.js';
 import type { SlackActionJobData } from '../queue/actions.js';
 import { UnretryableActionError } from '../queue/actions.js';
-import { acknowledge, ActionError, silence, unsilence, type ActionDeps, type ActionOutcome } from './actions.js';
+import { type ActionDeps, ActionError, type ActionOutcome, acknowledge, silence, unsilence } from './actions.js';
 
 export interface SlackActionDeps extends ActionDeps {
   /** Says `text` to the user who clicked, only to them (Slack's response_url, `ephemeral`). */

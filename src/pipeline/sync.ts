@@ -1,9 +1,9 @@
 import { figuresDigest, statusDigest } from '../incidents/figures.js';
 import type { IncidentStore } from '../incidents/store.js';
 import type { Incident, SyncDecision, TimelineEvent, Told } from '../incidents/types.js';
+import { DeliveryError, type IncidentNotifier, type SyncContext, type SyncResult } from '../notifiers/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { DeliveryError, type IncidentNotifier, type SyncContext, type SyncResult } from '../notifiers/types.js';
 import type { SyncJobData } from '../queue/syncs.js';
 import { needsUpdate, reminderDueAt } from '../sync/decide.js';
 
@@ -43,9 +43,12 @@ export async function syncReceiver({ incidentId, receiver }: SyncJobData, deps: 
   if (decision === 'up_to_date' || decision === 'not_routed') {
     // Up to date with this rev too (a change this channel does not show): the log says so, so the API shows it as sent.
     let changed = false;
-    if (told !== null && told.rev < incident.rev) changed = await deps.store.recordTold(incidentId, receiver, { ...told, rev: incident.rev, ...marksOf(incident) }, []);
+    if (told !== null && told.rev < incident.rev)
+      changed = await deps.store.recordTold(incidentId, receiver, { ...told, rev: incident.rev, ...marksOf(incident) }, []);
     if (await deps.store.settleFailing(incidentId, receiver)) {
-      await deps.store.appendTimeline(incidentId, [{ at: new Date(now).toISOString(), kind: 'notification_settled', receiver, channel: notifier.kind, decision }]);
+      await deps.store.appendTimeline(incidentId, [
+        { at: new Date(now).toISOString(), kind: 'notification_settled', receiver, channel: notifier.kind, decision },
+      ]);
       changed = true;
     }
     if (changed) deps.onIncidentChanged?.(incidentId);
@@ -82,7 +85,8 @@ export async function syncReceiver({ incidentId, receiver }: SyncJobData, deps: 
   );
   // Two changes at once (an escalation and an acknowledgement): the second is said in a run of its own.
   const next = decide(entry);
-  if (next !== 'up_to_date' && next !== 'not_routed') return { kind: 'deferred', decision: next, until: Math.max(Date.now(), sentAt + notifier.minUpdateIntervalMs) };
+  if (next !== 'up_to_date' && next !== 'not_routed')
+    return { kind: 'deferred', decision: next, until: Math.max(Date.now(), sentAt + notifier.minUpdateIntervalMs) };
   return { kind: 'sent', decision, action: result.action };
 }
 

@@ -43,6 +43,5 @@ export const QUERIES = {
    * no rule records a week. Evaluated at the week's end with the week's length, 1 - this is the week's SLI
    * (event-weighted; a week across a daylight-saving change lasts 167 or 169 h).
    */
-  windowErrorRatio: (slo: SloDefinition, seconds: number) =>
-    `1 - (${sli(slo.sli.good, `${seconds}s`)}) / (${sli(slo.sli.total, `${seconds}s`)})`,
+  windowErrorRatio: (slo: SloDefinition, seconds: number) => `1 - (${sli(slo.sli.good, `${seconds}s`)}) / (${sli(slo.sli.total, `${seconds}s`)})`,
 } as const;

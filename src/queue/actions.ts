@@ -1,9 +1,9 @@
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { countDeadLetters, type DeadLetterSource } from './dead-letters.js';
-import { ACTIONS_QUEUE } from './names.js';
 import { queuePrefix } from './keys.js';
+import { ACTIONS_QUEUE } from './names.js';
 import { logWorkerError, type RedisClient } from './redis.js';
 
 /** One click on a Slack button, as verified by the interactivity request URL. */
@@ -31,7 +31,10 @@ export class UnretryableActionError extends Error {}
 export class ActionQueue {
   readonly queue: Queue<SlackActionJobData, void>;
 
-  constructor(private readonly connection: RedisClient, prefix: string) {
+  constructor(
+    private readonly connection: RedisClient,
+    prefix: string,
+  ) {
     this.queue = new Queue<SlackActionJobData, void>(ACTIONS_QUEUE, { connection, prefix: queuePrefix(prefix, ACTIONS_QUEUE), skipVersionCheck: true });
     this.queue.on('error', () => {});
   }
@@ -75,7 +78,14 @@ export function startActionWorker(deps: ActionWorkerDeps): Worker<SlackActionJob
         throw error;
       }
     },
-    { connection: deps.connection, prefix: queuePrefix(deps.prefix, ACTIONS_QUEUE), concurrency: 4, lockDuration: deps.lockMs, stalledInterval: deps.lockMs, skipVersionCheck: true },
+    {
+      connection: deps.connection,
+      prefix: queuePrefix(deps.prefix, ACTIONS_QUEUE),
+      concurrency: 4,
+      lockDuration: deps.lockMs,
+      stalledInterval: deps.lockMs,
+      skipVersionCheck: true,
+    },
   );
   worker.on('failed', (job, error) => {
     if (job) deps.logger.warn({ jobId: job.id, action: job.data.action, incident: job.data.incidentId, err: error.message }, 'Slack action failed');

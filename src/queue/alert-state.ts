@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
-import { alertsTag } from './keys.js';
 import type { NormalizedAlert } from '../alerts/types.js';
+import { alertsTag } from './keys.js';
 
 const RETENTION_SECONDS = 7 * 24 * 3600;
 const MAX_LISTED = 1_000;

@@ -41,7 +41,9 @@ export class DeadLetters {
     const sources = this.sources.filter((source) => queue === undefined || source.queue.name === queue);
     // Each queue's failed set is ordered by failure time: its newest `limit` are enough.
     const perQueue = await Promise.all(
-      sources.map(async (source) => ((await source.queue.getFailed(0, limit - 1)) as Array<Job | undefined>).filter((job): job is Job => Boolean(job)).map((job) => ({ job, source }))),
+      sources.map(async (source) =>
+        ((await source.queue.getFailed(0, limit - 1)) as Array<Job | undefined>).filter((job): job is Job => Boolean(job)).map((job) => ({ job, source })),
+      ),
     );
     return perQueue
       .flat()

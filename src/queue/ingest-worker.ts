@@ -1,7 +1,7 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { UnprocessableWebhookError, type StoredWebhook } from '../pipeline/process-webhook.js';
+import { type StoredWebhook, UnprocessableWebhookError } from '../pipeline/process-webhook.js';
 import { countDeadLetters } from './dead-letters.js';
 import type { IngestJob } from './ingest.js';
 import { queuePrefix } from './keys.js';

@@ -1,10 +1,10 @@
-import { Queue, type Job } from 'bullmq';
+import { type Job, Queue } from 'bullmq';
 import type { StoredWebhook } from '../pipeline/process-webhook.js';
 import type { DeadLetterSource } from './dead-letters.js';
 import { queuePrefix } from './keys.js';
+import { INGEST_QUEUE } from './names.js';
 import type { RedisClient } from './redis.js';
 import type { ReplicaAck } from './replica-ack.js';
-import { INGEST_QUEUE } from './names.js';
 
 /**
  * The ingest queue: one bullmq job per accepted webhook, its body stored as received (the string

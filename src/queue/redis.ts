@@ -1,4 +1,4 @@
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { RedisSettings, RedisTopology } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -60,7 +60,12 @@ function roleOptions(role: ConnectionRole, settings: RedisSettings): RoleOptions
   switch (role) {
     case 'producer':
       // A WAIT for replicas blocks the connection for up to its timeout: the commands behind it must outlast it.
-      return { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2_000 + (settings.minReplicasAck > 0 ? settings.replicaAckTimeoutMs : 0), connectTimeout: 2_000 };
+      return {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        commandTimeout: 2_000 + (settings.minReplicasAck > 0 ? settings.replicaAckTimeoutMs : 0),
+        connectTimeout: 2_000,
+      };
     case 'request':
       return { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 700, connectTimeout: 1_000 };
     case 'worker':

@@ -1,8 +1,8 @@
-import type { ChannelKind } from '../domain/channels.js';
 import { DelayedError, RateLimitError, UnrecoverableError, Worker } from 'bullmq';
+import type { ChannelKind } from '../domain/channels.js';
+import { DeliveryError } from '../notifiers/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { DeliveryError } from '../notifiers/types.js';
 import type { SyncOutcome } from '../pipeline/sync.js';
 import { countDeadLetters } from './dead-letters.js';
 import { queuePrefix } from './keys.js';

@@ -1,9 +1,9 @@
+import { type Job, Queue } from 'bullmq';
 import { CHANNEL_KINDS, type ChannelKind } from '../domain/channels.js';
-import { Queue, type Job } from 'bullmq';
 import type { DeadLetterSource } from './dead-letters.js';
 import { queuePrefix } from './keys.js';
-import type { RedisClient } from './redis.js';
 import { QUEUE_STATES, syncQueueName } from './names.js';
+import type { RedisClient } from './redis.js';
 
 /** What one sync job carries: which receiver should converge on which incident. Nothing else: the sync reads the rest when it runs. */
 export interface SyncJobData {
@@ -31,7 +31,11 @@ export interface RetryPolicy {
 export class SyncQueues {
   private readonly queues: Map<ChannelKind, Queue<SyncJobData>>;
 
-  constructor(connection: RedisClient, prefix: string, private readonly policy: RetryPolicy) {
+  constructor(
+    connection: RedisClient,
+    prefix: string,
+    private readonly policy: RetryPolicy,
+  ) {
     this.queues = new Map(
       CHANNEL_KINDS.map((kind) => {
         const queue = new Queue<SyncJobData>(syncQueueName(kind), { connection, prefix: queuePrefix(prefix, syncQueueName(kind)), skipVersionCheck: true });
@@ -79,10 +83,7 @@ export class SyncQueues {
 
   async counts(): Promise<Record<string, Record<string, number>>> {
     const entries = await Promise.all(
-      [...this.queues.entries()].map(async ([kind, queue]) => [
-        syncQueueName(kind),
-        await queue.getJobCounts(...QUEUE_STATES),
-      ] as const),
+      [...this.queues.entries()].map(async ([kind, queue]) => [syncQueueName(kind), await queue.getJobCounts(...QUEUE_STATES)] as const),
     );
     return Object.fromEntries(entries);
   }

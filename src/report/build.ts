@@ -1,6 +1,6 @@
 import type { SloCatalog } from '../alerts/slo-catalog.js';
 import { INCIDENT_RETENTION_MS, type IncidentStore } from '../incidents/store.js';
-import { displayUrl, PrometheusError, type PrometheusClient } from '../prometheus/client.js';
+import { displayUrl, type PrometheusClient, PrometheusError } from '../prometheus/client.js';
 import { incidentFigures, summarizeIncident } from './incident-figures.js';
 import type { SloFigures, SloReport, WeeklyReport } from './model.js';
 import { computeSloFigures, NO_FIGURES, querySloSeries, verdictOf } from './slo-figures.js';

@@ -41,7 +41,17 @@ export function burnDownSvg(slo: SloReport, weekStart: string): string | null {
           markArea: { silent: true, itemStyle: { color: 'rgba(245,158,11,0.12)' }, data: [[{ xAxis: Date.parse(weekStart) }, { xAxis: end }]] },
           markLine: { silent: true, symbol: 'none', lineStyle: { color: '#dc2626', type: 'dotted', width: 1 }, label: { show: false }, data: [{ yAxis: 0 }] },
         },
-        { name: 'ideal', type: 'line', showSymbol: false, data: [[start, 100], [end, 0]], lineStyle: { width: 1.5, type: 'dashed', color: '#6b7280' }, itemStyle: { color: '#6b7280' } },
+        {
+          name: 'ideal',
+          type: 'line',
+          showSymbol: false,
+          data: [
+            [start, 100],
+            [end, 0],
+          ],
+          lineStyle: { width: 1.5, type: 'dashed', color: '#6b7280' },
+          itemStyle: { color: '#6b7280' },
+        },
       ],
     });
     return chart.renderToSVGString();
@@ -55,5 +65,7 @@ export function burnDownSvg(slo: SloReport, weekStart: string): string | null {
  * every client shows a PNG attached inline (Content-ID). Rendered at twice the size for sharp screens.
  */
 export function svgToPng(svg: string): Buffer {
-  return new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' }, background: '#ffffff' }).render().asPng();
+  return new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' }, background: '#ffffff' })
+    .render()
+    .asPng();
 }

@@ -24,7 +24,10 @@ export function summarizeIncident(incident: Incident, timeline: readonly Timelin
     openedAt: incident.openedAt,
     resolvedAt: incident.resolvedAt,
     firingSeconds: Math.max(0, (until - Math.max(opened, week.start)) / 1000),
-    pages: timeline.filter((event) => event.kind === 'notification_sent' && event.channel === 'pagerduty' && event.receipt.pagerduty !== undefined && PAGING_DECISIONS.has(event.decision)).length,
+    pages: timeline.filter(
+      (event) =>
+        event.kind === 'notification_sent' && event.channel === 'pagerduty' && event.receipt.pagerduty !== undefined && PAGING_DECISIONS.has(event.decision),
+    ).length,
     flaps: timeline.filter((event) => event.kind === 'flapped').length,
     acknowledgeSeconds: Number.isFinite(acknowledgedAt) ? Math.max(0, (acknowledgedAt - opened) / 1000) : null,
   };
@@ -34,7 +37,10 @@ export function summarizeIncident(incident: Incident, timeline: readonly Timelin
 export function incidentFigures(summaries: readonly IncidentSummary[]): IncidentFigures {
   const byPeakSeverity: Record<Severity, number> = { critical: 0, warning: 0, info: 0 };
   for (const summary of summaries) byPeakSeverity[summary.peakSeverity] += 1;
-  const acknowledged = summaries.map((summary) => summary.acknowledgeSeconds).filter((seconds): seconds is number => seconds !== null).sort((a, b) => a - b);
+  const acknowledged = summaries
+    .map((summary) => summary.acknowledgeSeconds)
+    .filter((seconds): seconds is number => seconds !== null)
+    .sort((a, b) => a - b);
   return {
     count: summaries.length,
     byPeakSeverity,

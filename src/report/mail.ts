@@ -41,7 +41,14 @@ export function composeReportMail(report: WeeklyReport): ReportMail {
 export async function sendReportMail(mail: ReportMail, smtp: { url: string; from: string; to: string[]; timeoutMs: number }): Promise<string> {
   const transport = createTransport({ url: smtp.url, connectionTimeout: smtp.timeoutMs, greetingTimeout: smtp.timeoutMs, socketTimeout: smtp.timeoutMs });
   try {
-    const info = await transport.sendMail({ from: smtp.from, to: smtp.to, subject: mail.subject, text: mail.text, html: mail.html, attachments: mail.attachments });
+    const info = await transport.sendMail({
+      from: smtp.from,
+      to: smtp.to,
+      subject: mail.subject,
+      text: mail.text,
+      html: mail.html,
+      attachments: mail.attachments,
+    });
     return info.messageId;
   } finally {
     transport.close();

@@ -1,5 +1,5 @@
 import { burnDownSvg } from './chart.js';
-import { VERDICT_TEXT, type SloReport, type Trend, type Verdict, type WeeklyReport } from './model.js';
+import { type SloReport, type Trend, VERDICT_TEXT, type Verdict, type WeeklyReport } from './model.js';
 
 /** Where a chart goes in the HTML: inline SVG (the page, a file), or an image by Content-ID (mail). */
 export type ChartMode = { kind: 'svg' } | { kind: 'cid'; cidOf: (slo: string) => string };
@@ -20,10 +20,13 @@ export function duration(seconds: number | null): string {
 
 /** "Wed 3 Dec 14:00" in the report's zone. */
 export function localTime(iso: string, timeZone: string): string {
-  return new Intl.DateTimeFormat('en-GB', { timeZone, weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(iso)).replace(',', '');
+  return new Intl.DateTimeFormat('en-GB', { timeZone, weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+    .format(new Date(iso))
+    .replace(',', '');
 }
 
-const localDay = (iso: string, timeZone: string) => new Intl.DateTimeFormat('en-GB', { timeZone, day: 'numeric', month: 'short', year: 'numeric' }).format(new Date(iso));
+const localDay = (iso: string, timeZone: string) =>
+  new Intl.DateTimeFormat('en-GB', { timeZone, day: 'numeric', month: 'short', year: 'numeric' }).format(new Date(iso));
 
 /** "Mon 1 Dec - Sun 7 Dec 2025": the week's days (its end is the next Monday 00:00). */
 export function weekSpan(report: WeeklyReport): string {
@@ -57,7 +60,7 @@ function prometheusNote(report: WeeklyReport): string | null {
 }
 
 const NOTES = [
-  'Budget figures count events: bad events / (error budget x all events of the SLO period ending at the week\'s end). Consumed this week and the week before are shares of the budget of the period ending at each week\'s end.',
+  "Budget figures count events: bad events / (error budget x all events of the SLO period ending at the week's end). Consumed this week and the week before are shares of the budget of the period ending at each week's end.",
   'Burn episodes: runs of hours burning faster than 1x (faster than the budget allows over the period), from the hourly error ratio.',
   'Incidents: those opened during the week; time firing within the week. Time to acknowledge needs an acknowledgement recorded on the incident; "n/a" when none was.',
   'Verdict, per the error budget policy: budget exhausted means reliability work first; under 25% left, at risk; otherwise healthy.',
@@ -80,10 +83,15 @@ export function renderHtml(report: WeeklyReport, charts: ChartMode = { kind: 'sv
   );
   const note = prometheusNote(report);
   if (note) out.push(`<p style="padding:8px;border:1px solid #f59e0b;background:#fffbeb">${escapeHtml(note)}</p>`);
-  if (!report.incidentsComplete) out.push('<p style="padding:8px;border:1px solid #d1d5db;background:#f9fafb">The incident figures may be incomplete: the week has not ended, or part of it is older than the router keeps incidents (40 days).</p>');
+  if (!report.incidentsComplete)
+    out.push(
+      '<p style="padding:8px;border:1px solid #d1d5db;background:#f9fafb">The incident figures may be incomplete: the week has not ended, or part of it is older than the router keeps incidents (40 days).</p>',
+    );
 
   out.push('<h2 style="font-size:16px;margin:16px 0 6px">Summary</h2>', '<table style="border-collapse:collapse;width:100%;max-width:960px">');
-  out.push(`<tr>${['SLO', 'Objective', 'SLI week', `SLI ${''}period`, 'Budget left', 'Used this week', 'Used week before', 'Trend', 'Incidents', 'Verdict'].map((h) => `<th ${head}>${h}</th>`).join('')}</tr>`);
+  out.push(
+    `<tr>${['SLO', 'Objective', 'SLI week', `SLI ${''}period`, 'Budget left', 'Used this week', 'Used week before', 'Trend', 'Incidents', 'Verdict'].map((h) => `<th ${head}>${h}</th>`).join('')}</tr>`,
+  );
   for (const slo of report.slos) {
     const f = slo.figures;
     out.push(
@@ -107,8 +115,12 @@ export function renderHtml(report: WeeklyReport, charts: ChartMode = { kind: 'sv
 
   for (const slo of report.slos) {
     const f = slo.figures;
-    out.push(`<h2 style="font-size:16px;margin:24px 0 4px">${escapeHtml(slo.name)} <span style="font-weight:normal;color:#52606d">(${escapeHtml(slo.service)})</span></h2>`);
-    out.push(`<p style="margin:0 0 6px">${escapeHtml(slo.description)}. Objective ${slo.objective}% over ${escapeHtml(slo.period)}. Verdict: ${verdictBadge(slo.verdict)} <span style="color:#52606d">${escapeHtml(VERDICT_TEXT[slo.verdict])}</span></p>`);
+    out.push(
+      `<h2 style="font-size:16px;margin:24px 0 4px">${escapeHtml(slo.name)} <span style="font-weight:normal;color:#52606d">(${escapeHtml(slo.service)})</span></h2>`,
+    );
+    out.push(
+      `<p style="margin:0 0 6px">${escapeHtml(slo.description)}. Objective ${slo.objective}% over ${escapeHtml(slo.period)}. Verdict: ${verdictBadge(slo.verdict)} <span style="color:#52606d">${escapeHtml(VERDICT_TEXT[slo.verdict])}</span></p>`,
+    );
     out.push(
       '<table style="border-collapse:collapse;margin:4px 0 8px">',
       ...[
@@ -125,34 +137,52 @@ export function renderHtml(report: WeeklyReport, charts: ChartMode = { kind: 'sv
     const svg = charts.kind === 'svg' ? burnDownSvg(slo, report.start) : null;
     if (charts.kind === 'svg' && svg) out.push(`<div style="max-width:640px">${svg}</div>`);
     if (charts.kind === 'cid' && f.burnDown) {
-      out.push(`<img src="cid:${escapeHtml(charts.cidOf(slo.name))}" width="640" height="240" alt="${escapeHtml(`${slo.name}: error budget burn-down against the ideal line`)}" style="display:block;max-width:100%;height:auto;border:0">`);
+      out.push(
+        `<img src="cid:${escapeHtml(charts.cidOf(slo.name))}" width="640" height="240" alt="${escapeHtml(`${slo.name}: error budget burn-down against the ideal line`)}" style="display:block;max-width:100%;height:auto;border:0">`,
+      );
     }
     if (f.episodes.length > 0) {
       out.push('<p style="margin:8px 0 2px"><b>Largest burn episodes</b></p><table style="border-collapse:collapse">');
       out.push(`<tr>${['Start', 'Duration', 'Budget consumed', 'Peak burn'].map((h) => `<th ${head}>${h}</th>`).join('')}</tr>`);
       for (const episode of f.episodes) {
-        out.push(`<tr><td ${cell}>${escapeHtml(localTime(episode.start, tz))}</td><td ${cell}>${duration(episode.durationSeconds)}</td><td ${cell}>${percent(episode.budgetConsumed)}</td><td ${cell}>${episode.peakBurnRate.toFixed(1)}x</td></tr>`);
+        out.push(
+          `<tr><td ${cell}>${escapeHtml(localTime(episode.start, tz))}</td><td ${cell}>${duration(episode.durationSeconds)}</td><td ${cell}>${percent(episode.budgetConsumed)}</td><td ${cell}>${episode.peakBurnRate.toFixed(1)}x</td></tr>`,
+        );
       }
       out.push('</table>');
     } else if (report.prometheus.available) out.push('<p style="margin:8px 0 2px;color:#52606d">No hour burnt faster than the budget allows.</p>');
     if (slo.incidents.incidents.length > 0) {
       out.push('<p style="margin:8px 0 2px"><b>Incidents</b></p><table style="border-collapse:collapse">');
-      out.push(`<tr>${['Opened', 'Alert', 'Highest tier', 'Firing', 'Pages', 'Acknowledged after', 'State'].map((h) => `<th ${head}>${h}</th>`).join('')}</tr>`);
+      out.push(
+        `<tr>${['Opened', 'Alert', 'Highest tier', 'Firing', 'Pages', 'Acknowledged after', 'State'].map((h) => `<th ${head}>${h}</th>`).join('')}</tr>`,
+      );
       for (const incident of slo.incidents.incidents) {
         out.push(
-          `<tr>${[localTime(incident.openedAt, tz), incident.alertname, incident.peakSeverity, duration(incident.firingSeconds), String(incident.pages), duration(incident.acknowledgeSeconds), incident.state]
+          `<tr>${[
+            localTime(incident.openedAt, tz),
+            incident.alertname,
+            incident.peakSeverity,
+            duration(incident.firingSeconds),
+            String(incident.pages),
+            duration(incident.acknowledgeSeconds),
+            incident.state,
+          ]
             .map((value) => `<td ${cell}>${escapeHtml(value)}</td>`)
             .join('')}</tr>`,
         );
       }
       out.push('</table>');
     }
-    const links = [slo.dashboardUrl && `<a href="${escapeHtml(slo.dashboardUrl)}">dashboard</a>`, slo.runbookUrl && `<a href="${escapeHtml(slo.runbookUrl)}">runbook</a>`].filter(Boolean);
+    const links = [
+      slo.dashboardUrl && `<a href="${escapeHtml(slo.dashboardUrl)}">dashboard</a>`,
+      slo.runbookUrl && `<a href="${escapeHtml(slo.runbookUrl)}">runbook</a>`,
+    ].filter(Boolean);
     if (links.length > 0) out.push(`<p style="margin:6px 0 0">${links.join(' · ')}</p>`);
   }
 
   out.push('<h2 style="font-size:16px;margin:24px 0 6px">Reliability work: SLOs by budget burned this week</h2><ol>');
-  for (const entry of report.priorities) out.push(`<li><b>${escapeHtml(entry.slo)}</b>: ${percent(entry.consumedThisWeek)} of its budget, ${SHORT_VERDICT[entry.verdict]}</li>`);
+  for (const entry of report.priorities)
+    out.push(`<li><b>${escapeHtml(entry.slo)}</b>: ${percent(entry.consumedThisWeek)} of its budget, ${SHORT_VERDICT[entry.verdict]}</li>`);
   out.push('</ol>', `<p style="color:#52606d;font-size:12px">${NOTES.map(escapeHtml).join('<br>')}</p>`, '</body></html>');
   return out.join('\n');
 }
@@ -163,11 +193,19 @@ export function renderMarkdown(report: WeeklyReport): string {
   const out: string[] = [`# Maestro weekly SLO review: ${report.week}`, '', `${weekSpan(report)}. Generated ${localTime(report.generatedAt, tz)}.`, ''];
   const note = prometheusNote(report);
   if (note) out.push(`> ${note}`, '');
-  if (!report.incidentsComplete) out.push('> The incident figures may be incomplete: the week has not ended, or part of it is older than the router keeps incidents (40 days).', '');
-  out.push('## Summary', '', '| SLO | Objective | SLI week | SLI period | Budget left | Used this week | Used week before | Trend | Incidents | Verdict |', '|---|---|---|---|---|---|---|---|---|---|');
+  if (!report.incidentsComplete)
+    out.push('> The incident figures may be incomplete: the week has not ended, or part of it is older than the router keeps incidents (40 days).', '');
+  out.push(
+    '## Summary',
+    '',
+    '| SLO | Objective | SLI week | SLI period | Budget left | Used this week | Used week before | Trend | Incidents | Verdict |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  );
   for (const slo of report.slos) {
     const f = slo.figures;
-    out.push(`| ${slo.name} | ${slo.objective}% / ${slo.period} | ${sli(f.sliWeek)} | ${sli(f.sliPeriod)} (${compliance(slo)}) | ${percent(f.budgetRemaining)} | ${percent(f.consumedThisWeek)} | ${percent(f.consumedPreviousWeek)} | ${trendText(f.trend)} | ${slo.incidents.count} | ${SHORT_VERDICT[slo.verdict]} |`);
+    out.push(
+      `| ${slo.name} | ${slo.objective}% / ${slo.period} | ${sli(f.sliWeek)} | ${sli(f.sliPeriod)} (${compliance(slo)}) | ${percent(f.budgetRemaining)} | ${percent(f.consumedThisWeek)} | ${percent(f.consumedPreviousWeek)} | ${trendText(f.trend)} | ${slo.incidents.count} | ${SHORT_VERDICT[slo.verdict]} |`,
+    );
   }
   for (const slo of report.slos) {
     const f = slo.figures;
@@ -186,12 +224,17 @@ export function renderMarkdown(report: WeeklyReport): string {
     );
     if (f.episodes.length > 0) {
       out.push('', 'Largest burn episodes:', '');
-      for (const episode of f.episodes) out.push(`1. ${localTime(episode.start, tz)}, ${duration(episode.durationSeconds)}: ${percent(episode.budgetConsumed)} of the budget (peak ${episode.peakBurnRate.toFixed(1)}x)`);
+      for (const episode of f.episodes)
+        out.push(
+          `1. ${localTime(episode.start, tz)}, ${duration(episode.durationSeconds)}: ${percent(episode.budgetConsumed)} of the budget (peak ${episode.peakBurnRate.toFixed(1)}x)`,
+        );
     }
     if (slo.incidents.incidents.length > 0) {
       out.push('', 'Incidents:', '');
       for (const incident of slo.incidents.incidents) {
-        out.push(`- ${localTime(incident.openedAt, tz)} ${incident.alertname} (${incident.peakSeverity}): firing ${duration(incident.firingSeconds)}, ${incident.pages} page(s), acknowledged after ${duration(incident.acknowledgeSeconds)}, ${incident.state}`);
+        out.push(
+          `- ${localTime(incident.openedAt, tz)} ${incident.alertname} (${incident.peakSeverity}): firing ${duration(incident.firingSeconds)}, ${incident.pages} page(s), acknowledged after ${duration(incident.acknowledgeSeconds)}, ${incident.state}`,
+        );
       }
     }
   }

@@ -1,11 +1,11 @@
-import { Queue, Worker, type Job } from 'bullmq';
-import { queuePrefix } from '../queue/keys.js';
-import type { RedisClient } from '../queue/redis.js';
+import { type Job, Queue, Worker } from 'bullmq';
 import type { SloCatalog } from '../alerts/slo-catalog.js';
 import type { Config } from '../config/env.js';
 import { INCIDENT_RETENTION_MS, type IncidentStore } from '../incidents/store.js';
 import type { Logger } from '../observability/logger.js';
 import { PrometheusClient } from '../prometheus/client.js';
+import { queuePrefix } from '../queue/keys.js';
+import type { RedisClient } from '../queue/redis.js';
 import { buildWeeklyReport, type ReportSources } from './build.js';
 import { composeReportMail, sendReportMail } from './mail.js';
 import type { WeeklyReport } from './model.js';
@@ -51,7 +51,13 @@ export class ReportService {
     return {
       catalog: this.deps.catalog,
       incidents: this.deps.incidents,
-      prometheus: prometheus.url === undefined ? null : { url: prometheus.url, client: new PrometheusClient({ url: prometheus.url, bearerToken: prometheus.bearerToken, timeoutMs: prometheus.timeoutMs }) },
+      prometheus:
+        prometheus.url === undefined
+          ? null
+          : {
+              url: prometheus.url,
+              client: new PrometheusClient({ url: prometheus.url, bearerToken: prometheus.bearerToken, timeoutMs: prometheus.timeoutMs }),
+            },
       now: () => this.now(),
     };
   }
@@ -116,7 +122,10 @@ export async function startReportScheduler(deps: ReportSchedulerDeps): Promise<R
   if (config.report.emailTo.length === 0 || smtpUrl === undefined) {
     await queue.removeJobScheduler(REPORT_SCHEDULER_ID);
     await queue.close();
-    logger.info({ reportEmailTo: config.report.emailTo.length > 0, smtp: smtpUrl !== undefined }, 'weekly SLO report mail off: set REPORT_EMAIL_TO and SMTP_URL to send it');
+    logger.info(
+      { reportEmailTo: config.report.emailTo.length > 0, smtp: smtpUrl !== undefined },
+      'weekly SLO report mail off: set REPORT_EMAIL_TO and SMTP_URL to send it',
+    );
     return null;
   }
   const { schedule, timeZone, attempts, retryDelayMs, emailTo } = config.report;
@@ -139,7 +148,10 @@ export async function startReportScheduler(deps: ReportSchedulerDeps): Promise<R
         report = await deps.service.build(week.id, !last);
       } catch (error) {
         deps.onRun?.({ jobId: job.id!, week: week.id, outcome: 'retrying' });
-        logger.warn({ week: week.id, attempt: job.attemptsMade + 1, attempts, err: (error as Error).message }, 'weekly SLO report: Prometheus failed; retrying');
+        logger.warn(
+          { week: week.id, attempt: job.attemptsMade + 1, attempts, err: (error as Error).message },
+          'weekly SLO report: Prometheus failed; retrying',
+        );
         throw error;
       }
       const taken = await connection.set(mark(week.id), 'sending', 'PX', SENDING_LOCK_MS, 'NX');
@@ -149,7 +161,12 @@ export async function startReportScheduler(deps: ReportSchedulerDeps): Promise<R
         return;
       }
       try {
-        const messageId = await sendReportMail(composeReportMail(report), { url: smtpUrl, from: config.channels.email.from, to: emailTo, timeoutMs: config.delivery.timeoutMs });
+        const messageId = await sendReportMail(composeReportMail(report), {
+          url: smtpUrl,
+          from: config.channels.email.from,
+          to: emailTo,
+          timeoutMs: config.delivery.timeoutMs,
+        });
         await connection.set(mark(week.id), 'sent', 'PX', SENT_MARK_MS);
         deps.onRun?.({ jobId: job.id!, week: week.id, outcome: 'sent', messageId });
         logger.info({ week: week.id, to: emailTo, messageId, prometheus: report.prometheus.available }, 'weekly SLO report sent');

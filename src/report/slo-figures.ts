@@ -2,8 +2,8 @@ import type { SloDefinition } from '../alerts/slo-catalog.js';
 import { errorBudget } from '../alerts/slo-rules.js';
 import type { PrometheusClient, Samples } from '../prometheus/client.js';
 import { QUERIES } from '../prometheus/queries.js';
-import { AT_RISK_REMAINING, TREND_DEAD_BAND, type BurnEpisode, type SloFigures, type Trend, type Verdict } from './model.js';
-import { weeksBefore, type IsoWeek } from './week.js';
+import { AT_RISK_REMAINING, type BurnEpisode, type SloFigures, TREND_DEAD_BAND, type Trend, type Verdict } from './model.js';
+import { type IsoWeek, weeksBefore } from './week.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -42,7 +42,12 @@ export async function querySloSeries(prometheus: PrometheusClient, slo: SloDefin
     prometheus.instant(QUERIES.periodErrorRatio(slo), week.end),
     prometheus.instant(QUERIES.budgetRemaining(slo), week.end),
   ]);
-  return { hours: joinHours(ratios, events, errorBudget(slo)), weekErrorRatio: finite(weekErrorRatio), periodErrorRatio: finite(periodErrorRatio), budgetRemaining: finite(budgetRemaining) };
+  return {
+    hours: joinHours(ratios, events, errorBudget(slo)),
+    weekErrorRatio: finite(weekErrorRatio),
+    periodErrorRatio: finite(periodErrorRatio),
+    budgetRemaining: finite(budgetRemaining),
+  };
 }
 
 const finite = (value: number | null) => (value === null || !Number.isFinite(value) ? null : value);

@@ -1,18 +1,11 @@
-import type { ChannelKind, ReceiverConfig } from '../domain/channels.js';
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.js';
+import type { ChannelKind, ReceiverConfig } from '../domain/channels.js';
 import { emailAddress, mailbox } from '../domain/email-address.js';
 import { RoutingSyntaxError } from './errors.js';
 import type { PathIssue } from './interpolate.js';
 import { parseMatcher } from './matchers.js';
-import {
-  assertTimeZone,
-  parseDayOfMonthRange,
-  parseMonthRange,
-  parseTimeOfDay,
-  parseWeekdayRange,
-  parseYearRange,
-} from './time-interval-syntax.js';
+import { assertTimeZone, parseDayOfMonthRange, parseMonthRange, parseTimeOfDay, parseWeekdayRange, parseYearRange } from './time-interval-syntax.js';
 import type { IncidentSettings, RouteConfig, RoutingConfig, TimeIntervalConfig, TimeRange } from './types.js';
 
 export const DEFAULT_REPEAT_INTERVAL_MS = 24 * 3_600_000;
@@ -112,15 +105,13 @@ const timeRangeSchema = z
   .strictObject({
     times: z
       .array(
-        z
-          .strictObject({ start_time: parsedBy(parseTimeOfDay), end_time: parsedBy(parseTimeOfDay) })
-          .transform((times, ctx) => {
-            if (times.start_time >= times.end_time) {
-              ctx.addIssue('start_time must be before end_time');
-              return z.NEVER;
-            }
-            return { startMinute: times.start_time, endMinute: times.end_time };
-          }),
+        z.strictObject({ start_time: parsedBy(parseTimeOfDay), end_time: parsedBy(parseTimeOfDay) }).transform((times, ctx) => {
+          if (times.start_time >= times.end_time) {
+            ctx.addIssue('start_time must be before end_time');
+            return z.NEVER;
+          }
+          return { startMinute: times.start_time, endMinute: times.end_time };
+        }),
       )
       .optional(),
     weekdays: z.array(parsedBy(parseWeekdayRange, rangeText)).optional(),

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { type Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { formatPath } from '../alerts/slo-catalog.js';
 import { crossCheck, routingFileSchema } from './config-schema.js';
 import { RoutingConfigError } from './errors.js';
-import { interpolateTree, type Env, type PathIssue } from './interpolate.js';
+import { type Env, interpolateTree, type PathIssue } from './interpolate.js';
 import type { RoutingConfig } from './types.js';
 
 export { RoutingConfigError };
@@ -84,10 +84,7 @@ function describeIssue(issue: z.core.$ZodIssue, root: unknown): LocatedIssue[] {
 }
 
 function valueAt(root: unknown, path: PropertyKey[]): unknown {
-  return path.reduce<unknown>(
-    (node, key) => (node !== null && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined),
-    root,
-  );
+  return path.reduce<unknown>((node, key) => (node !== null && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined), root);
 }
 
 function typeName(value: unknown): string {

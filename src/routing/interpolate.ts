@@ -34,9 +34,7 @@ export function interpolateTree(value: unknown, env: Env, issues: PathIssue[], p
   }
   if (Array.isArray(value)) return value.map((item, i) => interpolateTree(item, env, issues, [...path, i]));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [key, interpolateTree(item, env, issues, [...path, key])]),
-    );
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, interpolateTree(item, env, issues, [...path, key])]));
   }
   return value;
 }

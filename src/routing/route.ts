@@ -1,15 +1,7 @@
 import { DEFAULT_INCIDENT_SETTINGS, DEFAULT_REPEAT_INTERVAL_MS, DEFAULT_ROUTE_NAME } from './config-schema.js';
 import { formatMatcher, labelValue, matchesLabels } from './matchers.js';
 import { isInTimeInterval } from './time-intervals.js';
-import type {
-  MuteReason,
-  RouteConfig,
-  RouteVerdict,
-  RoutingConfig,
-  RoutingDecision,
-  RoutingExplanation,
-  RouteMatch,
-} from './types.js';
+import type { MuteReason, RouteConfig, RouteMatch, RouteVerdict, RoutingConfig, RoutingDecision, RoutingExplanation } from './types.js';
 
 export { DEFAULT_REPEAT_INTERVAL_MS, DEFAULT_ROUTE_NAME };
 

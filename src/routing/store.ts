@@ -1,16 +1,14 @@
-import type { ReceiverConfig } from '../domain/channels.js';
 import { createHash } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
+import { type FSWatcher, watch } from 'node:fs';
 import { dirname } from 'node:path';
+import type { ReceiverConfig } from '../domain/channels.js';
 import { parseRoutingConfig, readRoutingFile } from './config.js';
 import { RoutingConfigError } from './errors.js';
 import type { Env } from './interpolate.js';
 import { formatMatcher } from './matchers.js';
 import type { RouteConfig, RoutingConfig, TimeIntervalConfig } from './types.js';
 
-export type ReloadResult =
-  | { ok: true; config: RoutingConfig; hash: string; loadedAt: Date }
-  | { ok: false; error: RoutingConfigError };
+export type ReloadResult = { ok: true; config: RoutingConfig; hash: string; loadedAt: Date } | { ok: false; error: RoutingConfigError };
 
 export interface RoutingStoreOptions {
   /** Called after every reload attempt (not the initial load, which throws instead). */

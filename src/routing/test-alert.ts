@@ -1,4 +1,4 @@
-import { normalizeAlert, routingLabels, type NormalizeOptions } from '../alerts/normalize.js';
+import { type NormalizeOptions, normalizeAlert, routingLabels } from '../alerts/normalize.js';
 import { labelsFingerprint } from '../alerts/schema.js';
 
 /** Go's zero time: what Alertmanager sends as endsAt while an alert fires. */

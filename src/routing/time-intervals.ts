@@ -11,11 +11,13 @@ export function isInTimeRange(range: TimeRange, at: Date): boolean {
   const local = wallClock(at, range.location);
   const minute = local.hour * 60 + local.minute;
   const dayCount = daysInMonth(local.year, local.month);
-  const inRanges = (ranges: InclusiveRange[] | undefined, value: number) =>
-    ranges === undefined || ranges.some((r) => value >= r.start && value <= r.end);
+  const inRanges = (ranges: InclusiveRange[] | undefined, value: number) => ranges === undefined || ranges.some((r) => value >= r.start && value <= r.end);
   return (
     (range.times === undefined || range.times.some((t) => minute >= t.startMinute && minute < t.endMinute)) &&
-    inRanges(range.daysOfMonth?.flatMap((r) => dayRangeIn(r, dayCount)), local.day) &&
+    inRanges(
+      range.daysOfMonth?.flatMap((r) => dayRangeIn(r, dayCount)),
+      local.day,
+    ) &&
     inRanges(range.months, local.month) &&
     inRanges(range.weekdays, local.weekday) &&
     inRanges(range.years, local.year)

@@ -59,9 +59,7 @@ export interface TimeRange {
 }
 
 /** Why a matched route delivers to nobody at this instant. */
-export type MuteReason =
-  | { kind: 'mute_time_interval'; interval: string }
-  | { kind: 'outside_active_time_intervals'; intervals: string[] };
+export type MuteReason = { kind: 'mute_time_interval'; interval: string } | { kind: 'outside_active_time_intervals'; intervals: string[] };
 
 export interface RouteMatch {
   route: string;

@@ -187,7 +187,9 @@ export class MaestroSimulator {
   exposition(): string {
     const out: string[] = [];
     for (const [family, lines] of Object.entries(seriesLines(this.counters, '', ''))) {
-      const header = FAMILY_HEADERS[family]!.map((line) => line.replace('maestro_db_requests ', 'maestro_db_requests_total ').replace('maestro_runs ', 'maestro_runs_total '));
+      const header = FAMILY_HEADERS[family]!.map((line) =>
+        line.replace('maestro_db_requests ', 'maestro_db_requests_total ').replace('maestro_runs ', 'maestro_runs_total '),
+      );
       out.push(...header, ...lines);
     }
     return `${out.join('\n')}\n`;

@@ -2,7 +2,7 @@
  * A real Prometheus (Debian's `prometheus`, `promtool`) for the report's tests and the playground:
  * its own port on loopback, its own data directory, history backfilled with promtool.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -68,7 +68,10 @@ export async function startPrometheus(options: PrometheusStart): Promise<Prometh
   const ready = (async () => {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const ok = await fetch(`${url}/-/ready`).then((res) => res.ok, () => false);
+      const ok = await fetch(`${url}/-/ready`).then(
+        (res) => res.ok,
+        () => false,
+      );
       if (ok) return;
       if (Date.now() > deadline) throw new Error(`prometheus not ready within 30 s:\n${log.slice(-2000)}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -131,7 +134,11 @@ export async function backfillRecords(
     if (rule.record === undefined || !pick(rule.record)) continue;
     const body = new URLSearchParams({ query: rule.expr, start: String(range.start / 1000), end: String(range.end / 1000), step: String(range.stepSeconds) });
     const res = await fetch(`${prometheusUrl}/api/v1/query_range`, { method: 'POST', body });
-    const answer = (await res.json()) as { status: string; error?: string; data: { result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> } };
+    const answer = (await res.json()) as {
+      status: string;
+      error?: string;
+      data: { result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> };
+    };
     if (answer.status !== 'success') throw new Error(`backfill of ${rule.record}: ${answer.error}`);
     const lines = families.get(rule.record) ?? [];
     families.set(rule.record, lines);

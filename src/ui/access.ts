@@ -1,9 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { RedisClient } from '../queue/redis.js';
 import { tokenCheck, unauthorized } from '../api/auth.js';
 import { ApiError } from '../api/errors.js';
+import type { RedisClient } from '../queue/redis.js';
 
 /**
  * Who may use the AlertCenter page and the admin API:
@@ -87,14 +87,9 @@ export function overTls(req: IncomingMessage): boolean {
 }
 
 export function sessionCookie(id: string, maxAgeMs: number, secure: boolean): string {
-  return [
-    `${SESSION_COOKIE}=${id}`,
-    'Path=/',
-    'HttpOnly',
-    'SameSite=Strict',
-    `Max-Age=${Math.floor(maxAgeMs / 1000)}`,
-    ...(secure ? ['Secure'] : []),
-  ].join('; ');
+  return [`${SESSION_COOKIE}=${id}`, 'Path=/', 'HttpOnly', 'SameSite=Strict', `Max-Age=${Math.floor(maxAgeMs / 1000)}`, ...(secure ? ['Secure'] : [])].join(
+    '; ',
+  );
 }
 
 export const clearedSessionCookie = (secure: boolean) => sessionCookie('', 0, secure);

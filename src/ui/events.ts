@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { Cluster } from 'ioredis';
-import type { RedisClient } from '../queue/redis.js';
 import type { Logger } from '../observability/logger.js';
+import type { RedisClient } from '../queue/redis.js';
 
 /**
  * Live updates of the AlertCenter page. Whatever changes an incident (the ingest worker, the
@@ -133,7 +133,13 @@ export class EventHub {
     if (this.subscriber) return;
     // Its own connection (a subscriber can do nothing else), queueing the SUBSCRIBE until it is up and
     // subscribing again after every reconnection (ioredis's autoResubscribe).
-    const options = { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, autoResubscribe: true, connectionName: `${this.prefix}:ui-events` };
+    const options = {
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      commandTimeout: undefined,
+      autoResubscribe: true,
+      connectionName: `${this.prefix}:ui-events`,
+    };
     const subscriber: RedisClient =
       this.connection instanceof Cluster ? this.connection.duplicate(undefined, { redisOptions: options }) : this.connection.duplicate(options);
     this.subscriber = subscriber;

@@ -1,6 +1,6 @@
 import type { SloCatalog } from '../alerts/slo-catalog.js';
 import type { Severity } from '../alerts/types.js';
-import { receiverViews, type ReceiverView } from '../api/routes/incidents.js';
+import { type ReceiverView, receiverViews } from '../api/routes/incidents.js';
 import type { Incident, TimelineEvent, Told } from '../incidents/types.js';
 import { formatBurnRate, formatFraction, formatSpan, formatTime, severityRank } from '../notifiers/render/format.js';
 import type { PrometheusReading } from './prometheus.js';
@@ -54,7 +54,8 @@ function chipsOf(incident: Incident, told: Record<string, Told>, recent: readonl
     const details: string[] = [];
     if (receipt?.slack) {
       details.push(`Slack message ${receipt.slack.channel} ${receipt.slack.ts}`);
-      if (links.slackWorkspaceUrl) href = `${links.slackWorkspaceUrl.replace(/\/$/, '')}/archives/${receipt.slack.channel}/p${receipt.slack.ts.replace('.', '')}`;
+      if (links.slackWorkspaceUrl)
+        href = `${links.slackWorkspaceUrl.replace(/\/$/, '')}/archives/${receipt.slack.channel}/p${receipt.slack.ts.replace('.', '')}`;
     }
     if (receipt?.pagerduty) {
       details.push(`PagerDuty dedup_key ${receipt.pagerduty.dedupKey}`);
@@ -187,7 +188,13 @@ export function sloCards(catalog: SloCatalog, incidents: readonly Incident[], pr
       burnLevel: burn === null ? 'unknown' : burn >= 14.4 ? 'critical' : burn >= 1 ? 'warning' : 'ok',
       timeToExhaustion: tte === null ? null : formatSpan(tte * 1000),
       source,
-      sparkline: history.length > 1 ? sparkline(history.map(([, value]) => value), { label: `${slo.name} error budget remaining over 7 days` }) : null,
+      sparkline:
+        history.length > 1
+          ? sparkline(
+              history.map(([, value]) => value),
+              { label: `${slo.name} error budget remaining over 7 days` },
+            )
+          : null,
       incident: current ? { id: current.id, state: current.state, severity: current.severity, title: current.title } : null,
       dashboardUrl: slo.dashboard_url ?? null,
       runbookUrl: slo.runbook_url ?? null,
@@ -248,7 +255,10 @@ export function describeEvent(event: TimelineEvent, now: number): TimelineEntry 
     case 'unacknowledged':
       return entry(`Acknowledgement taken back by ${event.by} (${event.via})`, 'warn');
     case 'silenced':
-      return entry(`Silenced by ${event.by} (${event.via}) until ${formatTime(event.until, now) ?? event.until} on ${event.silences.length} Alertmanager(s)${event.comment ? `: ${event.comment}` : ''}`, 'good');
+      return entry(
+        `Silenced by ${event.by} (${event.via}) until ${formatTime(event.until, now) ?? event.until} on ${event.silences.length} Alertmanager(s)${event.comment ? `: ${event.comment}` : ''}`,
+        'good',
+      );
     case 'unsilenced':
       return entry(event.expired ? 'Silence expired' : `Unsilenced by ${event.by} (${event.via})`);
     case 'silence_failed':
@@ -262,7 +272,7 @@ export function describeEvent(event: TimelineEvent, now: number): TimelineEntry 
   }
 }
 
-function receiptText(receipt: Told["receipt"]): string {
+function receiptText(receipt: Told['receipt']): string {
   const parts: string[] = [];
   const r = receipt;
   if (r.slack) parts.push(`Slack ts ${r.slack.ts}`);

@@ -1,23 +1,34 @@
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { Eta } from 'eta';
+import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import { stringify } from 'yaml';
 import type { SloCatalog } from '../alerts/slo-catalog.js';
 import type { Severity } from '../alerts/types.js';
-import { receiverViews } from '../api/routes/incidents.js';
 import { ApiError } from '../api/errors.js';
+import { receiverViews } from '../api/routes/incidents.js';
 import { explainRouting } from '../cli/routing-commands.js';
 import type { IncidentStore } from '../incidents/store.js';
 import type { Incident } from '../incidents/types.js';
-import { formatTime, formatSpan } from '../notifiers/render/format.js';
+import { formatSpan, formatTime } from '../notifiers/render/format.js';
 import type { DeadLetter, DeadLetters } from '../queue/dead-letters.js';
 import type { RoutingStore } from '../routing/store.js';
-import { callerOf, clearedSessionCookie, CSRF_FIELD, overTls, parseCookies, SESSION_COOKIE, sessionCookie, type Access, type Caller, type SessionStore } from './access.js';
+import {
+  type Access,
+  type Caller,
+  CSRF_FIELD,
+  callerOf,
+  clearedSessionCookie,
+  overTls,
+  parseCookies,
+  SESSION_COOKIE,
+  type SessionStore,
+  sessionCookie,
+} from './access.js';
 import { loadAssets, serveAsset } from './assets.js';
 import type { EventHub } from './events.js';
-import { describeEvent, incidentRow, keepOrder, sloCards, sortIncidents, tierViews, type IncidentFilters, type LinkContext } from './model.js';
+import { describeEvent, type IncidentFilters, incidentRow, keepOrder, type LinkContext, sloCards, sortIncidents, tierViews } from './model.js';
 import type { PrometheusSlos } from './prometheus.js';
 
 export interface UiDeps {
@@ -240,10 +251,7 @@ export function uiRouter(deps: UiDeps): Router {
   // ---- Data ---------------------------------------------------------------------------------------
   async function sloData() {
     const now = Date.now();
-    const [recent, prometheus] = await Promise.all([
-      deps.incidents.list({ limit: 200 }),
-      deps.prometheus ? deps.prometheus.read(now) : Promise.resolve(null),
-    ]);
+    const [recent, prometheus] = await Promise.all([deps.incidents.list({ limit: 200 }), deps.prometheus ? deps.prometheus.read(now) : Promise.resolve(null)]);
     return { cards: sloCards(deps.catalog, recent, prometheus, now), fromPrometheus: Boolean(prometheus?.ok) };
   }
 
@@ -338,7 +346,10 @@ export function uiRouter(deps: UiDeps): Router {
       if (!line || line.startsWith('#')) continue;
       const eq = line.indexOf('=');
       if (eq <= 0) return { lines: [], error: `line ${i + 1}: expected name=value, got ${JSON.stringify(line)}` };
-      labels[line.slice(0, eq).trim()] = line.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+      labels[line.slice(0, eq).trim()] = line
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"(.*)"$/, '$1');
     }
     if (Object.keys(labels).length === 0) return { lines: [], error: 'give at least one label, as name=value' };
     const at = atText.trim() ? new Date(atText.trim()) : new Date();
@@ -411,7 +422,12 @@ function factsOf(incident: Incident, now: number): Array<[string, string]> {
   }
   if (incident.peakBurnRate !== null) facts.push(['Peak burn', `${incident.peakBurnRate.toFixed(1)}x`]);
   facts.push(['Route', incident.policy.route]);
-  facts.push(['Incident key', Object.entries(incident.keyLabels).map(([name, value]) => `${name}=${value}`).join(', ')]);
+  facts.push([
+    'Incident key',
+    Object.entries(incident.keyLabels)
+      .map(([name, value]) => `${name}=${value}`)
+      .join(', '),
+  ]);
   return facts;
 }
 

@@ -2,8 +2,8 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseAlertmanagerTarget } from '../../src/alertmanager/client.js';
 import { incidentMatchers, matcherText } from '../../src/alertmanager/matchers.js';
-import { ConfigError, loadConfig, secretsOf } from '../../src/config/env.js';
 import { verifyPagerDutySignature, verifySlackSignature } from '../../src/api/signatures.js';
+import { ConfigError, loadConfig, secretsOf } from '../../src/config/env.js';
 import { acknowledgeIncident, recordPagerDutyResolve, recordSilence, recordUnsilence, unacknowledgeIncident } from '../../src/incidents/actions.js';
 import { clearAlerts } from '../../src/incidents/apply.js';
 import { figuresDigest, statusDigest } from '../../src/incidents/figures.js';
@@ -39,11 +39,14 @@ describe('signatures, as Slack and PagerDuty document them', () => {
   const headers = { timestamp: '1531420618', signature: 'v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503' };
   const secret = '8f742231b10e8888abcd99yyyzzz85a5';
 
-  it("Slack v0: the documented example passes with either secret of a rotation; a stale one, another secret or body, and no secret at all do not", () => {
+  it('Slack v0: the documented example passes with either secret of a rotation; a stale one, another secret or body, and no secret at all do not', () => {
     expect(verifySlackSignature(['old-secret', secret], headers, body, 1531420618_000 + 60_000)).toEqual({ ok: true });
     expect(verifySlackSignature([secret], headers, body, 1531420618_000 + 5 * 60_000 + 1_000)).toMatchObject({ ok: false, reason: 'stale_timestamp' });
     expect(verifySlackSignature(['another'], headers, body, 1531420618_000)).toMatchObject({ ok: false, reason: 'bad_signature' });
-    expect(verifySlackSignature([secret], headers, Buffer.concat([body, Buffer.from('&x=1')]), 1531420618_000)).toMatchObject({ ok: false, reason: 'bad_signature' });
+    expect(verifySlackSignature([secret], headers, Buffer.concat([body, Buffer.from('&x=1')]), 1531420618_000)).toMatchObject({
+      ok: false,
+      reason: 'bad_signature',
+    });
     expect(verifySlackSignature([secret], { ...headers, signature: 'v0=abc' }, body, 1531420618_000)).toMatchObject({ ok: false, reason: 'bad_signature' });
     expect(verifySlackSignature([], headers, body, 1531420618_000)).toMatchObject({ ok: false, reason: 'not_configured' });
   });
@@ -70,7 +73,10 @@ describe('acknowledge and silence, as pure changes of the incident', () => {
   });
 
   it('a silence is recorded once; an unsilence of other silences than those recorded changes nothing', () => {
-    const silences = [{ alertmanager: 'http://am1', id: 's1' }, { alertmanager: 'http://am2', id: 's2' }];
+    const silences = [
+      { alertmanager: 'http://am1', id: 's1' },
+      { alertmanager: 'http://am2', id: 's2' },
+    ];
     const silenced = recordSilence(critical(), alice, { untilMs: at(65), comment: '', silences, matchers: ['alertname="x"'] }, at(5))!;
     expect(silenced.incident.silenced).toMatchObject({ until: new Date(at(65)).toISOString(), by: 'alice', silences });
     expect(recordSilence(silenced.incident, alice, { untilMs: at(70), comment: '', silences: [], matchers: [] }, at(6))).toBeNull();
@@ -110,7 +116,9 @@ describe('what each channel hears of it', () => {
   it('resolved in PagerDuty: a de-escalation tells PagerDuty nothing, a later escalation pages again; Slack shows it', () => {
     const paged = critical();
     const resolvedThere = recordPagerDutyResolve(paged, earline, at(10)).incident;
-    expect(renderIncident(resolvedThere, at(11)).status).toEqual(['Resolved in PagerDuty by Earline Greenholt at 10:10 UTC while still burning: a later escalation pages again']);
+    expect(renderIncident(resolvedThere, at(11)).status).toEqual([
+      'Resolved in PagerDuty by Earline Greenholt at 10:10 UTC while still burning: a later escalation pages again',
+    ]);
     expect(needsUpdate(resolvedThere, 'slack', told(paged, at(1)), slack)).toBe('status_changed');
     const deEscalated = { ...resolvedThere, severity: 'warning' as const, tiers: { [warningTier().id]: warningTier() } };
     expect(needsUpdate(deEscalated, 'pd', told(paged, at(1)), pagerduty)).toBe('up_to_date');
@@ -145,7 +153,11 @@ describe('ALERTMANAGER_URLS', () => {
   });
 
   it('refuses anything but http(s) URLs without repeating the entry (it may hold a password)', () => {
-    expect(() => loadConfig({ ALERTMANAGER_URLS: 'ftp://user:hunter2@am:21' })).toThrow(new ConfigError('ALERTMANAGER_URLS: entry 1: expected an http or https URL, got ftp://...'));
-    expect(() => loadConfig({ ALERTMANAGER_URLS: 'http://127.0.0.1:9093,not a url hunter2' })).toThrow(new ConfigError('ALERTMANAGER_URLS: entry 2: a malformed URL'));
+    expect(() => loadConfig({ ALERTMANAGER_URLS: 'ftp://user:hunter2@am:21' })).toThrow(
+      new ConfigError('ALERTMANAGER_URLS: entry 1: expected an http or https URL, got ftp://...'),
+    );
+    expect(() => loadConfig({ ALERTMANAGER_URLS: 'http://127.0.0.1:9093,not a url hunter2' })).toThrow(
+      new ConfigError('ALERTMANAGER_URLS: entry 2: a malformed URL'),
+    );
   });
 });

@@ -28,7 +28,10 @@ export function slackClickBody({ action, incidentId, user = { id: 'U0ALICE', use
     team: { id: 'T0PEER', domain: 'maestro' },
     channel: { id: 'CMAESTROALERTS', name: 'maestro-alerts' },
     ...(responseUrl === undefined ? {} : { response_url: responseUrl }),
-    actions: [{ type: 'button', action_id: action, block_id: 'b1', value: incidentId, text: { type: 'plain_text', text: 'x' }, action_ts: '1700000001.000200' }, ...extraActions],
+    actions: [
+      { type: 'button', action_id: action, block_id: 'b1', value: incidentId, text: { type: 'plain_text', text: 'x' }, action_ts: '1700000001.000200' },
+      ...extraActions,
+    ],
   };
   return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
 }

@@ -3,8 +3,8 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChannelPeers, type ChannelPeers } from '../peers/channel-peers.js';
-import { hasAlertmanager, startAlertmanager, type AlertmanagerProcess, type PostableAlert } from '../support/alertmanager.js';
+import { type ChannelPeers, startChannelPeers } from '../peers/channel-peers.js';
+import { type AlertmanagerProcess, hasAlertmanager, type PostableAlert, startAlertmanager } from '../support/alertmanager.js';
 import { cleanRedis, eventually, startTestRouter, type TestRouter } from '../support/router.js';
 import { slackClickBody, slackHeaders } from './signed.js';
 
@@ -41,7 +41,10 @@ async function startRecorder(routerUrl: () => string): Promise<{ url: string; se
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     const payload = JSON.parse(body) as { alerts: Array<{ labels: Record<string, string>; status: string; fingerprint: string }> };
-    seen.push({ at: Date.now(), alerts: payload.alerts.map((alert) => ({ service: alert.labels.service!, status: alert.status, fingerprint: alert.fingerprint })) });
+    seen.push({
+      at: Date.now(),
+      alerts: payload.alerts.map((alert) => ({ service: alert.labels.service!, status: alert.status, fingerprint: alert.fingerprint })),
+    });
     const answer = await fetch(`${routerUrl()}${WEBHOOK}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     res.writeHead(answer.status, { 'content-type': 'application/json' });
     res.end(await answer.text());
@@ -55,7 +58,13 @@ function alert(service: string, ending: 'firing' | 'resolved'): PostableAlert {
   const now = Date.now();
   return {
     labels: { alertname: 'MaestroSLOErrorBudgetBurn', slo: 'database-availability', service, severity: 'critical', long_window: '1h', short_window: '5m' },
-    annotations: { summary: 'database-availability is burning its error budget', burn_rate: '15', burn_rate_short: '20', burn_rate_long: '15', error_budget_remaining: '0.6' },
+    annotations: {
+      summary: 'database-availability is burning its error budget',
+      burn_rate: '15',
+      burn_rate_short: '20',
+      burn_rate_long: '15',
+      error_budget_remaining: '0.6',
+    },
     startsAt: new Date(now - 60_000).toISOString(),
     endsAt: new Date(ending === 'firing' ? now + 10 * 60_000 : now - 1_000).toISOString(),
     generatorURL: 'http://prometheus.maestro.example:9090/graph',
@@ -115,7 +124,9 @@ describe.skipIf(!hasAlertmanager)(title, () => {
   const silencesOf = async (alertmanager: AlertmanagerProcess) => (await (await fetch(`${alertmanager.url}/api/v2/silences`)).json()) as GettableSilence[];
   /** Webhooks carrying the service's alert since `since` (epoch ms), with that status. */
   const webhooksFor = (service: string, since: number, status?: string) =>
-    recorder.seen.filter((seen) => seen.at >= since && seen.alerts.some((alert) => alert.service === service && (status === undefined || alert.status === status)));
+    recorder.seen.filter(
+      (seen) => seen.at >= since && seen.alerts.some((alert) => alert.service === service && (status === undefined || alert.status === status)),
+    );
   const buttonsOf = (service: string): string[] => {
     const message = [...peers.slack.messages.values()].find((m) => m.thread_ts === undefined && JSON.stringify(m).includes(service));
     return JSON.stringify(message?.attachments ?? []).match(/alertcenter_[a-z0-9_]+/g) ?? [];
@@ -134,7 +145,9 @@ describe.skipIf(!hasAlertmanager)(title, () => {
     expect(silencedIncident.silences).toHaveLength(2);
     expect(new Set(silencedIncident.silences.map((ref: any) => ref.alertmanager))).toEqual(new Set(alertmanagers.map((alertmanager) => alertmanager.url)));
     for (const [i, alertmanager] of alertmanagers.entries()) {
-      const made = (await silencesOf(alertmanager)).find((candidate) => candidate.id === silencedIncident.silences.find((ref: any) => ref.alertmanager === alertmanager.url).id);
+      const made = (await silencesOf(alertmanager)).find(
+        (candidate) => candidate.id === silencedIncident.silences.find((ref: any) => ref.alertmanager === alertmanager.url).id,
+      );
       expect(made, `silence on Alertmanager ${i + 1}`).toBeDefined();
       expect(made!.status.state).toBe('active');
       expect(made!.createdBy).toBe('@alice (Slack U0ALICE)');
@@ -148,10 +161,14 @@ describe.skipIf(!hasAlertmanager)(title, () => {
     await eventually(() => buttonsOf(silenced).includes('alertcenter_unsilence'), 15_000, 'the Unsilence button');
 
     // Both Alertmanagers mute it now: the control incident keeps getting its repeats, the silenced one none.
-    await eventually(async () => {
-      const listed = await Promise.all(alertmanagers.map((alertmanager) => alertmanager.alerts()));
-      return listed.every((alerts) => alerts.find((candidate) => candidate.labels.service === silenced)?.status.state === 'suppressed');
-    }, 10_000, 'both Alertmanagers to suppress the alert');
+    await eventually(
+      async () => {
+        const listed = await Promise.all(alertmanagers.map((alertmanager) => alertmanager.alerts()));
+        return listed.every((alerts) => alerts.find((candidate) => candidate.labels.service === silenced)?.status.state === 'suppressed');
+      },
+      10_000,
+      'both Alertmanagers to suppress the alert',
+    );
     const mutedSince = Date.now();
     await eventually(() => webhooksFor(control, mutedSince).length >= 4, 20_000, 'two repeats of the control alert from each Alertmanager');
     expect(webhooksFor(silenced, mutedSince)).toEqual([]);
@@ -160,7 +177,9 @@ describe.skipIf(!hasAlertmanager)(title, () => {
     expect((await click('alertcenter_unsilence', incident.id)).status).toBe(200);
     await eventually(async () => (await detail(incident.id)).incident.silenced === null, 15_000, 'the incident to be unsilenced');
     for (const alertmanager of alertmanagers) {
-      const states = (await silencesOf(alertmanager)).filter((candidate) => silencedIncident.silences.some((ref: any) => ref.id === candidate.id)).map((candidate) => candidate.status.state);
+      const states = (await silencesOf(alertmanager))
+        .filter((candidate) => silencedIncident.silences.some((ref: any) => ref.id === candidate.id))
+        .map((candidate) => candidate.status.state);
       expect(states).toEqual(['expired']);
     }
     const unmutedAt = Date.now();
@@ -173,16 +192,24 @@ describe.skipIf(!hasAlertmanager)(title, () => {
       body: JSON.stringify({ by: 'carol', for: '1h', comment: 'rolling back' }),
     });
     expect(api.status).toBe(200);
-    await eventually(async () => {
-      const listed = await Promise.all(alertmanagers.map((alertmanager) => alertmanager.alerts()));
-      return listed.every((alerts) => alerts.find((candidate) => candidate.labels.service === silenced)?.status.state === 'suppressed');
-    }, 10_000, 'both Alertmanagers to suppress the alert again');
+    await eventually(
+      async () => {
+        const listed = await Promise.all(alertmanagers.map((alertmanager) => alertmanager.alerts()));
+        return listed.every((alerts) => alerts.find((candidate) => candidate.labels.service === silenced)?.status.state === 'suppressed');
+      },
+      10_000,
+      'both Alertmanagers to suppress the alert again',
+    );
     const resolvedAt = Date.now();
     await postToAll([alert(silenced, 'resolved')]);
-    const resolved = await eventually(async () => {
-      const found = await detail(incident.id);
-      return found.incident.state === 'resolved' ? found : undefined;
-    }, 20_000, 'the silenced incident to resolve');
+    const resolved = await eventually(
+      async () => {
+        const found = await detail(incident.id);
+        return found.incident.state === 'resolved' ? found : undefined;
+      },
+      20_000,
+      'the silenced incident to resolve',
+    );
     expect(resolved.timeline.find((event: any) => event.kind === 'alertmanager_checked')).toMatchObject({ resolved: Object.keys(resolved.incident.alerts) });
     expect(Object.keys(resolved.incident.alerts)).toHaveLength(1);
     expect(webhooksFor(silenced, resolvedAt, 'resolved')).toEqual([]);

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChannelPeers, type ChannelPeers } from '../peers/channel-peers.js';
+import { type ChannelPeers, startChannelPeers } from '../peers/channel-peers.js';
 import { freePort } from '../support/processes.js';
 import { cleanRedis, eventually, startTestRouter, type TestRouter } from '../support/router.js';
 import { pagerDutyEvent, pagerDutyHeaders, slackClickBody, slackHeaders } from './signed.js';
@@ -38,7 +38,13 @@ function webhook(service: string, tiers: Array<{ severity: 'warning' | 'critical
     return {
       status,
       labels: { alertname: 'MaestroSLOErrorBudgetBurn', slo: 'database-availability', service, severity, long_window: longWindow, short_window: '5m' },
-      annotations: { summary: 'database-availability is burning its error budget', burn_rate: '15', burn_rate_short: '20', burn_rate_long: '15', error_budget_remaining: '0.6' },
+      annotations: {
+        summary: 'database-availability is burning its error budget',
+        burn_rate: '15',
+        burn_rate_short: '20',
+        burn_rate_long: '15',
+        error_budget_remaining: '0.6',
+      },
       startsAt: '2026-12-07T12:00:00Z',
       endsAt: status === 'resolved' ? '2026-12-07T12:30:00Z' : '0001-01-01T00:00:00Z',
       generatorURL: 'http://prometheus.maestro.example:9090/graph',
@@ -97,7 +103,8 @@ describe('on-call acts from Slack, PagerDuty and the API (router, Redis, Slack a
   };
   const admin = (path: string, body: object) =>
     post(path, JSON.stringify(body), { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` });
-  const detail = async (id: string) => (await (await fetch(`${router.url}/api/v1/incidents/${id}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as any;
+  const detail = async (id: string) =>
+    (await (await fetch(`${router.url}/api/v1/incidents/${id}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as any;
   const send = async (payload: object) => {
     const res = await post('/api/v1/webhooks/alertmanager', JSON.stringify(payload), { 'content-type': 'application/json' });
     expect(res.status).toBe(202);
@@ -113,10 +120,16 @@ describe('on-call acts from Slack, PagerDuty and the API (router, Redis, Slack a
   /** Opens a critical incident of `service` and waits for its page and its Slack message. */
   async function openIncident(service: string): Promise<string> {
     await send(webhook(service, [{ severity: 'critical' }]));
-    const incident = await eventually(async () => {
-      const { incidents } = (await (await fetch(`${router.url}/api/v1/incidents?state=open`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as any;
-      return incidents.find((candidate: any) => candidate.service === service);
-    }, 10_000, `the incident of ${service}`);
+    const incident = await eventually(
+      async () => {
+        const { incidents } = (await (
+          await fetch(`${router.url}/api/v1/incidents?state=open`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+        ).json()) as any;
+        return incidents.find((candidate: any) => candidate.service === service);
+      },
+      10_000,
+      `the incident of ${service}`,
+    );
     await eventually(() => messageOf(service) !== undefined && pages(incident.id).includes('trigger'), 10_000, 'the Slack message and the page');
     return incident.id as string;
   }
@@ -134,10 +147,14 @@ describe('on-call acts from Slack, PagerDuty and the API (router, Redis, Slack a
     expect(Date.now() - started).toBeLessThan(3_000);
 
     await eventually(() => pages(id).includes('acknowledge'), 10_000, 'the acknowledge event at PagerDuty');
-    const message = await eventually(() => {
-      const found = messageOf(service);
-      return found && JSON.stringify(found.attachments).includes('Acknowledged by @alice, ') ? found : undefined;
-    }, 10_000, 'the message to show the acknowledgement');
+    const message = await eventually(
+      () => {
+        const found = messageOf(service);
+        return found && JSON.stringify(found.attachments).includes('Acknowledged by @alice, ') ? found : undefined;
+      },
+      10_000,
+      'the message to show the acknowledgement',
+    );
     expect(JSON.stringify(message.attachments)).toMatch(/Acknowledged by @alice, \d\d:\d\d UTC/);
     expect(peers.slack.received.some((call) => call.method === 'chat.update' && call.args.ts === message.ts)).toBe(true);
     expect(buttonsOf(service)).toEqual(['alertcenter_silence_1h', 'alertcenter_silence_4h']);
@@ -149,7 +166,11 @@ describe('on-call acts from Slack, PagerDuty and the API (router, Redis, Slack a
 
     const again = await click({ action: ACK, incidentId: id });
     expect(again.status).toBe(200);
-    await eventually(() => router.logs.entries().some((entry) => entry.msg === 'Slack action changed nothing (done already)' && entry.incident === id), 10_000, 'the second click to be processed');
+    await eventually(
+      () => router.logs.entries().some((entry) => entry.msg === 'Slack action changed nothing (done already)' && entry.incident === id),
+      10_000,
+      'the second click to be processed',
+    );
     const after = await detail(id);
     expect(after.incident.rev).toBe(incident.rev);
     expect(after.timeline.filter((event: any) => event.kind === 'acknowledged')).toHaveLength(1);
@@ -183,22 +204,57 @@ describe('on-call acts from Slack, PagerDuty and the API (router, Redis, Slack a
 
     it('Slack: missing, wrong and stale signatures, replays, oversized bodies, unknown actions and incidents', async () => {
       const body = slackClickBody({ action: ACK, incidentId: id });
-      await expectRefused(await post('/api/v1/slack/interactions', body, { 'content-type': 'application/x-www-form-urlencoded' }), 401, 'missing_signature', 'missing X-Slack-Signature or X-Slack-Request-Timestamp');
-      await expectRefused(await post('/api/v1/slack/interactions', body, slackHeaders('not-the-secret', body)), 401, 'bad_signature', 'X-Slack-Signature does not match the request');
+      await expectRefused(
+        await post('/api/v1/slack/interactions', body, { 'content-type': 'application/x-www-form-urlencoded' }),
+        401,
+        'missing_signature',
+        'missing X-Slack-Signature or X-Slack-Request-Timestamp',
+      );
+      await expectRefused(
+        await post('/api/v1/slack/interactions', body, slackHeaders('not-the-secret', body)),
+        401,
+        'bad_signature',
+        'X-Slack-Signature does not match the request',
+      );
       const stale = Math.floor(Date.now() / 1000) - 6 * 60;
-      await expectRefused(await post('/api/v1/slack/interactions', body, slackHeaders(NEW_SLACK_SECRET, body, stale)), 401, 'stale_timestamp', 'X-Slack-Request-Timestamp is more than 5 minutes away from the time here');
+      await expectRefused(
+        await post('/api/v1/slack/interactions', body, slackHeaders(NEW_SLACK_SECRET, body, stale)),
+        401,
+        'stale_timestamp',
+        'X-Slack-Request-Timestamp is more than 5 minutes away from the time here',
+      );
       // A body changed after signing.
       const signed = slackHeaders(NEW_SLACK_SECRET, body);
-      await expectRefused(await post('/api/v1/slack/interactions', body.replace('alice', 'mallory'), signed), 401, 'bad_signature', 'X-Slack-Signature does not match the request');
+      await expectRefused(
+        await post('/api/v1/slack/interactions', body.replace('alice', 'mallory'), signed),
+        401,
+        'bad_signature',
+        'X-Slack-Signature does not match the request',
+      );
       const unknown = slackClickBody({ action: 'alertcenter_delete_everything', incidentId: id });
       const unknownHeaders = slackHeaders(NEW_SLACK_SECRET, unknown);
-      await expectRefused(await post('/api/v1/slack/interactions', unknown, unknownHeaders), 400, 'unknown_action', 'unknown action_id "alertcenter_delete_everything"');
+      await expectRefused(
+        await post('/api/v1/slack/interactions', unknown, unknownHeaders),
+        400,
+        'unknown_action',
+        'unknown action_id "alertcenter_delete_everything"',
+      );
       // The same signed request again: a replay.
       await expectRefused(await post('/api/v1/slack/interactions', unknown, unknownHeaders), 401, 'replayed', 'this signed request was received before');
       const nowhere = slackClickBody({ action: ACK, incidentId: 'no-such-incident' });
-      await expectRefused(await post('/api/v1/slack/interactions', nowhere, slackHeaders(NEW_SLACK_SECRET, nowhere)), 404, 'not_found', 'no incident with id "no-such-incident"');
+      await expectRefused(
+        await post('/api/v1/slack/interactions', nowhere, slackHeaders(NEW_SLACK_SECRET, nowhere)),
+        404,
+        'not_found',
+        'no incident with id "no-such-incident"',
+      );
       const huge = slackClickBody({ action: ACK, incidentId: id, extraActions: [{ action_id: 'link-0', value: 'x'.repeat(70_000) }] });
-      await expectRefused(await post('/api/v1/slack/interactions', huge, slackHeaders(NEW_SLACK_SECRET, huge)), 413, 'payload_too_large', 'body exceeds the limit of 65536 bytes (MAX_BODY_BYTES)');
+      await expectRefused(
+        await post('/api/v1/slack/interactions', huge, slackHeaders(NEW_SLACK_SECRET, huge)),
+        413,
+        'payload_too_large',
+        'body exceeds the limit of 65536 bytes (MAX_BODY_BYTES)',
+      );
 
       for (const reason of ['missing_signature', 'bad_signature', 'stale_timestamp', 'replayed', 'unknown_action', 'not_found', 'payload_too_large']) {
         expect(await rejections(reason), reason).toBeGreaterThanOrEqual(1);
@@ -210,15 +266,30 @@ describe('on-call acts from Slack, PagerDuty and the API (router, Redis, Slack a
 
     it('PagerDuty: a missing or wrong signature', async () => {
       const body = JSON.stringify(pagerDutyEvent('incident.acknowledged', id));
-      await expectRefused(await post('/api/v1/pagerduty/webhooks', body, { 'content-type': 'application/json' }), 401, 'missing_signature', 'missing X-PagerDuty-Signature (v1=...)');
-      await expectRefused(await post('/api/v1/pagerduty/webhooks', body, pagerDutyHeaders(['not-the-secret'], body)), 401, 'bad_signature', 'X-PagerDuty-Signature does not match the request');
+      await expectRefused(
+        await post('/api/v1/pagerduty/webhooks', body, { 'content-type': 'application/json' }),
+        401,
+        'missing_signature',
+        'missing X-PagerDuty-Signature (v1=...)',
+      );
+      await expectRefused(
+        await post('/api/v1/pagerduty/webhooks', body, pagerDutyHeaders(['not-the-secret'], body)),
+        401,
+        'bad_signature',
+        'X-PagerDuty-Signature does not match the request',
+      );
       expect((await detail(id)).incident.acknowledged).toBeNull();
     });
 
     it('the API: unknown incidents, bad bodies', async () => {
       await expectRefused(await admin('/api/v1/incidents/no-such-incident/ack', { by: 'carol' }), 404, 'not_found', 'no incident with id "no-such-incident"');
       await expectRefused(await admin(`/api/v1/incidents/${id}/ack`, {}), 400, 'invalid_body', 'by: name who acts (a bearer token has no user to name)');
-      await expectRefused(await admin(`/api/v1/incidents/${id}/silence`, { by: 'carol', for: 'forever' }), 400, 'invalid_body', 'for: expected a duration from 1s to 7d such as 1h or 30m, got "forever"');
+      await expectRefused(
+        await admin(`/api/v1/incidents/${id}/silence`, { by: 'carol', for: 'forever' }),
+        400,
+        'invalid_body',
+        'for: expected a duration from 1s to 7d such as 1h or 30m, got "forever"',
+      );
       expect((await detail(id)).incident.acknowledged).toBeNull();
     });
 
@@ -238,7 +309,11 @@ describe('on-call acts from Slack, PagerDuty and the API (router, Redis, Slack a
     expect(repeat.status).toBe(200);
     expect(await repeat.json()).toEqual({ duplicate: true, webhookId: 'delivery-1' });
 
-    await eventually(() => JSON.stringify(messageOf(service)?.attachments ?? '').includes('Acknowledged by Earline Greenholt in PagerDuty, '), 10_000, 'the Slack message');
+    await eventually(
+      () => JSON.stringify(messageOf(service)?.attachments ?? '').includes('Acknowledged by Earline Greenholt in PagerDuty, '),
+      10_000,
+      'the Slack message',
+    );
     const { incident, timeline } = await detail(id);
     expect(incident.acknowledged).toMatchObject({ by: 'Earline Greenholt', userId: 'PAGENT1', via: 'pagerduty' });
     expect(timeline.filter((event: any) => event.kind === 'acknowledged')).toHaveLength(1);
@@ -253,14 +328,20 @@ describe('on-call acts from Slack, PagerDuty and the API (router, Redis, Slack a
     // Not ours: ignored with a 200, so PagerDuty does not redeliver it.
     const foreign = pagerDutyEvent('incident.acknowledged', id);
     foreign.event.data.incident_key = 'some-other-integration/123';
-    expect(await (await pagerDuty(foreign)).json()).toEqual({ ignored: 'not an incident the router paged for (its incident_key is not an AlertCenter dedup_key)' });
+    expect(await (await pagerDuty(foreign)).json()).toEqual({
+      ignored: 'not an incident the router paged for (its incident_key is not an AlertCenter dedup_key)',
+    });
   });
 
   it('resolved in PagerDuty while still burning: shown, and a later escalation pages again', async () => {
     const service = 'resolved-in-pagerduty';
     const id = await openIncident(service);
     expect(await (await pagerDuty(pagerDutyEvent('incident.resolved', id))).json()).toEqual({ incident: id, changed: true });
-    await eventually(() => JSON.stringify(messageOf(service)?.attachments ?? '').includes('Resolved in PagerDuty by Earline Greenholt at '), 10_000, 'the Slack message to say so');
+    await eventually(
+      () => JSON.stringify(messageOf(service)?.attachments ?? '').includes('Resolved in PagerDuty by Earline Greenholt at '),
+      10_000,
+      'the Slack message to say so',
+    );
     expect((await detail(id)).timeline.find((event: any) => event.kind === 'pagerduty_resolved')).toMatchObject({ whileBurning: true });
 
     // De-escalation: nothing to PagerDuty, which holds nothing open.
@@ -270,7 +351,10 @@ describe('on-call acts from Slack, PagerDuty and the API (router, Redis, Slack a
     expect(pages(id)).toEqual(['trigger']);
 
     // A later escalation pages again.
-    await send({ ...webhook(service, [{ severity: 'warning' }, { severity: 'critical' }]), alerts: webhook(service, [{ severity: 'warning' }, { severity: 'critical' }]).alerts.map((alert) => ({ ...alert, startsAt: '2026-12-07T13:00:00Z' })) });
+    await send({
+      ...webhook(service, [{ severity: 'warning' }, { severity: 'critical' }]),
+      alerts: webhook(service, [{ severity: 'warning' }, { severity: 'critical' }]).alerts.map((alert) => ({ ...alert, startsAt: '2026-12-07T13:00:00Z' })),
+    });
     await eventually(() => pages(id).length === 2, 10_000, 'a second page');
     expect(pages(id)).toEqual(['trigger', 'trigger']);
     await eventually(() => !JSON.stringify(messageOf(service)?.attachments ?? '').includes('Resolved in PagerDuty by'), 10_000, 'the message to drop the note');
@@ -282,7 +366,10 @@ describe('on-call acts from Slack, PagerDuty and the API (router, Redis, Slack a
     const ack = await admin(`/api/v1/incidents/${id}/ack`, { by: 'carol' });
     expect(ack.status).toBe(200);
     expect(await ack.json()).toMatchObject({ changed: true, incident: { id, acknowledged: { by: 'carol', userId: null, via: 'api' } } });
-    expect(await (await admin(`/api/v1/incidents/${id}/ack`, { by: 'dave' })).json()).toMatchObject({ changed: false, incident: { acknowledged: { by: 'carol' } } });
+    expect(await (await admin(`/api/v1/incidents/${id}/ack`, { by: 'dave' })).json()).toMatchObject({
+      changed: false,
+      incident: { acknowledged: { by: 'carol' } },
+    });
     await eventually(() => pages(id).includes('acknowledge'), 10_000, 'the acknowledge event at PagerDuty');
 
     const silence = await admin(`/api/v1/incidents/${id}/silence`, { by: 'carol', for: '1h', comment: 'deploying the fix' });
@@ -299,6 +386,8 @@ describe('on-call acts from Slack, PagerDuty and the API (router, Redis, Slack a
     await eventually(async () => (await detail(id)).incident.state === 'resolved', 10_000, 'the resolve');
     const refused = await admin(`/api/v1/incidents/${id}/silence`, { by: 'carol', for: '1h' });
     expect(refused.status).toBe(409);
-    expect(await refused.json()).toEqual({ error: { code: 'incident_resolved', message: `incident ${id} is resolved: its alerts no longer fire, there is nothing to silence` } });
+    expect(await refused.json()).toEqual({
+      error: { code: 'incident_resolved', message: `incident ${id} is resolved: its alerts no longer fire, there is nothing to silence` },
+    });
   });
 });

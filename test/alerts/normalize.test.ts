@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeAlert, normalizePayload, routingLabels, type NormalizeOptions } from '../../src/alerts/normalize.js';
+import { type NormalizeOptions, normalizeAlert, normalizePayload, routingLabels } from '../../src/alerts/normalize.js';
 import { parseWebhookPayload, type WebhookAlert, type WebhookPayload } from '../../src/alerts/schema.js';
 import type { NormalizedAlert, Severity } from '../../src/alerts/types.js';
-import { catalog, payloadFixture, type PayloadFixture } from './fixtures.js';
+import { catalog, type PayloadFixture, payloadFixture } from './fixtures.js';
 
 const DAY = 86_400;
 const CONTEXT = { groupKey: '{}:{alertname="A"}', externalUrl: 'http://alertmanager.maestro.example:9093' };
@@ -121,8 +121,7 @@ describe('normalizePayload over real payload shapes', () => {
       'alertmanager-0.25/figures-critical-firing',
       0,
       {
-        groupKey:
-          '{}/{severity="critical",slo!=""}:{alertname="MaestroSLOErrorBudgetBurn", service="maestro-db", slo="database-availability"}',
+        groupKey: '{}/{severity="critical",slo!=""}:{alertname="MaestroSLOErrorBudgetBurn", service="maestro-db", slo="database-availability"}',
         status: 'firing',
         severity: 'critical',
         slo: 'database-availability',
@@ -417,12 +416,7 @@ describe('burn-rate figures', () => {
       { burn_rate: '6' },
       { longWindow: null, budgetConsumed: null, timeToExhaustionSeconds: 5 * DAY },
     ],
-    [
-      'no period: neither figure',
-      { long_window: '6h' },
-      { burn_rate: '6' },
-      { periodSeconds: null, budgetConsumed: null, timeToExhaustionSeconds: null },
-    ],
+    ['no period: neither figure', { long_window: '6h' }, { burn_rate: '6' }, { periodSeconds: null, budgetConsumed: null, timeToExhaustionSeconds: null }],
     [
       'Pyrra with a known period: threshold = period / exhaustion',
       { slo_period: '28d', long: '1h', short: '5m', exhaustion: '2d' },
@@ -485,17 +479,12 @@ describe('observed figures: burn now, burn over the long window, budget left', (
       { budgetRemaining: null, figuresSource: 'observed', timeToExhaustionSeconds: (30 * DAY) / 32 },
     ],
     [
-      'none of the three: today\'s figures, the threshold\'s, of a full budget',
+      "none of the three: today's figures, the threshold's, of a full budget",
       tier,
       {},
       { burnRate: 14.4, burnRateShort: null, burnRateLong: null, budgetRemaining: null, figuresSource: 'threshold', timeToExhaustionSeconds: 50 * 3600 },
     ],
-    [
-      'a spent budget is exhausted now',
-      tier,
-      { burn_rate_short: '40', error_budget_remaining: '0' },
-      { budgetRemaining: 0, timeToExhaustionSeconds: 0 },
-    ],
+    ['a spent budget is exhausted now', tier, { burn_rate_short: '40', error_budget_remaining: '0' }, { budgetRemaining: 0, timeToExhaustionSeconds: 0 }],
     [
       'an overspent budget stays negative, exhausted now',
       tier,
@@ -527,7 +516,7 @@ describe('observed figures: burn now, burn over the long window, budget left', (
   });
 });
 
-describe('garbage in the figures\' annotations becomes null, never an exception', () => {
+describe("garbage in the figures' annotations becomes null, never an exception", () => {
   const tier = { slo_period: '30d', long_window: '1h', burn_rate_threshold: '14.4' };
   // What a template can print (NaN for 0/0, +Inf for x/0, nothing when the query finds no series) and worse.
   const garbage = ['NaN', '+Inf', '-Inf', 'Inf', 'Infinity', '1e400', '', ' ', 'fast', '0x10', '12x', '4,5', '<no value>'];
@@ -706,9 +695,7 @@ describe('text fields', () => {
   });
 
   it('reads generatorURL, and takes an empty one as none', () => {
-    expect(normalizeAlert({ ...alertWith({}), generatorURL: 'http://prom:9090/graph' }, CONTEXT, options()).generatorUrl).toBe(
-      'http://prom:9090/graph',
-    );
+    expect(normalizeAlert({ ...alertWith({}), generatorURL: 'http://prom:9090/graph' }, CONTEXT, options()).generatorUrl).toBe('http://prom:9090/graph');
     expect(normalizeAlert({ ...alertWith({}), generatorURL: '' }, CONTEXT, options()).generatorUrl).toBeNull();
   });
 });
@@ -724,11 +711,7 @@ describe('identity', () => {
 
   it('copies identity and context, and defaults what a sender may omit', () => {
     const { alertname: _, ...labels } = alertWith({ slo: 'api-latency' }).labels;
-    const alert = normalizeAlert(
-      { status: 'resolved', labels, startsAt: '2026-11-27T18:00:00Z', fingerprint: 'f00d' },
-      CONTEXT,
-      options(),
-    );
+    const alert = normalizeAlert({ status: 'resolved', labels, startsAt: '2026-11-27T18:00:00Z', fingerprint: 'f00d' }, CONTEXT, options());
     expectFigures(alert, {
       fingerprint: 'f00d',
       status: 'resolved',

@@ -40,15 +40,12 @@ describe('parseWebhookPayload: real payloads', () => {
 });
 
 describe('parseWebhookPayload: fingerprint', () => {
-  it.each(PAYLOAD_FIXTURES.filter((name) => !name.startsWith('grafana/')))(
-    'computes Alertmanager’s own fingerprint when %s omits it',
-    (name) => {
-      const body = payloadFixture(name);
-      const sent = body.alerts.map((alert: any) => alert.fingerprint);
-      for (const alert of body.alerts) delete alert.fingerprint;
-      expect(parsed(body).alerts.map((alert) => alert.fingerprint)).toEqual(sent);
-    },
-  );
+  it.each(PAYLOAD_FIXTURES.filter((name) => !name.startsWith('grafana/')))('computes Alertmanager’s own fingerprint when %s omits it', (name) => {
+    const body = payloadFixture(name);
+    const sent = body.alerts.map((alert: any) => alert.fingerprint);
+    for (const alert of body.alerts) delete alert.fingerprint;
+    expect(parsed(body).alerts.map((alert) => alert.fingerprint)).toEqual(sent);
+  });
 
   it('treats an empty fingerprint as missing', () => {
     const body = payloadFixture('alertmanager-0.25/warning-firing');

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OwnRedis } from '../support/processes.js';
-import { burnRatePayload } from '../support/payloads.js';
 import { IngestProducer } from '../../src/queue/ingest.js';
 import { createProducerConnection } from '../../src/queue/redis.js';
+import { burnRatePayload } from '../support/payloads.js';
+import { OwnRedis } from '../support/processes.js';
 import { cleanRedis, eventually, REDIS_URL, startTestRouter, type TestRouter } from '../support/router.js';
 
 const ADMIN = 'admin-token-0001';
@@ -84,10 +84,14 @@ describe('admin API, hot reload and AlertCenter state', () => {
     const goodAt = metricValue(metrics, 'alertcenter_config_last_reload_success_timestamp_seconds');
 
     writeFileSync(routingFile, edited.replace('receivers: [ops-slack]', 'receivers: [ops-pager]'));
-    await eventually(async () => {
-      metrics = (await request(router.server).get('/metrics')).text;
-      return metricValue(metrics, 'alertcenter_config_last_reload_successful') === 0;
-    }, 10_000, 'the bad edit to be refused');
+    await eventually(
+      async () => {
+        metrics = (await request(router.server).get('/metrics')).text;
+        return metricValue(metrics, 'alertcenter_config_last_reload_successful') === 0;
+      },
+      10_000,
+      'the bad edit to be refused',
+    );
     expect(metricValue(metrics, 'alertcenter_config_last_reload_success_timestamp_seconds')).toBe(goodAt);
     expect((await admin('get', '/api/v1/routing')).body.hash).toBe(good.hash);
     expect(router.logs.text).toMatch(/routes\[1\]\.receivers\[0\]: undefined receiver \\"ops-pager\\"/);
@@ -103,10 +107,14 @@ describe('admin API, hot reload and AlertCenter state', () => {
     const firing = burnRatePayload({ severity: 'critical', seed: 'ad' });
     await request(router.server).post('/api/v1/webhooks/alertmanager').set('Authorization', `Bearer ${WEBHOOK}`).send(firing).expect(202);
     const fingerprint = firing.alerts[0].fingerprint;
-    const record = await eventually(async () => {
-      const res = await admin('get', `/api/v1/alerts/${fingerprint}`);
-      return res.status === 200 && res.body;
-    }, 10_000, 'the alert state');
+    const record = await eventually(
+      async () => {
+        const res = await admin('get', `/api/v1/alerts/${fingerprint}`);
+        return res.status === 200 && res.body;
+      },
+      10_000,
+      'the alert state',
+    );
     expect(record.alert).toMatchObject({ fingerprint, status: 'firing', severity: 'critical', slo: 'api-latency', objective: 99.5 });
     const incident = await admin('get', `/api/v1/incidents/${record.incident}`);
     expect(incident.status).toBe(200);
@@ -147,7 +155,11 @@ describe('admin API, hot reload and AlertCenter state', () => {
       await producer.close();
       connection.disconnect();
     }
-    const dead = await eventually(async () => (await admin('get', '/api/v1/dead-letters')).body.deadLetters.find((d: any) => d.queue === 'ingest'), 10_000, 'the dead letter');
+    const dead = await eventually(
+      async () => (await admin('get', '/api/v1/dead-letters')).body.deadLetters.find((d: any) => d.queue === 'ingest'),
+      10_000,
+      'the dead letter',
+    );
     expect(dead).toMatchObject({ attempts: 1, alerts: null, bytes: 19 });
     expect(dead.reason).toMatch(/^stored webhook is not JSON/);
     // The first path lists the same dead letters.
@@ -169,7 +181,11 @@ describe('admin API, hot reload and AlertCenter state', () => {
     expect(metricValue(metrics, 'alertcenter_dead_letters_total\\{queue="ingest"\\}')).toBe(2);
     expect((await admin('post', `/api/v1/deliveries/failed/${dead.id}/retry?queue=ingest`)).status).toBe(202);
 
-    for (const path of ['/api/v1/dead-letters/ingest/no-such-job/retry', `/api/v1/dead-letters/nope/${dead.id}/retry`, '/api/v1/deliveries/failed/no-such-job/retry']) {
+    for (const path of [
+      '/api/v1/dead-letters/ingest/no-such-job/retry',
+      `/api/v1/dead-letters/nope/${dead.id}/retry`,
+      '/api/v1/deliveries/failed/no-such-job/retry',
+    ]) {
       const missing = await admin('post', path);
       expect([missing.status, missing.body.error.code]).toEqual([404, 'not_found']);
     }

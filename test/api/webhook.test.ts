@@ -57,9 +57,13 @@ describe('POST /api/v1/webhooks/alertmanager', () => {
   });
 
   it('accepts a rotated token and basic auth with the token as password', async () => {
-    const bearer = await post().set('Authorization', 'Bearer rotated-token-two').send(burnRatePayload({ seed: 'd' }));
+    const bearer = await post()
+      .set('Authorization', 'Bearer rotated-token-two')
+      .send(burnRatePayload({ seed: 'd' }));
     expect(bearer.status).toBe(202);
-    const basic = await post().auth('alertmanager', TOKEN).send(burnRatePayload({ seed: 'e' }));
+    const basic = await post()
+      .auth('alertmanager', TOKEN)
+      .send(burnRatePayload({ seed: 'e' }));
     expect(basic.status).toBe(202);
   });
 
@@ -99,7 +103,9 @@ describe('POST /api/v1/webhooks/alertmanager', () => {
   });
 
   it('refuses a body over MAX_BODY_BYTES with 413', async () => {
-    const res = await post().set('Authorization', `Bearer ${TOKEN}`).send(burnRatePayload({ count: 40 }));
+    const res = await post()
+      .set('Authorization', `Bearer ${TOKEN}`)
+      .send(burnRatePayload({ count: 40 }));
     expect(res.status).toBe(413);
     expect(res.body.error).toEqual({ code: 'payload_too_large', message: 'body exceeds the limit of 4096 bytes (MAX_BODY_BYTES)' });
   });

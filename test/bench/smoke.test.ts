@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { groupsOf } from '../../bench/payloads.js';
 import type { Receipt } from '../../bench/peers.js';
-import { accountStorm, mailThreadOf, planStorm, type ListedIncident, type SentWebhook } from '../../bench/storm.js';
+import { accountStorm, type ListedIncident, mailThreadOf, planStorm, type SentWebhook } from '../../bench/storm.js';
 import { hasAlertmanager } from '../support/alertmanager.js';
 import { exited } from '../support/processes.js';
 
@@ -45,9 +45,23 @@ describe('npm run bench -- --smoke', () => {
 describe('bench storm accounting', () => {
   const plan = planStorm(groupsOf(3), 120, 1);
   const sent: SentWebhook[] = plan.webhooks.map((webhook) => ({ n: webhook.n, status: 202, latencyMs: 1, answeredAt: 1_000 + webhook.atMs }));
-  const incidents: ListedIncident[] = plan.groups.map((group, g) => ({ id: `id-${g}`, slo: group.slo, service: group.service, severity: 'critical', state: 'open' }));
+  const incidents: ListedIncident[] = plan.groups.map((group, g) => ({
+    id: `id-${g}`,
+    slo: group.slo,
+    service: group.service,
+    severity: 'critical',
+    state: 'open',
+  }));
   const firstCritical = (g: number) => sent[plan.webhooks.find((webhook) => webhook.group === g && webhook.severity === 'critical')!.n]!.answeredAt;
-  const page = (g: number, at: number, id = `id-${g}`): Receipt => ({ channel: 'pagerduty', at, action: 'trigger', dedupKey: `alertcenter/incident/${id}`, severity: 'critical', component: null, group: null });
+  const page = (g: number, at: number, id = `id-${g}`): Receipt => ({
+    channel: 'pagerduty',
+    at,
+    action: 'trigger',
+    dedupKey: `alertcenter/incident/${id}`,
+    severity: 'critical',
+    component: null,
+    group: null,
+  });
   const post = (g: number): Receipt => ({ channel: 'slack', at: 0, method: 'chat.postMessage', threadTs: null, incidentId: `id-${g}` });
   const mail = (g: number, reply = false): Receipt => {
     const thread = `<alertcenter.${mailThreadOf(`id-${g}`, 'ops-email')}.1@maestro.example>`;

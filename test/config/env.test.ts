@@ -66,7 +66,12 @@ describe('loadConfig', () => {
   });
 
   it('keeps the Sentinel and Cluster passwords out of the logs', () => {
-    const config = loadConfig({ REDIS_SENTINELS: '10.0.0.1:26379', REDIS_SENTINEL_NAME: 'm', REDIS_SENTINEL_PASSWORD: 'sentinel-secret', REDIS_PASSWORD: 'data-secret' });
+    const config = loadConfig({
+      REDIS_SENTINELS: '10.0.0.1:26379',
+      REDIS_SENTINEL_NAME: 'm',
+      REDIS_SENTINEL_PASSWORD: 'sentinel-secret',
+      REDIS_PASSWORD: 'data-secret',
+    });
     expect(secretsOf(config)).toEqual(expect.arrayContaining(['sentinel-secret', 'data-secret']));
   });
 
@@ -90,13 +95,19 @@ describe('loadConfig', () => {
     [{ REDIS_URL: 'http://127.0.0.1:6379' }, 'REDIS_URL: expected a redis or rediss URL, got http://...'],
     [{ MAX_BODY_BYTES: '12' }, 'MAX_BODY_BYTES: expected an integer from 1024 to 67108864, got "12"'],
     [{ ROLE: 'both' }, 'ROLE: Invalid option: expected one of "all"|"api"|"worker"'],
-    [{ ROLE: 'api', HOST: '0.0.0.0' }, 'HOST: refusing to listen on 0.0.0.0 without WEBHOOK_TOKENS and ADMIN_TOKEN: set them, or keep HOST on loopback (127.0.0.1)'],
+    [
+      { ROLE: 'api', HOST: '0.0.0.0' },
+      'HOST: refusing to listen on 0.0.0.0 without WEBHOOK_TOKENS and ADMIN_TOKEN: set them, or keep HOST on loopback (127.0.0.1)',
+    ],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"'],
     [{ DEFAULT_SEVERITY: 'page' }, 'DEFAULT_SEVERITY: Invalid option: expected one of "critical"|"warning"|"info"'],
     [{ DELIVERY_TIMEOUT: '10 seconds' }, 'DELIVERY_TIMEOUT: expected a duration such as 10s or 5m, got "10 seconds"'],
     [{ JOB_LOCK_DURATION: '500ms' }, 'JOB_LOCK_DURATION: expected a duration of at least 1s, got "500ms"'],
     [{ SMTP_URL: 'mailto:ops@example.com' }, 'SMTP_URL: expected a smtp or smtps URL, got mailto://...'],
-    [{ EMAIL_FROM: 'Maestro <alerts@maestro.example\r\nBcc: x@evil.example>' }, 'EMAIL_FROM: expected an email address, optionally with a display name: Name <address>'],
+    [
+      { EMAIL_FROM: 'Maestro <alerts@maestro.example\r\nBcc: x@evil.example>' },
+      'EMAIL_FROM: expected an email address, optionally with a display name: Name <address>',
+    ],
     [{ PAGERDUTY_SERVER: 'https://events.pagerduty.com' }, 'PAGERDUTY_SERVER: expected a host name such as events.pagerduty.com'],
     [{ REDIS_PREFIX: 'alert center' }, 'REDIS_PREFIX: expected letters, digits and :._- only (the router adds its own {hash tags})'],
     [{ REDIS_PREFIX: '{alertcenter}' }, 'REDIS_PREFIX: expected letters, digits and :._- only (the router adds its own {hash tags})'],

@@ -6,9 +6,9 @@ import { Redis } from 'ioredis';
 import type { Counter, Histogram } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { startChannelPeers, type ChannelPeers } from '../peers/channel-peers.js';
-import { hasAlertmanager, startAlertmanager, type AlertmanagerProcess, type PostableAlert } from '../support/alertmanager.js';
-import { cleanRedis, eventually, REDIS_URL, startTestRouter, testPrefix, unprocessedWebhooks, type TestRouter } from '../support/router.js';
+import { type ChannelPeers, startChannelPeers } from '../peers/channel-peers.js';
+import { type AlertmanagerProcess, hasAlertmanager, type PostableAlert, startAlertmanager } from '../support/alertmanager.js';
+import { cleanRedis, eventually, REDIS_URL, startTestRouter, type TestRouter, testPrefix, unprocessedWebhooks } from '../support/router.js';
 import { shippedRoutingWith } from '../support/routing-file.js';
 import { burnAlertRule, firingAlert, resolvedAlert } from './prometheus-alerts.js';
 
@@ -57,7 +57,11 @@ function alertmanagerConfig(routerUrl: string, tokenFile: string): AlertmanagerC
 async function total<T extends string>(metric: Counter<T> | Histogram<T>, labels: Partial<Record<T, string>> = {}, name?: string): Promise<number> {
   const { values } = await metric.get();
   return values
-    .filter((sample) => (name === undefined || (sample as { metricName?: string }).metricName === name) && Object.entries(labels).every(([label, value]) => String(sample.labels[label as T]) === value))
+    .filter(
+      (sample) =>
+        (name === undefined || (sample as { metricName?: string }).metricName === name) &&
+        Object.entries(labels).every(([label, value]) => String(sample.labels[label as T]) === value),
+    )
     .reduce((sum, sample) => sum + sample.value, 0);
 }
 
@@ -113,7 +117,9 @@ describe.skipIf(!hasAlertmanager)(title, () => {
   const webhooksSent = async () => (await Promise.all(alertmanagers.map((alertmanager) => alertmanager.successfulWebhooks()))).reduce((a, b) => a + b, 0);
   const accepted = async () => {
     const counts = await Promise.all(
-      replicas.map((replica) => total(replica.metrics.httpRequestDuration, { route: '/api/v1/webhooks/alertmanager', status_code: '202' }, 'http_request_duration_seconds_count')),
+      replicas.map((replica) =>
+        total(replica.metrics.httpRequestDuration, { route: '/api/v1/webhooks/alertmanager', status_code: '202' }, 'http_request_duration_seconds_count'),
+      ),
     );
     return counts.reduce((a, b) => a + b, 0);
   };
@@ -172,30 +178,46 @@ describe.skipIf(!hasAlertmanager)(title, () => {
 
     // Each Alertmanager repeats both groups (the warning's and the critical one's) REPEATS times more.
     const before = await Promise.all(alertmanagers.map((alertmanager) => alertmanager.successfulWebhooks()));
-    await eventually(async () => {
-      const now = await Promise.all(alertmanagers.map((alertmanager) => alertmanager.successfulWebhooks()));
-      return now.every((sent, i) => sent >= before[i]! + 2 * REPEATS) && (await settled());
-    }, 60_000, `${REPEATS} repeats of both groups from each Alertmanager`);
+    await eventually(
+      async () => {
+        const now = await Promise.all(alertmanagers.map((alertmanager) => alertmanager.successfulWebhooks()));
+        return now.every((sent, i) => sent >= before[i]! + 2 * REPEATS) && (await settled());
+      },
+      60_000,
+      `${REPEATS} repeats of both groups from each Alertmanager`,
+    );
     expect(channels()).toEqual(afterEscalation);
     const unchanged = await Promise.all(replicas.map((replica) => total(replica.metrics.alertCopies, { outcome: 'unchanged' })));
-    expect(unchanged.every((count) => count > 0), 'both replicas took repeats that changed nothing').toBe(true);
+    expect(
+      unchanged.every((count) => count > 0),
+      'both replicas took repeats that changed nothing',
+    ).toBe(true);
     expect(await incidents()).toHaveLength(1);
   }, 90_000);
 
   it('the critical tiers clear: de-escalated on every channel, no second page', async () => {
     await postToAll([resolvedAlert(critical1h), resolvedAlert(critical6h)]);
     await eventually(async () => (await settled())?.severity === 'warning', 30_000, 'the de-escalation on every channel');
-    expect(channels()).toMatchObject({ pagerduty: ['trigger critical', 'trigger critical'], slackMessages: 1, slackReplies: ['escalated', 'de_escalated'], mails: 3 });
+    expect(channels()).toMatchObject({
+      pagerduty: ['trigger critical', 'trigger critical'],
+      slackMessages: 1,
+      slackReplies: ['escalated', 'de_escalated'],
+      mails: 3,
+    });
     // PagerDuty cannot lower urgency: the de-escalation is in custom_details.
     expect(peers.pagerduty.received[1]!.event.payload.custom_details['Current severity']).toBe('warning');
   });
 
   it('the warning clears: after the hold-down, one resolve per channel; one incident, one page, one message, one thread', async () => {
     await postToAll([resolvedAlert(warning)]);
-    const incident = await eventually(async () => {
-      const found = await settled();
-      return found?.state === 'resolved' ? found : false;
-    }, 30_000, 'the resolve on every channel');
+    const incident = await eventually(
+      async () => {
+        const found = await settled();
+        return found?.state === 'resolved' ? found : false;
+      },
+      30_000,
+      'the resolve on every channel',
+    );
 
     expect(channels()).toMatchObject({
       pagerduty: ['trigger critical', 'trigger critical', 'resolve'],

@@ -40,18 +40,10 @@ export function burnAlertRule({ slo, severity, longWindow }: BurnTier): Alerting
  * annotations' template queries (by PromQL text); one it does not answer finds no series, as in a
  * Prometheus without the recording rules, and its annotation renders empty.
  */
-export function firingAlert(
-  rule: AlertingRule,
-  value: number,
-  startsAt: Date,
-  now = new Date(),
-  queries: Record<string, number> = {},
-): PostableAlert {
+export function firingAlert(rule: AlertingRule, value: number, startsAt: Date, now = new Date(), queries: Record<string, number> = {}): PostableAlert {
   return {
     labels: { alertname: rule.alert!, ...rule.labels },
-    annotations: Object.fromEntries(
-      Object.entries(rule.annotations ?? {}).map(([name, text]) => [name, renderTemplate(text, value, queries)]),
-    ),
+    annotations: Object.fromEntries(Object.entries(rule.annotations ?? {}).map(([name, text]) => [name, renderTemplate(text, value, queries)])),
     startsAt: startsAt.toISOString(),
     endsAt: new Date(now.getTime() + FIRING_VALIDITY_MS).toISOString(),
     generatorURL: `${PROMETHEUS_URL}/graph?${new URLSearchParams({ 'g0.expr': rule.expr, 'g0.tab': '1' })}`,
@@ -70,9 +62,8 @@ export function resolvedAlert(alert: PostableAlert, now = new Date()): PostableA
 function renderTemplate(template: string, value: number, queries: Record<string, number>): string {
   const text = template
     .replace(/\{\{ printf "%\.(\d)f" \$value \}\}/g, (_, digits: string) => value.toFixed(Number(digits)))
-    .replace(
-      /\{\{ with query `([^`]*)` \}\}\{\{ \. \| first \| value \| printf "%\.(\d)f" \}\}\{\{ end \}\}/g,
-      (_, query: string, digits: string) => (Object.hasOwn(queries, query) ? queries[query]!.toFixed(Number(digits)) : ''),
+    .replace(/\{\{ with query `([^`]*)` \}\}\{\{ \. \| first \| value \| printf "%\.(\d)f" \}\}\{\{ end \}\}/g, (_, query: string, digits: string) =>
+      Object.hasOwn(queries, query) ? queries[query]!.toFixed(Number(digits)) : '',
     );
   if (text.includes('{{')) throw new Error(`annotation template this test cannot render: ${template}`);
   return text;

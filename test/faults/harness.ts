@@ -1,18 +1,18 @@
-import type { ChannelKind } from '../../src/domain/channels.js';
 import type { ChildProcess } from 'node:child_process';
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import type { ChannelKind } from '../../src/domain/channels.js';
 import { openIngestQueue } from '../../src/queue/ingest.js';
 import { INGEST_QUEUE } from '../../src/queue/names.js';
 import { SyncQueues } from '../../src/queue/syncs.js';
-import type { PeerBehavior } from '../peers/http-peer.js';
 import { startChannelPeers } from '../peers/channel-peers.js';
+import type { PeerBehavior } from '../peers/http-peer.js';
 import type { PagerDutyPeer, PagerDutyRequest } from '../peers/pagerduty-peer.js';
 import type { SlackCall, SlackPeer, SlackPeerBehavior } from '../peers/slack-peer.js';
 import type { ReceivedMail, SmtpPeer } from '../peers/smtp-peer.js';
-import { startDelayProxy, type DelayProxy } from '../support/delay-proxy.js';
-import { recordArrivals, scriptPeer, type Arrival } from '../support/peer-script.js';
-import { exited, startRouterProcess, type RouterProcess } from '../support/processes.js';
+import { type DelayProxy, startDelayProxy } from '../support/delay-proxy.js';
+import { type Arrival, recordArrivals, scriptPeer } from '../support/peer-script.js';
+import { exited, type RouterProcess, startRouterProcess } from '../support/processes.js';
 import { eventually } from '../support/router.js';
 
 /** Shared by the fault tests: peers, router processes, webhook traffic, and counting what arrived where. */
@@ -112,7 +112,15 @@ export function routerEnv(peers: FaultPeers, redisUrl: string, prefix: string, e
 /** A router process, once /readyz says it can take webhooks. */
 export async function startReadyRouter(env: Record<string, string>): Promise<RouterProcess> {
   const router = await startRouterProcess(env);
-  await eventually(() => fetch(`${router.url}/readyz`).then((res) => res.ok, () => false), 20_000, 'router process to be ready');
+  await eventually(
+    () =>
+      fetch(`${router.url}/readyz`).then(
+        (res) => res.ok,
+        () => false,
+      ),
+    20_000,
+    'router process to be ready',
+  );
   return router;
 }
 

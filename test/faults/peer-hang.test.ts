@@ -5,6 +5,7 @@ import { eventually, testPrefix } from '../support/router.js';
 import {
   allDelivered,
   expectedNotifications,
+  type FaultPeers,
   failedAttempts,
   instanceIn,
   killIfRunning,
@@ -15,7 +16,6 @@ import {
   startFaultPeers,
   startReadyRouter,
   tally,
-  type FaultPeers,
 } from './harness.js';
 
 /** The first HUNG requests of each peer are read and never answered. */
@@ -35,9 +35,7 @@ describe('fault: a peer hangs (accepts the connection, never answers)', () => {
   beforeAll(async () => {
     [redis, peers] = await Promise.all([OwnRedis.start(), startFaultPeers({ slack: hangFirst, pagerduty: hangFirst })]);
     peers.smtp.setBehavior({ kind: 'hang' }, HUNG);
-    router = await startReadyRouter(
-      routerEnv(peers, redis.url, prefix, { DELIVERY_TIMEOUT: `${TIMEOUT_MS}ms`, DELIVERY_CONCURRENCY: String(CONCURRENCY) }),
-    );
+    router = await startReadyRouter(routerEnv(peers, redis.url, prefix, { DELIVERY_TIMEOUT: `${TIMEOUT_MS}ms`, DELIVERY_CONCURRENCY: String(CONCURRENCY) }));
     queues = new QueueInspector(redis.url, prefix);
   });
 
@@ -70,7 +68,9 @@ describe('fault: a peer hangs (accepts the connection, never answers)', () => {
     // Each hung request's alert, then delivered by exactly one later request.
     const deliveriesAfterHang = [
       ...peers.slackCalls.slice(0, HUNG).map(({ record }) => okSlack.filter((call) => instanceIn(call.record.args) === instanceIn(record.args)).length),
-      ...peers.pagerdutyEvents.slice(0, HUNG).map(({ record }) => okPagerDuty.filter((event) => event.record.event.dedup_key === record.event.dedup_key).length),
+      ...peers.pagerdutyEvents
+        .slice(0, HUNG)
+        .map(({ record }) => okPagerDuty.filter((event) => event.record.event.dedup_key === record.event.dedup_key).length),
     ];
     reportFigures('peer-hang', {
       webhooksSent: answers.length,

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SlackCall, SlackPeerBehavior } from '../peers/slack-peer.js';
-import type { Arrival } from '../support/peer-script.js';
 import { burnRatePayload } from '../support/payloads.js';
+import type { Arrival } from '../support/peer-script.js';
 import { OwnRedis, type RouterProcess } from '../support/processes.js';
 import { eventually, testPrefix } from '../support/router.js';
 import {
   allDelivered,
   expectedNotifications,
+  type FaultPeers,
   instanceIn,
   killIfRunning,
   postWebhook,
@@ -16,7 +17,6 @@ import {
   startFaultPeers,
   startReadyRouter,
   tally,
-  type FaultPeers,
 } from './harness.js';
 
 const RETRY_AFTER_SECONDS = 2;

@@ -1,13 +1,13 @@
-import { CHANNEL_KINDS } from '../../src/domain/channels.js';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHANNEL_KINDS } from '../../src/domain/channels.js';
 import { alertsTag, incidentsTag, queuePrefix } from '../../src/queue/keys.js';
 import { INGEST_QUEUE, syncQueueName } from '../../src/queue/names.js';
 import { createConnection } from '../../src/queue/redis.js';
 import { keySlot } from '../../src/queue/replica-ack.js';
-import { incidentPayload, serviceName, socketWrites, startCluster, tallyIncidents, type ClusterSetup } from '../support/redis-ha.js';
+import { type ClusterSetup, incidentPayload, serviceName, socketWrites, startCluster, tallyIncidents } from '../support/redis-ha.js';
 import { eventually, startTestRouter, type TestRouter } from '../support/router.js';
-import { outcomesOf, reportFigures, startFaultPeers, startWebhookStream, WEBHOOK_TOKEN, type FaultPeers, type WebhookStream } from './harness.js';
+import { type FaultPeers, outcomesOf, reportFigures, startFaultPeers, startWebhookStream, WEBHOOK_TOKEN, type WebhookStream } from './harness.js';
 
 /** The shipped prefix: the spread over the masters below is the one a default deployment gets. */
 const PREFIX = 'alertcenter';
@@ -90,7 +90,12 @@ describe('Redis Cluster: three masters with a replica each, two router replicas'
       expect(found.length, `keys of ${name} on the master of slot ${keySlot(tag)}`).toBeGreaterThan(0);
     }
     const mastersWithKeys = (await Promise.all(masters.map(async (m) => Number(await m.command('DBSIZE'))))).filter((n) => n > 0).length;
-    reportFigures('redis-cluster-flow', { accepted: incidents.length, answers: outcomesOf(streams.flatMap((s) => s.results)), mastersWithKeys, duplicates: tally.duplicates.length });
+    reportFigures('redis-cluster-flow', {
+      accepted: incidents.length,
+      answers: outcomesOf(streams.flatMap((s) => s.results)),
+      mastersWithKeys,
+      duplicates: tally.duplicates.length,
+    });
     expect(new Set(Object.values(placement)).size).toBeGreaterThan(1);
     expect(mastersWithKeys).toBeGreaterThan(1);
     expect(tally).toMatchObject({ lost: [], duplicates: [], unexpected: [] });
@@ -130,7 +135,17 @@ describe('Redis Cluster: three masters with a replica each, two router replicas'
 
   it("batches a turn's commands to one node in one socket write", async () => {
     const redis = createConnection(
-      { topology: { kind: 'cluster', nodes: cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), username: undefined, password: cluster.password, tls: false }, minReplicasAck: 0, replicaAckTimeoutMs: 0 },
+      {
+        topology: {
+          kind: 'cluster',
+          nodes: cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+          username: undefined,
+          password: cluster.password,
+          tls: false,
+        },
+        minReplicasAck: 0,
+        replicaAckTimeoutMs: 0,
+      },
       'worker',
     ) as Cluster;
     redis.on('error', () => {});

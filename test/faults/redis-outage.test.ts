@@ -4,9 +4,10 @@ import { OwnRedis, type RouterProcess } from '../support/processes.js';
 import { eventually, testPrefix } from '../support/router.js';
 import {
   allDelivered,
-  expectedNotifications,
-  killIfRunning,
   countValues,
+  expectedNotifications,
+  type FaultPeers,
+  killIfRunning,
   outcomesOf,
   QueueInspector,
   reportFigures,
@@ -16,7 +17,6 @@ import {
   startReadyRouter,
   startWebhookStream,
   tally,
-  type FaultPeers,
 } from './harness.js';
 
 interface ReadinessSample {
@@ -30,7 +30,10 @@ function watchReadiness(url: string) {
   let running = true;
   const loop = (async () => {
     while (running) {
-      const status = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(10_000) }).then((res) => res.status, () => 'error' as const);
+      const status = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(10_000) }).then(
+        (res) => res.status,
+        () => 'error' as const,
+      );
       samples.push({ at: Date.now(), status });
       await sleep(50);
     }

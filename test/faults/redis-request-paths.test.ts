@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisNode, type RedisProcess } from '../support/redis-ha.js';
-import { eventually, startTestRouter, testPrefix, type TestRouter } from '../support/router.js';
+import { type RedisProcess, startRedisNode } from '../support/redis-ha.js';
+import { eventually, startTestRouter, type TestRouter, testPrefix } from '../support/router.js';
 import { reportFigures } from './harness.js';
 
 const ADMIN_TOKEN = 'request-paths-admin-token-0001';
@@ -61,7 +61,11 @@ describe('request paths during a Redis outage', () => {
 
   const healthy = async () => {
     const metrics = await get(`${router.url}/metrics`);
-    return metrics.body.includes('alertcenter_redis_figures_fresh 1') && metrics.body.includes('alertcenter_queue_depth{') && (await get(`${router.url}/api/v1/alerts`, ADMIN_TOKEN)).status === 200;
+    return (
+      metrics.body.includes('alertcenter_redis_figures_fresh 1') &&
+      metrics.body.includes('alertcenter_queue_depth{') &&
+      (await get(`${router.url}/api/v1/alerts`, ADMIN_TOKEN)).status === 200
+    );
   };
 
   it('with Redis up: /metrics has the queue figures, the admin API answers', async () => {

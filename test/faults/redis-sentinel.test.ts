@@ -1,14 +1,14 @@
-import { CHANNEL_KINDS } from '../../src/domain/channels.js';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createConnection } from '../../src/queue/redis.js';
-import { incidentPayload, serviceName, socketWrites, startSentinelSetup, tallyIncidents, type SentinelSetup } from '../support/redis-ha.js';
-import { eventually, startTestRouter, testPrefix, type TestRouter } from '../support/router.js';
+import { CHANNEL_KINDS } from '../../src/domain/channels.js';
 import { openIngestQueue } from '../../src/queue/ingest.js';
-import { syncQueueName } from '../../src/queue/names.js';
 import { queuePrefix } from '../../src/queue/keys.js';
-import { outcomesOf, reportFigures, startFaultPeers, startWebhookStream, WEBHOOK_TOKEN, type FaultPeers, type WebhookStream } from './harness.js';
+import { syncQueueName } from '../../src/queue/names.js';
+import { createConnection } from '../../src/queue/redis.js';
+import { incidentPayload, type SentinelSetup, serviceName, socketWrites, startSentinelSetup, tallyIncidents } from '../support/redis-ha.js';
+import { eventually, startTestRouter, type TestRouter, testPrefix } from '../support/router.js';
+import { type FaultPeers, outcomesOf, reportFigures, startFaultPeers, startWebhookStream, WEBHOOK_TOKEN, type WebhookStream } from './harness.js';
 
 /** The replica reads the master's stream this late: what a crash of the master's host takes with it. */
 const REPLICATION_DELAY_MS = 150;
@@ -69,9 +69,19 @@ const accepted = (streams: WebhookStream[], after = 0) =>
 
 /** No webhook or sync waits, runs or is scheduled, as the master the sentinels name now sees it. */
 async function idle(setup: SentinelSetup, prefix: string): Promise<boolean> {
-  const redis = new Redis({ sentinels: setup.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })), name: setup.name, password: setup.password, maxRetriesPerRequest: 1 });
+  const redis = new Redis({
+    sentinels: setup.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })),
+    name: setup.name,
+    password: setup.password,
+    maxRetriesPerRequest: 1,
+  });
   redis.on('error', () => {});
-  const queues = [openIngestQueue(redis, prefix), ...CHANNEL_KINDS.map((kind) => new Queue(syncQueueName(kind), { connection: redis, prefix: queuePrefix(prefix, syncQueueName(kind)), skipVersionCheck: true }))];
+  const queues = [
+    openIngestQueue(redis, prefix),
+    ...CHANNEL_KINDS.map(
+      (kind) => new Queue(syncQueueName(kind), { connection: redis, prefix: queuePrefix(prefix, syncQueueName(kind)), skipVersionCheck: true }),
+    ),
+  ];
   try {
     const counts = await Promise.all(queues.map((queue) => queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
     return counts.every((count) => Object.values(count).every((n) => n === 0));
@@ -97,7 +107,13 @@ async function failoverUnderLoad({ setup, routers }: Run) {
   await restartAsReplica(setup);
   await eventually(() => accepted(streams, promotedAt).length >= 20, 60_000, '20 webhooks accepted after the failover').catch(async (error: Error) => {
     // Why the routers still refuse: the last things they logged about Redis.
-    const lines = routers.flatMap((router) => router.logs.entries().filter((entry) => /redis|Redis|replica/.test(String(entry.msg))).slice(-3).map((entry) => `${entry.msg} ${String(entry.err ?? '')}`));
+    const lines = routers.flatMap((router) =>
+      router.logs
+        .entries()
+        .filter((entry) => /redis|Redis|replica/.test(String(entry.msg)))
+        .slice(-3)
+        .map((entry) => `${entry.msg} ${String(entry.err ?? '')}`),
+    );
     throw new Error(`${error.message}; sentinels name ${await setup.currentMaster()}; routers logged: ${lines.join(' | ')}`);
   });
   await Promise.all(streams.map((stream) => stream.stop()));
@@ -107,7 +123,11 @@ async function failoverUnderLoad({ setup, routers }: Run) {
 async function restartAsReplica(setup: SentinelSetup): Promise<void> {
   await setup.master.up();
   await setup.master.command('REPLICAOF', '127.0.0.1', String(setup.replica.port));
-  await eventually(async () => String(await setup.master.command('INFO', 'replication')).includes('master_link_status:up'), 30_000, 'the old master in sync as a replica');
+  await eventually(
+    async () => String(await setup.master.command('INFO', 'replication')).includes('master_link_status:up'),
+    30_000,
+    'the old master in sync as a replica',
+  );
 }
 
 function acceptedIncidents(streams: WebhookStream[]) {
@@ -182,7 +202,22 @@ describe('fault: the Redis master crashes under load, Sentinel promotes its repl
   it("batches a turn's commands in one socket write on the master Sentinel names, and again after a failover", async () => {
     const setup = await startSentinelSetup();
     run = { setup };
-    const redis = createConnection({ topology: { kind: 'sentinel', sentinels: setup.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })), name: setup.name, sentinelPassword: undefined, username: undefined, password: setup.password, tls: false }, minReplicasAck: 0, replicaAckTimeoutMs: 0 }, 'worker') as Redis;
+    const redis = createConnection(
+      {
+        topology: {
+          kind: 'sentinel',
+          sentinels: setup.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })),
+          name: setup.name,
+          sentinelPassword: undefined,
+          username: undefined,
+          password: setup.password,
+          tls: false,
+        },
+        minReplicasAck: 0,
+        replicaAckTimeoutMs: 0,
+      },
+      'worker',
+    ) as Redis;
     const events: string[] = [];
     redis.on('error', (error: Error) => events.push(`error ${error.message}`));
     for (const event of ['ready', 'close', 'reconnecting', '+node'] as const) redis.on(event, () => events.push(event));
@@ -193,8 +228,19 @@ describe('fault: the Redis master crashes under load, Sentinel promotes its repl
       expect(await socketWrites(redis, issue)).toEqual([4]);
       await setup.crashMaster();
       await eventually(async () => (await setup.currentMaster()) === setup.replica.address, 30_000, 'Sentinel to promote the replica');
-      await eventually(async () => redis.status === 'ready' && (await redis.call('ROLE').then((role) => (role as string[])[0], () => '')) === 'master', 45_000, 'the connection on the new master').catch(async (error: Error) => {
-        throw new Error(`${error.message}; status ${redis.status}, sentinels name ${await setup.currentMaster()}, replica ${setup.replica.address}; events: ${events.slice(-12).join(' | ')}`);
+      await eventually(
+        async () =>
+          redis.status === 'ready' &&
+          (await redis.call('ROLE').then(
+            (role) => (role as string[])[0],
+            () => '',
+          )) === 'master',
+        45_000,
+        'the connection on the new master',
+      ).catch(async (error: Error) => {
+        throw new Error(
+          `${error.message}; status ${redis.status}, sentinels name ${await setup.currentMaster()}, replica ${setup.replica.address}; events: ${events.slice(-12).join(' | ')}`,
+        );
       });
       expect(await socketWrites(redis, issue)).toEqual([4]);
     } finally {

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasAlertmanager, startAlertmanager, type AlertmanagerProcess, type PostableAlert } from '../support/alertmanager.js';
+import { type AlertmanagerProcess, hasAlertmanager, type PostableAlert, startAlertmanager } from '../support/alertmanager.js';
 import { OwnRedis, type RouterProcess } from '../support/processes.js';
 import { eventually, testPrefix } from '../support/router.js';
 import {
   allDelivered,
   CHANNELS_BY_SEVERITY,
+  type FaultPeers,
   killIfRunning,
+  type NotificationKey,
   QueueInspector,
   reportFigures,
   routerEnv,
@@ -15,8 +17,6 @@ import {
   tally,
   WEBHOOK_PATH,
   WEBHOOK_TOKEN,
-  type FaultPeers,
-  type NotificationKey,
 } from './harness.js';
 
 const SEVERITIES = ['critical', 'warning'] as const;
@@ -62,7 +62,9 @@ function burnAlerts(startsAt: Date): PostableAlert[] {
 
 function notificationsOf(alerts: PostableAlert[], status: 'firing' | 'resolved'): Set<NotificationKey> {
   return new Set(
-    alerts.flatMap((alert) => CHANNELS_BY_SEVERITY[alert.labels.severity as 'critical' | 'warning'].map((channel) => `${channel} ${alert.labels.instance} ${status}`)),
+    alerts.flatMap((alert) =>
+      CHANNELS_BY_SEVERITY[alert.labels.severity as 'critical' | 'warning'].map((channel) => `${channel} ${alert.labels.instance} ${status}`),
+    ),
   );
 }
 
@@ -121,7 +123,9 @@ describe.skipIf(!hasAlertmanager)(title, () => {
     return [
       `webhooks the Alertmanagers got through: ${JSON.stringify(sent)}`,
       ...alertmanagers.map((alertmanager, i) => `alertmanager ${i} (${alertmanager.url}):\n${tail(alertmanager.output())}`),
-      ...replicas.map((replica, i) => `replica ${i} (${replica.url}, ${replica.child.exitCode ?? replica.child.signalCode ?? 'running'}):\n${tail(replica.output())}`),
+      ...replicas.map(
+        (replica, i) => `replica ${i} (${replica.url}, ${replica.child.exitCode ?? replica.child.signalCode ?? 'running'}):\n${tail(replica.output())}`,
+      ),
     ].join('\n');
   }
   const explained = <T>(wait: Promise<T>) =>

@@ -1,6 +1,6 @@
-import { CHANNEL_KINDS, type ChannelKind } from '../../src/domain/channels.js';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHANNEL_KINDS, type ChannelKind } from '../../src/domain/channels.js';
 import { IncidentStore } from '../../src/incidents/store.js';
 import { syncQueueName } from '../../src/queue/names.js';
 import type { SyncJobData } from '../../src/queue/syncs.js';
@@ -10,7 +10,9 @@ import { eventually, testPrefix } from '../support/router.js';
 import {
   allDelivered,
   expectedNotifications,
+  type FaultPeers,
   killIfRunning,
+  type NotificationKey,
   postWebhook,
   QueueInspector,
   reportFigures,
@@ -18,8 +20,6 @@ import {
   startFaultPeers,
   startReadyRouter,
   tally,
-  type FaultPeers,
-  type NotificationKey,
 } from './harness.js';
 
 const WEBHOOKS = 40;

@@ -7,8 +7,9 @@ import { eventually, testPrefix } from '../support/router.js';
 import {
   allDelivered,
   countValues,
-  failedAttempts,
   expectedNotifications,
+  type FaultPeers,
+  failedAttempts,
   killIfRunning,
   outcomesOf,
   QueueInspector,
@@ -20,7 +21,6 @@ import {
   tally,
   WEBHOOK_PATH,
   WEBHOOK_TOKEN,
-  type FaultPeers,
   type WebhookOutcome,
 } from './harness.js';
 
@@ -100,10 +100,14 @@ describe('fault: SIGTERM during load', () => {
     await eventually(() => stream.results.filter((r) => r.outcome === 202).length >= 20, 30_000, 'webhooks accepted under load');
     const held = Array.from({ length: HELD_REQUESTS }, (_, n) => startHeldRequest(router.url, burnRatePayload({ slo: null, count: 2, seed: `held${n}` })));
     await Promise.all(held.map((request) => request.reading));
-    const busy = await eventually(async () => {
-      const active = await queues.active();
-      return Object.entries(active).some(([name, ids]) => name.startsWith('sync-') && ids.length > 0) ? active : undefined;
-    }, 30_000, 'deliveries in flight');
+    const busy = await eventually(
+      async () => {
+        const active = await queues.active();
+        return Object.entries(active).some(([name, ids]) => name.startsWith('sync-') && ids.length > 0) ? active : undefined;
+      },
+      30_000,
+      'deliveries in flight',
+    );
 
     router.child.kill('SIGTERM');
     const terminatedAt = Date.now();

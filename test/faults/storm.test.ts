@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OwnRedis, type RouterProcess } from '../support/processes.js';
 import { eventually, testPrefix } from '../support/router.js';
 import {
+  type FaultPeers,
   killIfRunning,
   outcomesOf,
   postWebhook,
@@ -10,7 +11,6 @@ import {
   routerEnv,
   startFaultPeers,
   startReadyRouter,
-  type FaultPeers,
   type WebhookResult,
 } from './harness.js';
 
@@ -154,7 +154,9 @@ describe('storm: 10,000 alerts of three SLOs with distinct instances', () => {
       const { incidents } = await adminGet('/api/v1/incidents?state=open');
       if (incidents.length < SLOS.length) return null;
       const details = await Promise.all(incidents.map((incident: any) => adminGet(`/api/v1/incidents/${incident.id}`)));
-      return details.every(({ receivers }) => Object.values(receivers as Record<string, { status: string }>).every((r) => r.status === 'sent' || r.status === 'not_notified'))
+      return details.every(({ receivers }) =>
+        Object.values(receivers as Record<string, { status: string }>).every((r) => r.status === 'sent' || r.status === 'not_notified'),
+      )
         ? details
         : null;
     };
@@ -167,7 +169,10 @@ describe('storm: 10,000 alerts of three SLOs with distinct instances', () => {
     const threads = new Set(peers.smtp.received.map((mail) => mail.parsed.inReplyTo ?? mail.parsed.messageId));
     const triggers = peers.pagerduty.received.filter((request) => request.event.event_action === 'trigger');
     const answerMs = results.map((result) => result.endedAt - result.startedAt);
-    const [changed, unchanged] = await Promise.all([metric('alertcenter_alert_copies_total', 'outcome="changed"'), metric('alertcenter_alert_copies_total', 'outcome="unchanged"')]);
+    const [changed, unchanged] = await Promise.all([
+      metric('alertcenter_alert_copies_total', 'outcome="changed"'),
+      metric('alertcenter_alert_copies_total', 'outcome="unchanged"'),
+    ]);
     reportFigures('storm', {
       alerts: ALERTS,
       webhooks: results.length,
@@ -206,9 +211,13 @@ describe('storm: 10,000 alerts of three SLOs with distinct instances', () => {
     }
     // At most one page, one Slack message and one mail thread per SLO.
     expect(peers.pagerduty.incidents.size).toBeLessThanOrEqual(SLOS.length);
-    expect(new Set(triggers.map((request) => request.event.dedup_key))).toEqual(new Set(incidents.map((incident: any) => `alertcenter/incident/${incident.id}`)));
+    expect(new Set(triggers.map((request) => request.event.dedup_key))).toEqual(
+      new Set(incidents.map((incident: any) => `alertcenter/incident/${incident.id}`)),
+    );
     expect(slackMessages.length).toBeLessThanOrEqual(SLOS.length);
-    expect(new Set(slackMessages.map((message) => message.metadata?.event_payload.incident_id))).toEqual(new Set(incidents.map((incident: any) => incident.id)));
+    expect(new Set(slackMessages.map((message) => message.metadata?.event_payload.incident_id))).toEqual(
+      new Set(incidents.map((incident: any) => incident.id)),
+    );
     expect(threads.size).toBeLessThanOrEqual(SLOS.length);
     // One escalation per SLO (its warning tier first, then the critical ones): at most one reply in each thread.
     expect(peers.slack.messages.size - slackMessages.length).toBeLessThanOrEqual(SLOS.length);
@@ -217,7 +226,9 @@ describe('storm: 10,000 alerts of three SLOs with distinct instances', () => {
 
     // Each tier's figures are those of its newest alert (the last webhook's), in Redis and on Slack.
     for (const incident of incidents) {
-      const newest = new Map(last.filter((alert) => alert.labels.slo === incident.slo).map((alert) => [`${alert.labels.severity}/${alert.labels.long_window}`, alert]));
+      const newest = new Map(
+        last.filter((alert) => alert.labels.slo === incident.slo).map((alert) => [`${alert.labels.severity}/${alert.labels.long_window}`, alert]),
+      );
       expect(newest.size).toBe(TIERS.length);
       for (const tier of Object.values(incident.tiers) as any[]) {
         const alert = newest.get(`${tier.severity}/${tier.figures.longWindow}`)!;
@@ -228,7 +239,10 @@ describe('storm: 10,000 alerts of three SLOs with distinct instances', () => {
       }
       const message = slackMessages.find((candidate) => candidate.metadata?.event_payload.incident_id === incident.id)!;
       const burnsNow = (Object.values(incident.tiers) as any[]).map((tier) => `${tier.figures.burnRateShort.toFixed(1)}x now`);
-      expect(burnsNow.some((burn) => message.text!.includes(burn)), `${incident.slo}: ${message.text} shows one of ${burnsNow.join(', ')}`).toBe(true);
+      expect(
+        burnsNow.some((burn) => message.text!.includes(burn)),
+        `${incident.slo}: ${message.text} shows one of ${burnsNow.join(', ')}`,
+      ).toBe(true);
     }
   }, 300_000);
 });

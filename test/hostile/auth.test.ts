@@ -95,7 +95,11 @@ describe('authentication of the webhook and the admin API', () => {
     timingSafeEqual.mockClear();
   }
 
-  const webhookRefusals: Array<[string, string | undefined]> = [...ALWAYS_REFUSED, ['the admin token', `Bearer ${ADMIN_TOKEN}`], ['the admin token by basic auth', basic('am', ADMIN_TOKEN)]];
+  const webhookRefusals: Array<[string, string | undefined]> = [
+    ...ALWAYS_REFUSED,
+    ['the admin token', `Bearer ${ADMIN_TOKEN}`],
+    ['the admin token by basic auth', basic('am', ADMIN_TOKEN)],
+  ];
   it.each(webhookRefusals)('the webhook refuses %s with 401, comparing every token in constant time', async (_name, authorization) => {
     const res = await call('post', WEBHOOK, authorization);
     expect(res.status).toBe(401);

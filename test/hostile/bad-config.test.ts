@@ -85,7 +85,12 @@ const CASES: Array<[string, Record<string, string>, number, string]> = [
     EX_CONFIG,
     `${INVALID} REDIS_SENTINEL_NAME: required with REDIS_SENTINELS: the name of the master the sentinels monitor`,
   ],
-  ['a hash tag in the prefix', { REDIS_PREFIX: '{alertcenter}' }, EX_CONFIG, `${INVALID} REDIS_PREFIX: expected letters, digits and :._- only (the router adds its own {hash tags})`],
+  [
+    'a hash tag in the prefix',
+    { REDIS_PREFIX: '{alertcenter}' },
+    EX_CONFIG,
+    `${INVALID} REDIS_PREFIX: expected letters, digits and :._- only (the router adds its own {hash tags})`,
+  ],
   ['a duration without a unit', { REQUEST_TIMEOUT: '30' }, EX_CONFIG, `${INVALID} REQUEST_TIMEOUT: expected a duration such as 10s or 5m, got "30"`],
   [
     'a routing file with an undefined receiver',
@@ -99,14 +104,24 @@ const CASES: Array<[string, Record<string, string>, number, string]> = [
     1,
     `${CANNOT_START} ${fixture('invalid/bad-regex.yaml')}:6:39: routes[0].matchers[1]: invalid regular expression "api-(latency" (Unterminated group)`,
   ],
-  ['a missing routing file', { ROUTING_FILE: 'routing/no-such-routes.yaml' }, 1, `${CANNOT_START} routing/no-such-routes.yaml: cannot read the routing file (ENOENT)`],
+  [
+    'a missing routing file',
+    { ROUTING_FILE: 'routing/no-such-routes.yaml' },
+    1,
+    `${CANNOT_START} routing/no-such-routes.yaml: cannot read the routing file (ENOENT)`,
+  ],
   [
     'a bad SLO catalog',
     { SLO_CATALOG_FILE: fixture('bad-slos.yaml') },
     1,
     `${CANNOT_START} ${fixture('bad-slos.yaml')}: slos[0].objective: Too big: expected number to be <100`,
   ],
-  ['a missing SLO catalog', { SLO_CATALOG_FILE: 'routing/no-such-slos.yaml' }, 1, `${CANNOT_START} routing/no-such-slos.yaml: cannot read SLO catalog (ENOENT)`],
+  [
+    'a missing SLO catalog',
+    { SLO_CATALOG_FILE: 'routing/no-such-slos.yaml' },
+    1,
+    `${CANNOT_START} routing/no-such-slos.yaml: cannot read SLO catalog (ENOENT)`,
+  ],
 ];
 
 describe('bad environment values and bad files, on the real process', () => {

@@ -231,7 +231,11 @@ const GENERATORS: Record<string, (rng: Rng, limit: number) => FuzzCase> = {
       () => text.replaceAll('"', "'"),
       () => `${text.slice(0, -1)},}`,
       () => text.replace('"version":', 'version:'),
-      () => text.replace('"truncatedAlerts":0', `"truncatedAlerts":${rng.pick(['NaN', 'Infinity', '-Infinity', 'undefined', '0x10', '01', '.5', '+1', '1e', '-'])}`),
+      () =>
+        text.replace(
+          '"truncatedAlerts":0',
+          `"truncatedAlerts":${rng.pick(['NaN', 'Infinity', '-Infinity', 'undefined', '0x10', '01', '.5', '+1', '1e', '-'])}`,
+        ),
       () => `{/* comment */${text.slice(1)}`,
       () => `{// comment\n${text.slice(1)}`,
       () => text.replace('"firing"', `"fir${rng.pick(['\u0000', '\u0001', '\t', '\n', '\r', '\u001f'])}ing"`),
@@ -441,7 +445,19 @@ const GENERATORS: Record<string, (rng: Rng, limit: number) => FuzzCase> = {
 
   'content-type'(rng) {
     const body = JSON.stringify(basePayload(rng));
-    const type = rng.pick([undefined, '', 'text/plain', 'text/json', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonx', 'application/xml', 'json', '*/*', 'application/ json']);
+    const type = rng.pick([
+      undefined,
+      '',
+      'text/plain',
+      'text/json',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/jsonx',
+      'application/xml',
+      'json',
+      '*/*',
+      'application/ json',
+    ]);
     // Not through jsonCase: its default would turn `undefined` (no header) back into JSON.
     return { category: 'content-type', body: utf8(body), contentType: type, chunked: false };
   },

@@ -2,11 +2,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSlackPeer, type SlackPeer } from '../peers/slack-peer.js';
-import { exited, startRouterProcess, type RouterProcess } from '../support/processes.js';
+import { type SlackPeer, startSlackPeer } from '../peers/slack-peer.js';
+import { exited, type RouterProcess, startRouterProcess } from '../support/processes.js';
 import { cleanRedis, eventually, REDIS_URL, testPrefix } from '../support/router.js';
-import { CATEGORIES, hostileCase, validCase, type FuzzCase } from './fuzz-cases.js';
 import { printFigures } from './figures.js';
+import { CATEGORIES, type FuzzCase, hostileCase, validCase } from './fuzz-cases.js';
 
 const HOSTILE_PAYLOADS = 10_000;
 /** One valid webhook after every 100 hostile ones. */
@@ -182,7 +182,10 @@ describe('fuzzing the webhook with 10,000 broken payloads', () => {
     }
     const deliveredMarkers = delivered();
     const rssEnd = rssMb(pid);
-    const errorLines = router.output().split('\n').filter((line) => line.includes('"level":"error"'));
+    const errorLines = router
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"level":"error"'));
 
     const fuzzed = Object.values(byCategory).reduce((a, b) => a + b, 0);
     printFigures('fuzz', {

@@ -6,7 +6,7 @@ import { buildNotifiers, closeNotifiers } from '../../src/notifiers/build.js';
 import type { IncidentNotifier } from '../../src/notifiers/types.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { escalationStory, incident, Teller, warningTier } from '../notifiers/incidents.js';
-import { startChannelPeers, PEER_ROUTING_KEY, PEER_SLACK_TOKEN, type ChannelPeers } from '../peers/channel-peers.js';
+import { type ChannelPeers, PEER_ROUTING_KEY, PEER_SLACK_TOKEN, startChannelPeers } from '../peers/channel-peers.js';
 import type { PagerDutyPeer } from '../peers/pagerduty-peer.js';
 import type { SlackCall, SlackPeer } from '../peers/slack-peer.js';
 import type { ReceivedMail, SmtpPeer } from '../peers/smtp-peer.js';
@@ -235,7 +235,10 @@ describe('injection through labels and annotations, incident to every channel (f
       const teller = new Teller(notifier, name);
       await teller.tell({ ...first!, incident: hostile });
       await teller.tell({ ...escalated!, incident: { ...hostile, severity: 'critical', peakSeverity: 'critical' } });
-      await teller.tell({ ...resolved!, incident: { ...hostile, state: 'resolved', resolvedAt: resolved!.incident.resolvedAt, budgetRemainingAtResolve: 0.9 } });
+      await teller.tell({
+        ...resolved!,
+        incident: { ...hostile, state: 'resolved', resolvedAt: resolved!.incident.resolvedAt, budgetRemainingAtResolve: 0.9 },
+      });
     }
   });
 
@@ -245,7 +248,9 @@ describe('injection through labels and annotations, incident to every channel (f
   });
 
   it('Slack: the message, each update and each thread reply stay inert', () => {
-    const [post, ...updates] = peers.slack.received.filter((call) => call.method === 'chat.update' || (call.method === 'chat.postMessage' && call.args.thread_ts === undefined));
+    const [post, ...updates] = peers.slack.received.filter(
+      (call) => call.method === 'chat.update' || (call.method === 'chat.postMessage' && call.args.thread_ts === undefined),
+    );
     expect(updates).toHaveLength(2);
     for (const call of [post!, ...updates]) expectSlackInert(call);
     const replies = peers.slack.received.filter((call) => call.args.thread_ts !== undefined);

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { burnRatePayload } from '../support/payloads.js';
-import { exited, startRouterProcess, type RouterProcess } from '../support/processes.js';
+import { exited, type RouterProcess, startRouterProcess } from '../support/processes.js';
 import { cleanRedis, eventually, REDIS_URL, testPrefix } from '../support/router.js';
 import { printFigures } from './figures.js';
 
@@ -91,7 +91,9 @@ describe('slow clients (slowloris) against REQUEST_TIMEOUT and HEADERS_TIMEOUT o
     expect(webhook.status).toBe(202);
     expect(clients.filter((client) => client.isOpen())).toHaveLength(clients.length);
 
-    const closedAfter = await Promise.all(clients.map((client) => Promise.race([client.closed, new Promise<number>((resolve) => setTimeout(() => resolve(Infinity), 40_000))])));
+    const closedAfter = await Promise.all(
+      clients.map((client) => Promise.race([client.closed, new Promise<number>((resolve) => setTimeout(() => resolve(Infinity), 40_000))])),
+    );
     const byKind: Record<string, { minMs: number; maxMs: number; answered408: number }> = {};
     clients.forEach((client, i) => {
       byKind[client.kind] ??= { minMs: Infinity, maxMs: 0, answered408: 0 };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NormalizedAlert } from '../../src/alerts/types.js';
-import { applyAlerts, nextTickAt, tickIncident, type AlertCopy, type ApplyContext } from '../../src/incidents/apply.js';
+import { type AlertCopy, type ApplyContext, applyAlerts, nextTickAt, tickIncident } from '../../src/incidents/apply.js';
 import { incidentKeyOf } from '../../src/incidents/key.js';
 import type { AlertMark, Incident } from '../../src/incidents/types.js';
 import { parseRoutingConfig } from '../../src/routing/config.js';
@@ -84,7 +84,11 @@ function apply(current: Incident | null, copies: AlertCopy[], ctx: ApplyContext)
 function play(start: Incident | null, ...steps: Array<[number, NormalizedAlert[]]>): Incident | null {
   let incident = start;
   for (const [at, alerts] of steps) {
-    const applied = apply(incident, alerts.map((alert) => copy(alert, at)), context(at));
+    const applied = apply(
+      incident,
+      alerts.map((alert) => copy(alert, at)),
+      context(at),
+    );
     if (applied) incident = applied.incident;
   }
   return incident;

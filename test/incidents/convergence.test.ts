@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startChannelPeers, type ChannelPeers } from '../peers/channel-peers.js';
+import { type ChannelPeers, startChannelPeers } from '../peers/channel-peers.js';
 import { cleanRedis, eventually, startTestRouter, type TestRouter } from '../support/router.js';
 
 const WEBHOOK = '/api/v1/webhooks/alertmanager';
@@ -32,11 +32,25 @@ default_receivers: [ops-slack]
 let sequence = 0;
 
 /** One burn tier of one SLO, as Alertmanager sends it; `service` keeps each test's incident its own. */
-function tier(options: { service: string; severity: 'warning' | 'critical'; longWindow: string; status?: 'firing' | 'resolved'; startsAt?: string; burn?: number }) {
+function tier(options: {
+  service: string;
+  severity: 'warning' | 'critical';
+  longWindow: string;
+  status?: 'firing' | 'resolved';
+  startsAt?: string;
+  burn?: number;
+}) {
   const { service, severity, longWindow, status = 'firing', startsAt = '2026-12-07T12:00:00Z', burn = severity === 'critical' ? 15.2 : 6.3 } = options;
   return {
     status,
-    labels: { alertname: 'MaestroSLOErrorBudgetBurn', slo: 'database-availability', service, severity, long_window: longWindow, short_window: longWindow === '1h' ? '5m' : '30m' },
+    labels: {
+      alertname: 'MaestroSLOErrorBudgetBurn',
+      slo: 'database-availability',
+      service,
+      severity,
+      long_window: longWindow,
+      short_window: longWindow === '1h' ? '5m' : '30m',
+    },
     annotations: {
       summary: 'database-availability is burning its error budget',
       burn_rate: String(burn),
@@ -118,7 +132,9 @@ describe('channels converge on one incident per SLO (router, Redis and the three
     const { receivers } = await detail(incident.id);
     const counts = await router.syncs.counts();
     const busy = Object.values(counts).some((c) => (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) > 0);
-    return !busy && Object.values(receivers as Record<string, { status: string }>).every((r) => r.status === 'sent' || r.status === 'not_notified') ? incident : false;
+    return !busy && Object.values(receivers as Record<string, { status: string }>).every((r) => r.status === 'sent' || r.status === 'not_notified')
+      ? incident
+      : false;
   };
 
   it('a trigger that failed is not retried after the resolve: PagerDuty ends with nothing open', async () => {
@@ -127,10 +143,14 @@ describe('channels converge on one incident per SLO (router, Redis and the three
     await send(webhook(tier({ service, severity: 'critical', longWindow: '1h' })));
     await eventually(() => pagesFor(service).length === 1, 10_000, 'the first trigger (answered 500)');
     await send(webhook(tier({ service, severity: 'critical', longWindow: '1h', status: 'resolved' })));
-    const incident = await eventually(async () => {
-      const found = await incidentOf(service);
-      return found?.state === 'resolved' && (await settled(service)) ? found : false;
-    }, 20_000, 'the incident to resolve and every sync to finish');
+    const incident = await eventually(
+      async () => {
+        const found = await incidentOf(service);
+        return found?.state === 'resolved' && (await settled(service)) ? found : false;
+      },
+      20_000,
+      'the incident to resolve and every sync to finish',
+    );
     expect(incident.state).toBe('resolved');
     // The retry ran after the resolve and sent nothing: no trigger reached PagerDuty after the resolve.
     expect(pagesFor(service).map((r) => r.event.event_action)).toEqual(['trigger']);
@@ -179,10 +199,14 @@ describe('channels converge on one incident per SLO (router, Redis and the three
     expect(repliesTo(service).length).toBe(2);
 
     await send(webhook({ ...warning, status: 'resolved', endsAt: '2026-12-07T12:30:00Z' }));
-    const resolved = await eventually(async () => {
-      const found = await incidentOf(service);
-      return found?.state === 'resolved' && (await settled(service)) ? found : false;
-    }, 15_000, 'the resolve everywhere');
+    const resolved = await eventually(
+      async () => {
+        const found = await incidentOf(service);
+        return found?.state === 'resolved' && (await settled(service)) ? found : false;
+      },
+      15_000,
+      'the resolve everywhere',
+    );
     expect(pagesFor(service).map((r) => r.event.event_action)).toEqual(['trigger', 'trigger', 'resolve']);
     expect(slackCalls(service, 'chat.postMessage').filter((call) => call.args.thread_ts === undefined)).toHaveLength(1);
     expect(repliesTo(service).length).toBe(3);
@@ -203,10 +227,14 @@ describe('channels converge on one incident per SLO (router, Redis and the three
     await send(webhook({ ...first, status: 'resolved', endsAt: '2026-12-07T12:05:00Z' }));
     await eventually(async () => (await incidentOf(service))?.state === 'resolving', 10_000, 'resolving');
     await send(webhook(tier({ service, severity: 'warning', longWindow: '6h', startsAt: '2026-12-07T12:06:00Z' })));
-    const incident = await eventually(async () => {
-      const found = await incidentOf(service);
-      return found?.state === 'open' && (await settled(service)) ? found : false;
-    }, 10_000, 'the incident to continue');
+    const incident = await eventually(
+      async () => {
+        const found = await incidentOf(service);
+        return found?.state === 'open' && (await settled(service)) ? found : false;
+      },
+      10_000,
+      'the incident to continue',
+    );
     const { timeline } = await detail(incident.id);
     expect(timeline.map((event: any) => event.kind)).toContain('flapped');
     expect(slackCalls(service, 'chat.postMessage').filter((call) => call.args.thread_ts === undefined)).toHaveLength(1);

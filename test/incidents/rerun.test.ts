@@ -4,7 +4,7 @@ import { loadSloCatalog } from '../../src/alerts/slo-catalog.js';
 import { IncidentStore } from '../../src/incidents/store.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { processWebhook, type ProcessDeps } from '../../src/pipeline/process-webhook.js';
+import { type ProcessDeps, processWebhook } from '../../src/pipeline/process-webhook.js';
 import { AlertState } from '../../src/queue/alert-state.js';
 import type { PlannedSync } from '../../src/queue/syncs.js';
 import { loadRoutingConfig } from '../../src/routing/config.js';
@@ -47,10 +47,20 @@ describe('a webhook run again after its syncs were never queued', () => {
   it('queues the syncs the stopped run did not, and only for receivers not told yet', async () => {
     const webhook = { body: JSON.stringify(burnRatePayload({ slo: null, count: 2, severity: 'critical', seed: 'rerun' })), acceptedAt: Date.now() };
     // The first run writes both incidents, then cannot queue their syncs.
-    await expect(processWebhook(webhook, 1, deps(async () => Promise.reject(new Error('killed before the enqueue'))))).rejects.toThrow('killed before the enqueue');
+    await expect(
+      processWebhook(
+        webhook,
+        1,
+        deps(async () => Promise.reject(new Error('killed before the enqueue'))),
+      ),
+    ).rejects.toThrow('killed before the enqueue');
 
     const queued: PlannedSync[] = [];
-    await processWebhook(webhook, 2, deps(async (syncs) => void queued.push(...syncs)));
+    await processWebhook(
+      webhook,
+      2,
+      deps(async (syncs) => void queued.push(...syncs)),
+    );
     const incidents = await store.list({ state: 'open' });
     expect(incidents).toHaveLength(2);
     const expected = incidents.flatMap((incident) => [`${incident.id} oncall-pagerduty pagerduty`, `${incident.id} ops-slack slack`]).sort();
@@ -58,11 +68,25 @@ describe('a webhook run again after its syncs were never queued', () => {
 
     // Once a receiver was told the incident as it is, a repeat queues nothing for it.
     const [first] = incidents;
-    const told = { rev: first!.rev, state: first!.state, severity: first!.severity, figures: '', acknowledged: false, firstAt: 1, lastAt: 1, receipt: {}, sent: 1 };
+    const told = {
+      rev: first!.rev,
+      state: first!.state,
+      severity: first!.severity,
+      figures: '',
+      acknowledged: false,
+      firstAt: 1,
+      lastAt: 1,
+      receipt: {},
+      sent: 1,
+    };
     await store.recordTold(first!.id, 'oncall-pagerduty', told, []);
     await store.markFailing(first!.id, 'ops-slack');
     queued.length = 0;
-    await processWebhook({ ...webhook, acceptedAt: webhook.acceptedAt + 1 }, 1, deps(async (syncs) => void queued.push(...syncs)));
+    await processWebhook(
+      { ...webhook, acceptedAt: webhook.acceptedAt + 1 },
+      1,
+      deps(async (syncs) => void queued.push(...syncs)),
+    );
     // Told: nothing; failing: the queue retries it already; the other incident: still behind.
     expect(queued.map((sync) => `${sync.incidentId} ${sync.receiver}`).sort()).toEqual(
       [`${incidents[1]!.id} oncall-pagerduty`, `${incidents[1]!.id} ops-slack`].sort(),

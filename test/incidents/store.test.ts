@@ -1,14 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NormalizedAlert } from '../../src/alerts/types.js';
-import { randomUUID } from 'node:crypto';
 import { applyAlerts, nextTickAt, tickIncident } from '../../src/incidents/apply.js';
+import { incidentKeyOf } from '../../src/incidents/key.js';
 import { IncidentStore } from '../../src/incidents/store.js';
 import type { Told } from '../../src/incidents/types.js';
-import { tickDueIncidents, updateIncident, type IncidentBatch } from '../../src/pipeline/incidents.js';
-import type { PlannedSync } from '../../src/queue/syncs.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { incidentKeyOf } from '../../src/incidents/key.js';
+import { type IncidentBatch, tickDueIncidents, updateIncident } from '../../src/pipeline/incidents.js';
+import type { PlannedSync } from '../../src/queue/syncs.js';
 import { parseRoutingConfig } from '../../src/routing/config.js';
 import { alertFixture } from '../notifiers/helpers.js';
 import { cleanRedis, REDIS_URL, testPrefix } from '../support/router.js';
@@ -80,7 +80,12 @@ describe('IncidentStore (real Redis)', () => {
     // Still due: the next tick checks every receiver was told, then forgets it.
     expect(await store.due(Date.now() + 1e12, 10)).toContain(first!.id);
     const planned: PlannedSync[] = [];
-    await tickDueIncidents(Date.now() + 1e12, { store, routing: () => config, enqueue: async (syncs) => void planned.push(...syncs), metrics: createMetrics() });
+    await tickDueIncidents(Date.now() + 1e12, {
+      store,
+      routing: () => config,
+      enqueue: async (syncs) => void planned.push(...syncs),
+      metrics: createMetrics(),
+    });
     expect(planned.filter((sync) => sync.incidentId === first!.id)).toEqual([]);
     expect(await store.due(Date.now() + 1e12, 10)).not.toContain(first!.id);
     const opened = Date.parse(incident.openedAt);
@@ -88,7 +93,17 @@ describe('IncidentStore (real Redis)', () => {
   });
 
   it('keeps the newer of two notification logs, whatever the order they are written in', async () => {
-    const told = (rev: number): Told => ({ rev, state: 'open', severity: 'warning', figures: '', acknowledged: false, firstAt: 1, lastAt: rev, receipt: {}, sent: rev, });
+    const told = (rev: number): Told => ({
+      rev,
+      state: 'open',
+      severity: 'warning',
+      figures: '',
+      acknowledged: false,
+      firstAt: 1,
+      lastAt: rev,
+      receipt: {},
+      sent: rev,
+    });
     expect(await store.recordTold('x', 'ops-slack', told(5), [])).toBe(true);
     expect(await store.recordTold('x', 'ops-slack', told(3), [])).toBe(false);
     expect((await store.toldOne('x', 'ops-slack'))!.rev).toBe(5);
@@ -104,7 +119,12 @@ describe('IncidentStore (real Redis)', () => {
   it('a resolve decided by the clock reaches the receivers even when the process died before queueing their syncs', async () => {
     const { incident } = await updateIncident(batchOf([instance(200)], 2_000), store, config, 2_000);
     const id = incident!.id;
-    await store.recordTold(id, 'ops-slack', { rev: incident!.rev, state: 'open', severity: 'warning', figures: '', acknowledged: false, firstAt: 2_000, lastAt: 2_000, receipt: {}, sent: 1 }, []);
+    await store.recordTold(
+      id,
+      'ops-slack',
+      { rev: incident!.rev, state: 'open', severity: 'warning', figures: '', acknowledged: false, firstAt: 2_000, lastAt: 2_000, receipt: {}, sent: 1 },
+      [],
+    );
     const holding = { ...policy, resolveHoldMs: 60_000 };
     const clearing = { ...batchOf([instance(200, 'resolved')], 3_000), policy: holding };
     await updateIncident(clearing, store, config, 3_000);
@@ -126,7 +146,15 @@ describe('IncidentStore (real Redis)', () => {
       }
     }
     const counting = new CountingStore(redis, prefix);
-    const batches = Array.from({ length: 20 }, (_, i) => batchOf([{ ...instance(300 + i), slo: 'database-availability', labels: { alertname: 'SLOBurnRate', slo: 'database-availability', service: 'maestro-api', instance: `i-${300 + i}` } }]));
+    const batches = Array.from({ length: 20 }, (_, i) =>
+      batchOf([
+        {
+          ...instance(300 + i),
+          slo: 'database-availability',
+          labels: { alertname: 'SLOBurnRate', slo: 'database-availability', service: 'maestro-api', instance: `i-${300 + i}` },
+        },
+      ]),
+    );
     const results = await Promise.all(batches.map((batch) => updateIncident(batch, counting, config, Date.now())));
     expect(counting.updates).toBe(2);
     expect(new Set(results.map((result) => result.incident!.id)).size).toBe(1);

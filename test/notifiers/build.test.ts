@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildNotifiers, closeNotifiers, renderSlack, type ChannelSettings } from '../../src/notifiers/build.js';
+import type { ReceiverConfig } from '../../src/domain/channels.js';
+import { buildNotifiers, type ChannelSettings, closeNotifiers, renderSlack } from '../../src/notifiers/build.js';
 import { composeIncidentMail } from '../../src/notifiers/email/message.js';
 import { composePagerDutyEvent } from '../../src/notifiers/pagerduty/event.js';
 import { renderIncident } from '../../src/notifiers/render/incident-view.js';
 import { composeSlackMessage } from '../../src/notifiers/slack/message.js';
-import type { ReceiverConfig } from '../../src/domain/channels.js';
 import { startSlackPeer } from '../peers/slack-peer.js';
 import { startSmtpPeer } from '../peers/smtp-peer.js';
 import { capturedLogger, NEVER_ABORTED } from './helpers.js';
@@ -112,7 +112,10 @@ describe('buildNotifiers', () => {
     const wouldSend = renderSlack('#alerts', contextOf(escalated, { receiver: 'team-slack', told })) as Record<string, any>;
 
     expect(wouldSend).toMatchObject({ method: 'chat.update', channel: 'CALERTS', ts: '1795773660.000001' });
-    expect(wouldSend.reply).toMatchObject({ thread_ts: '1795773660.000001', text: expect.stringMatching(/^:rotating_light: Escalated from WARNING to CRITICAL/) });
+    expect(wouldSend.reply).toMatchObject({
+      thread_ts: '1795773660.000001',
+      text: expect.stringMatching(/^:rotating_light: Escalated from WARNING to CRITICAL/),
+    });
   });
 
   it('builds notifiers that really send when credentials are set, and closes them', async () => {

@@ -4,11 +4,11 @@ import { composeIncidentMail } from '../../src/notifiers/email/message.js';
 import { mimeMessage } from '../../src/notifiers/email/mime.js';
 import { TRUNCATION_MARKER } from '../../src/notifiers/render/text.js';
 import { DeliveryError, type SyncResult } from '../../src/notifiers/types.js';
-import { startSmtpPeer, type SmtpPeer, type SmtpPeerOptions } from '../peers/smtp-peer.js';
+import { type SmtpPeer, type SmtpPeerOptions, startSmtpPeer } from '../peers/smtp-peer.js';
 import { TEST_TLS, UNRELATED_CA } from '../peers/tls.js';
 import { eventually } from '../support/router.js';
 import { HOSTILE, NEVER_ABORTED } from './helpers.js';
-import { contextOf, escalationStory, hostileIncident, incident, Teller, warningTier, type Step } from './incidents.js';
+import { contextOf, escalationStory, hostileIncident, incident, type Step, Teller, warningTier } from './incidents.js';
 
 const LOGIN = { user: 'alertcenter', pass: 'smtp-secret-p@ss:word' };
 const FROM = 'Maestro AlertCenter <alerts@maestro.example>';
@@ -143,7 +143,10 @@ describe('EmailNotifier, one thread per incident', () => {
     expect(ids[1]).toBe(ids[0]);
     expect(new Set(ids).size).toBe(3);
     expect(retried[1]).toEqual(retried[0]);
-    expect(smtp.received.slice(-2).map((mail) => mail.parsed.messageId)).toEqual([retried[0]!.receipt.email!.lastMessageId, retried[0]!.receipt.email!.lastMessageId]);
+    expect(smtp.received.slice(-2).map((mail) => mail.parsed.messageId)).toEqual([
+      retried[0]!.receipt.email!.lastMessageId,
+      retried[0]!.receipt.email!.lastMessageId,
+    ]);
   });
 
   it('speaks implicit TLS for smtps:// URLs', async () => {
@@ -158,9 +161,7 @@ describe('EmailNotifier, one thread per incident', () => {
   it('refuses a server certificate it does not trust', async () => {
     const smtp = await peer();
 
-    const error = await sendExpectingFailure(
-      notifier(smtp.url(LOGIN), { ca: UNRELATED_CA }).notify(contextOf(first), NEVER_ABORTED),
-    );
+    const error = await sendExpectingFailure(notifier(smtp.url(LOGIN), { ca: UNRELATED_CA }).notify(contextOf(first), NEVER_ABORTED));
 
     expect(error).toMatchObject({ reason: 'network', retryable: true });
     expect(error.message).toContain('self-signed certificate');
@@ -199,9 +200,7 @@ describe('EmailNotifier failures', () => {
     const smtp = await peer();
     smtp.setBehavior({ kind: 'hang' });
 
-    const error = await sendExpectingFailure(
-      notifier(smtp.url(LOGIN), { timeoutMs: 300 }).notify(contextOf(first), NEVER_ABORTED),
-    );
+    const error = await sendExpectingFailure(notifier(smtp.url(LOGIN), { timeoutMs: 300 }).notify(contextOf(first), NEVER_ABORTED));
 
     expect(error).toMatchObject({ reason: 'timeout', retryable: true });
     expect(error.message).toBe('email receiver "team-api": no answer within 300 ms (SOCKET_TIMEOUT)');
@@ -213,9 +212,7 @@ describe('EmailNotifier failures', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);
 
-    const error = await sendExpectingFailure(
-      notifier(smtp.url(LOGIN), { timeoutMs: 10_000 }).notify(contextOf(first), controller.signal),
-    );
+    const error = await sendExpectingFailure(notifier(smtp.url(LOGIN), { timeoutMs: 10_000 }).notify(contextOf(first), controller.signal));
 
     expect(error).toMatchObject({ reason: 'timeout', retryable: true });
     expect(error.message).toContain('cancelled by the caller');

@@ -4,11 +4,11 @@ import { PagerDutyNotifier, type PagerDutyNotifierOptions } from '../../src/noti
 import { TRUNCATION_MARKER } from '../../src/notifiers/render/text.js';
 import { DeliveryError, type SyncResult } from '../../src/notifiers/types.js';
 import { heldAnswers, type PeerBehavior } from '../peers/http-peer.js';
-import { startPagerDutyPeer, type PagerDutyPeer } from '../peers/pagerduty-peer.js';
+import { type PagerDutyPeer, startPagerDutyPeer } from '../peers/pagerduty-peer.js';
 import { TEST_TLS, UNRELATED_CA } from '../peers/tls.js';
 import { scriptPeer } from '../support/peer-script.js';
 import { HOSTILE, NEVER_ABORTED } from './helpers.js';
-import { at, contextOf, escalationStory, hostileIncident, incident, Teller, type Step } from './incidents.js';
+import { at, contextOf, escalationStory, hostileIncident, incident, type Step, Teller } from './incidents.js';
 
 const ROUTING_KEY = 'R0UT1NGKEY0000000000000000SECRET';
 
@@ -147,9 +147,7 @@ describe('PagerDutyNotifier, one alert per incident', () => {
   });
 
   it('checks the server certificate: an untrusted one fails before any event is sent', async () => {
-    const error = await sendExpectingFailure(
-      notifier({ ca: UNRELATED_CA }).notify(contextOf(first), NEVER_ABORTED),
-    );
+    const error = await sendExpectingFailure(notifier({ ca: UNRELATED_CA }).notify(contextOf(first), NEVER_ABORTED));
 
     expect(error).toMatchObject({ reason: 'network', retryable: true });
     expect(error.message).toContain('self-signed certificate');
@@ -202,9 +200,7 @@ describe('PagerDutyNotifier failures', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);
 
-    const error = await sendExpectingFailure(
-      notifier({ timeoutMs: 10_000 }).notify(contextOf(first), controller.signal),
-    );
+    const error = await sendExpectingFailure(notifier({ timeoutMs: 10_000 }).notify(contextOf(first), controller.signal));
 
     expect(error).toMatchObject({ reason: 'timeout', retryable: true });
     expect(error.message).toContain('cancelled by the caller');
@@ -213,14 +209,10 @@ describe('PagerDutyNotifier failures', () => {
   it('makes an unknown routing key (400) a permanent auth failure that does not show the key', async () => {
     const wrongKey = 'WRONGKEY000000000000000000SECRET';
 
-    const error = await sendExpectingFailure(
-      notifier({ routingKey: wrongKey }).notify(contextOf(first), NEVER_ABORTED),
-    );
+    const error = await sendExpectingFailure(notifier({ routingKey: wrongKey }).notify(contextOf(first), NEVER_ABORTED));
 
     expect(error).toMatchObject({ reason: 'auth', retryable: false });
-    expect(error.message).toBe(
-      'pagerduty receiver "pager-api": HTTP 400 invalid event; Event object is invalid; Invalid routing key',
-    );
+    expect(error.message).toBe('pagerduty receiver "pager-api": HTTP 400 invalid event; Event object is invalid; Invalid routing key');
     expect(`${error.message} ${error.stack}`).not.toContain(wrongKey);
   });
 
@@ -322,9 +314,7 @@ describe('PagerDutyNotifier and untrusted text', () => {
     await notifier().notify(contextOf({ ...first, incident: hostile }), NEVER_ABORTED);
 
     const { payload } = peer.received[0]!.event;
-    expect(payload.summary).toBe(
-      `[WARNING] api-latency ${HOSTILE.mentions} x Bcc: victim@evil.example SLO: burning 7.2x now, budget exhausted in 4d 1h`,
-    );
+    expect(payload.summary).toBe(`[WARNING] api-latency ${HOSTILE.mentions} x Bcc: victim@evil.example SLO: burning 7.2x now, budget exhausted in 4d 1h`);
     expect(payload.group).toBe(`api-latency ${HOSTILE.mentions} x Bcc: victim@evil.example`);
     expect(payload.custom_details.Summary).toBe(Object.values(HOSTILE).join(' '));
     expect(payload.custom_details.Labels.note).toBe(HOSTILE.headerBreak);

@@ -53,16 +53,19 @@ describe('renderIncident while it fires', () => {
   });
 
   it('says plainly when the figures are the threshold’s, and projects them on a full budget', () => {
-    const tier = warningTier({}, {
-      figuresSource: 'threshold',
-      burnRate: 14.4,
-      burnRateShort: null,
-      burnRateLong: null,
-      burnRateThreshold: 14.4,
-      budgetRemaining: null,
-      longWindow: '1h',
-      shortWindow: '5m',
-    });
+    const tier = warningTier(
+      {},
+      {
+        figuresSource: 'threshold',
+        burnRate: 14.4,
+        burnRateShort: null,
+        burnRateLong: null,
+        burnRateThreshold: 14.4,
+        budgetRemaining: null,
+        longWindow: '1h',
+        shortWindow: '5m',
+      },
+    );
     const threshold = renderIncident(incident({ tiers: { [tier.id]: tier } }), at(1));
 
     expect(threshold.title).toBe('[WARNING] api-latency SLO: burning at 14.4x+ over 1h (threshold figures), a full budget lasts 2d 2h');
@@ -95,7 +98,11 @@ describe('renderIncident while it fires', () => {
 
   it('does not repeat the subject of an alert whose summary names it (MaestroSLOSLIAbsent)', () => {
     const absent = warningTier(
-      { id: 'MaestroSLOSLIAbsent/warning', alertname: 'MaestroSLOSLIAbsent', summary: 'api-latency SLO has no data: http_request_duration_seconds_bucket is absent' },
+      {
+        id: 'MaestroSLOSLIAbsent/warning',
+        alertname: 'MaestroSLOSLIAbsent',
+        summary: 'api-latency SLO has no data: http_request_duration_seconds_bucket is absent',
+      },
       { burnRate: null, burnRateShort: null, burnRateLong: null, burnRateThreshold: null, budgetRemaining: null, longWindow: null, shortWindow: null },
     );
     const open = incident({ alertname: 'MaestroSLOSLIAbsent', tiers: { [absent.id]: absent } });
@@ -157,7 +164,9 @@ describe('renderIncident once it resolves or clears', () => {
 
 describe('renderIncident links', () => {
   it('links only absolute http(s) URLs, and offers a silence of the incident key while it is not resolved', () => {
-    const hostile = incident({ links: { runbookUrl: 'javascript:alert(1)', dashboardUrl: '/relative', generatorUrl: 'not a url', alertmanagerUrl: 'http://am.example:9093/' } });
+    const hostile = incident({
+      links: { runbookUrl: 'javascript:alert(1)', dashboardUrl: '/relative', generatorUrl: 'not a url', alertmanagerUrl: 'http://am.example:9093/' },
+    });
 
     const links = renderIncident(hostile, at(1)).links;
     expect(links.map((link) => link.label)).toEqual(['Silence']);

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SlackNotifier, type SlackNotifierOptions } from '../../src/notifiers/slack/slack.js';
 import { TRUNCATION_MARKER } from '../../src/notifiers/render/text.js';
+import { SlackNotifier, type SlackNotifierOptions } from '../../src/notifiers/slack/slack.js';
 import { DeliveryError, type SyncResult } from '../../src/notifiers/types.js';
 import { heldAnswers } from '../peers/http-peer.js';
-import { startSlackPeer, type SlackCall, type SlackPeer } from '../peers/slack-peer.js';
+import { type SlackCall, type SlackPeer, startSlackPeer } from '../peers/slack-peer.js';
 import { capturedLogger, HOSTILE, NEVER_ABORTED } from './helpers.js';
-import { at, escalationStory, hostileIncident, incident, T0, Teller, warningTier, type Step } from './incidents.js';
+import { at, escalationStory, hostileIncident, incident, type Step, T0, Teller, warningTier } from './incidents.js';
 
 const TOKEN = 'xoxb-test-0000-secret-token';
 const CHANNEL_ID = 'CALERTS';
@@ -256,7 +256,8 @@ describe('SlackNotifier after a crash or a timeout: no second message', () => {
     const other = incident({ id: 'inc-other' });
     await new Teller(notifier(), 'team-api').tell({ ...first, incident: other });
     const chatter = notifier({ receiver: 'chatter' });
-    for (let n = 0; n < 12; n += 1) await chatter.notify(new Teller(chatter, 'chatter').context({ ...first, incident: incident({ id: `inc-chatter-${n}` }) }), NEVER_ABORTED);
+    for (let n = 0; n < 12; n += 1)
+      await chatter.notify(new Teller(chatter, 'chatter').context({ ...first, incident: incident({ id: `inc-chatter-${n}` }) }), NEVER_ABORTED);
     peer.received.length = 0;
 
     const restarted = notifier({ channel: CHANNEL_ID, lookup: { pageSize: 5 } });
@@ -274,7 +275,8 @@ describe('SlackNotifier after a crash or a timeout: no second message', () => {
   it('gives up after the bounded number of pages, and says so', async () => {
     await postedThenReceiptLost(notifier());
     const chatter = notifier({ receiver: 'chatter' });
-    for (let n = 0; n < 6; n += 1) await chatter.notify(new Teller(chatter, 'chatter').context({ ...first, incident: incident({ id: `inc-chatter-${n}` }) }), NEVER_ABORTED);
+    for (let n = 0; n < 6; n += 1)
+      await chatter.notify(new Teller(chatter, 'chatter').context({ ...first, incident: incident({ id: `inc-chatter-${n}` }) }), NEVER_ABORTED);
     peer.received.length = 0;
 
     const restarted = notifier({ channel: CHANNEL_ID, lookup: { pageSize: 2, maxPages: 3 } });

@@ -1,6 +1,6 @@
-import { startPagerDutyPeer, type PagerDutyPeer } from './pagerduty-peer.js';
-import { startSlackPeer, type SlackPeer } from './slack-peer.js';
-import { startSmtpPeer, type SmtpPeer } from './smtp-peer.js';
+import { type PagerDutyPeer, startPagerDutyPeer } from './pagerduty-peer.js';
+import { type SlackPeer, startSlackPeer } from './slack-peer.js';
+import { type SmtpPeer, startSmtpPeer } from './smtp-peer.js';
 
 export const PEER_SLACK_TOKEN = 'xoxb-test-channel-peers';
 export const PEER_ROUTING_KEY = 'R0UTINGKEY0000000000000000PEERS0';

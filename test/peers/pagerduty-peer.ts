@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { BehaviorSchedule } from './behavior.js';
-import { closeServer, listenLocally, readBody, retryAfterHeader, type PeerBehavior } from './http-peer.js';
+import { closeServer, listenLocally, type PeerBehavior, readBody, retryAfterHeader } from './http-peer.js';
 import { TEST_TLS } from './tls.js';
 
 /**

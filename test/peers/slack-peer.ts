@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { BehaviorSchedule } from './behavior.js';
-import { closeServer, listenLocally, readBody, retryAfterHeader, type PeerBehavior } from './http-peer.js';
+import { closeServer, listenLocally, type PeerBehavior, readBody, retryAfterHeader } from './http-peer.js';
 
 /**
  * A local stand-in for Slack's Web API (https://slack.com/api/): chat.postMessage and chat.update
@@ -221,7 +221,14 @@ export async function startSlackPeer(options: SlackPeerOptions = {}): Promise<Sl
   function listChannels(args: Record<string, unknown>): object {
     const all = [...channels].map(([id, name]) => ({ id, name, is_channel: true, is_private: false, is_archived: false }));
     const limit = Math.min(1000, Math.max(1, args.limit === undefined ? 100 : Number(args.limit)));
-    const start = args.cursor === undefined || args.cursor === '' ? 0 : Number(Buffer.from(String(args.cursor), 'base64').toString('utf8').replace(/^offset:/, ''));
+    const start =
+      args.cursor === undefined || args.cursor === ''
+        ? 0
+        : Number(
+            Buffer.from(String(args.cursor), 'base64')
+              .toString('utf8')
+              .replace(/^offset:/, ''),
+          );
     const page = all.slice(start, start + limit);
     const more = start + limit < all.length;
     return {

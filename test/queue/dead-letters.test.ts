@@ -11,9 +11,13 @@ describe('DeadLetters across queues', () => {
   const queues = ['first', 'second'].map((name) => new Queue<{ n: number }>(name, { connection, prefix, skipVersionCheck: true }));
   const workers = queues.map(
     (queue) =>
-      new Worker<{ n: number }>(queue.name, async (job) => {
-        throw new UnrecoverableError(`job ${job.data.n} refused`);
-      }, { connection, prefix, skipVersionCheck: true }),
+      new Worker<{ n: number }>(
+        queue.name,
+        async (job) => {
+          throw new UnrecoverableError(`job ${job.data.n} refused`);
+        },
+        { connection, prefix, skipVersionCheck: true },
+      ),
   );
   const deadLetters = new DeadLetters(queues.map((queue) => ({ queue, describe: (job) => ({ n: job.data.n }) })));
   const [first, second] = queues as [Queue<{ n: number }>, Queue<{ n: number }>];
@@ -59,7 +63,11 @@ describe('DeadLetters across queues', () => {
     const retried = await deadLetters.retry('same', 'first');
     expect(retried).toMatchObject({ outcome: 'retried', deadLetter: { queue: 'first', id: 'same', n: 1, attempts: 1 } });
     // Run again, and refused again: a dead letter once more, after its second attempt.
-    await eventually(async () => (await first.getJob('same'))?.attemptsMade === 2 && (await first.getJobState('same')) === 'failed', 5_000, 'the re-driven job to fail again');
+    await eventually(
+      async () => (await first.getJob('same'))?.attemptsMade === 2 && (await first.getJobState('same')) === 'failed',
+      5_000,
+      'the re-driven job to fail again',
+    );
     expect((await deadLetters.retry('only-second')).outcome).toBe('retried');
   });
 });

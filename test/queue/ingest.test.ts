@@ -2,10 +2,10 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { UnprocessableWebhookError, type StoredWebhook } from '../../src/pipeline/process-webhook.js';
+import { type StoredWebhook, UnprocessableWebhookError } from '../../src/pipeline/process-webhook.js';
 import { DeadLetters } from '../../src/queue/dead-letters.js';
-import { ingestDeadLetterSource, IngestProducer } from '../../src/queue/ingest.js';
-import { startIngestWorker, type IngestWorkerDeps } from '../../src/queue/ingest-worker.js';
+import { IngestProducer, ingestDeadLetterSource } from '../../src/queue/ingest.js';
+import { type IngestWorkerDeps, startIngestWorker } from '../../src/queue/ingest-worker.js';
 import { createProducerConnection, createWorkerConnection } from '../../src/queue/redis.js';
 import { cleanRedis, eventually, LogCapture, REDIS_URL, testPrefix, unprocessedWebhooks } from '../support/router.js';
 
@@ -32,7 +32,15 @@ async function setUp({ attempts = 3, backoffMs = 200 } = {}) {
   const metrics = createMetrics();
   const logs = new LogCapture();
   const worker = (process: IngestWorkerDeps['process'], concurrency = 2) => {
-    const started = startIngestWorker({ connection: workerConnection, prefix, process, lockMs: LOCK_MS, concurrency, metrics, logger: createLogger('info', logs) });
+    const started = startIngestWorker({
+      connection: workerConnection,
+      prefix,
+      process,
+      lockMs: LOCK_MS,
+      concurrency,
+      metrics,
+      logger: createLogger('info', logs),
+    });
     opened.push(() => started.close(true));
     return started;
   };

@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChannelPeers, type ChannelPeers } from '../peers/channel-peers.js';
+import { type ChannelPeers, startChannelPeers } from '../peers/channel-peers.js';
 import { burnRatePayload } from '../support/payloads.js';
-import { REDIS_URL, cleanRedis, eventually, ingestCounts, startTestRouter, testPrefix, unprocessedWebhooks, type TestRouter } from '../support/router.js';
+import { cleanRedis, eventually, ingestCounts, REDIS_URL, startTestRouter, type TestRouter, testPrefix, unprocessedWebhooks } from '../support/router.js';
 
 const WEBHOOK = '/api/v1/webhooks/alertmanager';
 

@@ -16,10 +16,10 @@ import type { IncidentStore } from '../../src/incidents/store.js';
 import type { Incident } from '../../src/incidents/types.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { batchByIncident, tickDueIncidents, updateIncident } from '../../src/pipeline/incidents.js';
-import { lastCompleteWeek, weeksBefore, type IsoWeek } from '../../src/report/week.js';
+import { type IsoWeek, lastCompleteWeek, weeksBefore } from '../../src/report/week.js';
 import { loadRoutingConfig } from '../../src/routing/config.js';
-import { DEFAULT_SCENARIO, errorRatioAt, MaestroSimulator, SIM_SLOS, trafficAt, type Scenario, type SimSlo } from '../../src/simulator/maestro.js';
-import { backfillRecords, createBlocksFromOpenMetrics, startPrometheus, type PrometheusProcess } from '../../src/simulator/prometheus-process.js';
+import { DEFAULT_SCENARIO, errorRatioAt, MaestroSimulator, type Scenario, SIM_SLOS, type SimSlo, trafficAt } from '../../src/simulator/maestro.js';
+import { backfillRecords, createBlocksFromOpenMetrics, type PrometheusProcess, startPrometheus } from '../../src/simulator/prometheus-process.js';
 
 export const TIME_ZONE = 'Europe/Paris';
 const HOUR = 3_600_000;
@@ -103,7 +103,14 @@ export class IncidentDriver {
   constructor(private readonly store: IncidentStore) {}
 
   /** One Alertmanager webhook with one burn alert of the SLO's tier, at `at`. */
-  async alert(at: number, slo: SimSlo, tier: { severity: 'critical' | 'warning'; long: string; short: string }, status: 'firing' | 'resolved', startsAt: number, alertname = 'MaestroSLOErrorBudgetBurn'): Promise<Incident | null> {
+  async alert(
+    at: number,
+    slo: SimSlo,
+    tier: { severity: 'critical' | 'warning'; long: string; short: string },
+    status: 'firing' | 'resolved',
+    startsAt: number,
+    alertname = 'MaestroSLOErrorBudgetBurn',
+  ): Promise<Incident | null> {
     const definition = catalog.byName.get(slo)!;
     const labels = {
       alertname,
@@ -155,13 +162,25 @@ export class IncidentDriver {
   /** A PagerDuty trigger as the sync pipeline records it. */
   async page(incident: Incident, at: number, decision: 'first_notification' | 'escalated'): Promise<void> {
     await this.store.appendTimeline(incident.id, [
-      { at: new Date(at).toISOString(), kind: 'notification_sent', receiver: 'oncall-pagerduty', channel: 'pagerduty', decision, action: 'triggered', receipt: { pagerduty: { dedupKey: incident.id } } },
+      {
+        at: new Date(at).toISOString(),
+        kind: 'notification_sent',
+        receiver: 'oncall-pagerduty',
+        channel: 'pagerduty',
+        decision,
+        action: 'triggered',
+        receipt: { pagerduty: { dedupKey: incident.id } },
+      },
     ]);
   }
 
   /** On-call acknowledges the incident at `at`, as the API's /ack does. */
   async acknowledge(incident: Incident, at: number): Promise<void> {
-    await this.store.updateById(incident.id, (current) => acknowledgeIncident(current, { name: 'oncall@maestro.example', id: null, via: 'api' }, at), nextTickAt);
+    await this.store.updateById(
+      incident.id,
+      (current) => acknowledgeIncident(current, { name: 'oncall@maestro.example', id: null, via: 'api' }, at),
+      nextTickAt,
+    );
   }
 }
 

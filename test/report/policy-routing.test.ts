@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { routeAlert } from '../../src/routing/route.js';
 import { loadRoutingConfig } from '../../src/routing/config.js';
+import { routeAlert } from '../../src/routing/route.js';
 
 const config = loadRoutingConfig('routing/routes.yaml', { EMAIL_TO: 'ops@maestro.example' });
 

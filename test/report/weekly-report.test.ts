@@ -6,18 +6,17 @@ import { Redis } from 'ioredis';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runReportCommand } from '../../src/cli/report-command.js';
-import { renderHtml } from '../../src/report/render.js';
-import { startSmtpPeer } from '../peers/smtp-peer.js';
-import { eventually, startTestRouter } from '../support/router.js';
 import { IncidentStore } from '../../src/incidents/store.js';
 import type { Incident } from '../../src/incidents/types.js';
 import { PrometheusClient, PrometheusError } from '../../src/prometheus/client.js';
 import { buildWeeklyReport, type ReportSources } from '../../src/report/build.js';
 import type { WeeklyReport } from '../../src/report/model.js';
+import { renderHtml } from '../../src/report/render.js';
 import { weeksBefore } from '../../src/report/week.js';
 import type { SimSlo } from '../../src/simulator/maestro.js';
-import { cleanRedis, REDIS_URL, testPrefix } from '../support/router.js';
-import { catalog, countEvents, fillPrometheus, IncidentDriver, makeScenario, SIM_SLOS, TIERS, type FilledPrometheus } from './fixture.js';
+import { startSmtpPeer } from '../peers/smtp-peer.js';
+import { cleanRedis, eventually, REDIS_URL, startTestRouter, testPrefix } from '../support/router.js';
+import { catalog, countEvents, type FilledPrometheus, fillPrometheus, IncidentDriver, makeScenario, SIM_SLOS, TIERS } from './fixture.js';
 
 const HOUR = 3_600_000;
 const MIN = 60_000;
@@ -108,7 +107,6 @@ async function createIncidents(): Promise<void> {
   await driver.alert(at(1, 16, 10), 'run-success', TIERS.fast, 'resolved', at(1, 10, 19));
   await driver.tick(at(1, 16, 16));
   keep('run-success', await store.get(runs!.id));
-
 }
 
 /** What the test expects of an SLO, from the scenario alone. */
@@ -328,7 +326,7 @@ describe('where the report goes', () => {
       // mailparser puts each image referenced by cid: in the HTML in place (as a data: URI): all three are referenced.
       expect(String(mail.parsed.html).match(/<img src="data:image\/png;base64,/g)).toHaveLength(3);
       expect(mail.parsed.html).not.toContain('<svg');
-      expect(mail.parsed.text).toContain('Error budget left at the week\'s end: ');
+      expect(mail.parsed.text).toContain("Error budget left at the week's end: ");
     } finally {
       await Promise.all(routers.map((router) => router.stop()));
       await smtp.close();
@@ -353,7 +351,9 @@ describe('where the report goes', () => {
       expect(retried.length).toBeGreaterThanOrEqual(1);
       const mail = smtp.received[0]!;
       expect(mail.parsed.subject).toContain('Prometheus unavailable');
-      expect(mail.parsed.text).toContain('Prometheus unavailable: the SLO figures, charts and burn episodes are missing (PROMETHEUS_URL http://127.0.0.1:1: cannot reach Prometheus');
+      expect(mail.parsed.text).toContain(
+        'Prometheus unavailable: the SLO figures, charts and burn episodes are missing (PROMETHEUS_URL http://127.0.0.1:1: cannot reach Prometheus',
+      );
     } finally {
       await router.stop();
       await smtp.close();

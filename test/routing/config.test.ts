@@ -71,7 +71,10 @@ describe('a file using every feature', () => {
     expect(routes).toEqual([
       {
         name: 'database-pages',
-        matchers: [['severity', '=', 'critical'], ['slo', '=~', 'database-.*']],
+        matchers: [
+          ['severity', '=', 'critical'],
+          ['slo', '=~', 'database-.*'],
+        ],
         receivers: ['oncall-pagerduty', 'ops-email'],
         continue: true,
         repeatIntervalMs: 4 * 3_600_000,
@@ -91,7 +94,10 @@ describe('a file using every feature', () => {
       },
       {
         name: 'tickets',
-        matchers: [['severity', '=', 'warning'], ['team', '!~', '(?:web|mobile)']],
+        matchers: [
+          ['severity', '=', 'warning'],
+          ['team', '!~', '(?:web|mobile)'],
+        ],
         receivers: ['ops-email'],
         continue: false,
         repeatIntervalMs: 86_400_000,
@@ -104,9 +110,7 @@ describe('a file using every feature', () => {
     expect(config.timeIntervals).toEqual([
       {
         name: 'office-hours',
-        intervals: [
-          { times: [{ startMinute: 9 * 60, endMinute: 17 * 60 + 30 }], weekdays: [{ start: 1, end: 5 }], location: 'Europe/Paris' },
-        ],
+        intervals: [{ times: [{ startMinute: 9 * 60, endMinute: 17 * 60 + 30 }], weekdays: [{ start: 1, end: 5 }], location: 'Europe/Paris' }],
       },
       {
         name: 'year-end-freeze',
@@ -114,7 +118,10 @@ describe('a file using every feature', () => {
           {
             daysOfMonth: [{ start: -7, end: -1 }],
             months: [{ start: 12, end: 12 }],
-            years: [{ start: 2025, end: 2025 }, { start: 2026, end: 2027 }],
+            years: [
+              { start: 2025, end: 2025 },
+              { start: 2026, end: 2027 },
+            ],
             location: 'UTC',
           },
         ],
@@ -160,7 +167,10 @@ describe('environment interpolation', () => {
 describe('invalid routing files: one fixture per error, exact one-line message', () => {
   it.each([
     ['alias-bomb', '1:1: (yaml): Excessive alias count indicates a resource exhaustion attack'],
-    ['bad-day-of-month', '9:25: time_intervals[0].time_intervals[0].days_of_month[0]: invalid day of month range "0:5" (expected 1 to 31, -1 for the last day, or a range such as 1:7)'],
+    [
+      'bad-day-of-month',
+      '9:25: time_intervals[0].time_intervals[0].days_of_month[0]: invalid day of month range "0:5" (expected 1 to 31, -1 for the last day, or a range such as 1:7)',
+    ],
     ['bad-duration', '7:22: routes[0].repeat_interval: invalid duration "1 day" (expected a Prometheus duration such as 4h or 30m)'],
     ['bad-incident-by-label', '7:24: routes[0].incident_by[1]: expected a label name ([a-zA-Z_][a-zA-Z0-9_]*)'],
     ['duplicate-incident-by-label', '7:18: routes[0].incident_by: names a label twice'],
@@ -170,13 +180,22 @@ describe('invalid routing files: one fixture per error, exact one-line message',
     ['bad-email-address', '3:19: receivers[0].email.to[0]: expected an email address'],
     ['bad-email-from', '3:47: receivers[0].email.from: expected an email address, optionally with a display name: Name <address>'],
     ['bad-matcher', '6:16: routes[0].matchers[0]: cannot parse matcher \'severity critical\' (expected <label><op><value> such as severity="critical")'],
-    ['bad-month', '9:18: time_intervals[0].time_intervals[0].months[0]: invalid month range "januar" (expected january or 1, or a range such as january:march)'],
+    [
+      'bad-month',
+      '9:18: time_intervals[0].time_intervals[0].months[0]: invalid month range "januar" (expected january or 1, or a range such as january:march)',
+    ],
     ['bad-range-type', '9:17: time_intervals[0].time_intervals[0].years[0]: expected a string or a whole number'],
     ['bad-regex', '6:39: routes[0].matchers[1]: invalid regular expression "api-(latency" (Unterminated group)'],
     ['bad-time-of-day', '9:50: time_intervals[0].time_intervals[0].times[0].end_time: invalid time "25:00" (expected HH:MM between 00:00 and 24:00)'],
     ['bad-time-zone', '10:19: time_intervals[0].time_intervals[0].location: unknown time zone "Europe/Paaris" (expected an IANA name such as Europe/Paris)'],
-    ['bad-weekday', '9:20: time_intervals[0].time_intervals[0].weekdays[0]: invalid weekday range "monday:fryday" (expected monday, or a range such as monday:friday)'],
-    ['doubled-operator', '6:16: routes[0].matchers[0]: cannot parse matcher \'severity==critical\' (doubled operator; quote the value if it really starts with =)'],
+    [
+      'bad-weekday',
+      '9:20: time_intervals[0].time_intervals[0].weekdays[0]: invalid weekday range "monday:fryday" (expected monday, or a range such as monday:friday)',
+    ],
+    [
+      'doubled-operator',
+      "6:16: routes[0].matchers[0]: cannot parse matcher 'severity==critical' (doubled operator; quote the value if it really starts with =)",
+    ],
     ['duplicate-key', '5:1: (yaml): Map keys must be unique'],
     ['duplicate-receiver-name', '4:11: receivers[1].name: duplicate receiver name "ops-slack"'],
     ['duplicate-route-name', '7:11: routes[1].name: duplicate route name "pages"'],
@@ -186,11 +205,17 @@ describe('invalid routing files: one fixture per error, exact one-line message',
     ['empty', '1:1: (root): the routing file is empty'],
     ['missing-default-receivers', '1:1: default_receivers: required key is missing'],
     ['missing-route-receivers', '5:5: routes[0].receivers: required key is missing'],
-    ['negative-day-of-month-start', '9:25: time_intervals[0].time_intervals[0].days_of_month[0]: invalid day of month range "-3:5" (a negative start needs a negative end)'],
+    [
+      'negative-day-of-month-start',
+      '9:25: time_intervals[0].time_intervals[0].days_of_month[0]: invalid day of month range "-3:5" (a negative start needs a negative end)',
+    ],
     ['receiver-with-two-channels', '2:5: receivers[0]: receiver "ops-slack" needs exactly one channel (slack, email or pagerduty), it has slack and email'],
     ['receiver-without-channel', '2:5: receivers[0]: receiver "ops-slack" needs exactly one channel (slack, email or pagerduty), it has none'],
     ['reserved-route-name', '5:11: routes[0].name: route name "default" is reserved for default_receivers'],
-    ['reversed-weekday-range', '9:20: time_intervals[0].time_intervals[0].weekdays[0]: invalid weekday range "friday:monday" (start is after end; weeks run from sunday to saturday, so write friday:saturday and sunday:monday)'],
+    [
+      'reversed-weekday-range',
+      '9:20: time_intervals[0].time_intervals[0].weekdays[0]: invalid weekday range "friday:monday" (start is after end; weeks run from sunday to saturday, so write friday:saturday and sunday:monday)',
+    ],
     ['reversed-year-range', '9:17: time_intervals[0].time_intervals[0].years[0]: invalid year range "2026:2024" (start is after end)'],
     ['start-time-after-end-time', '10:13: time_intervals[0].time_intervals[0].times[0]: start_time must be before end_time'],
     ['time-interval-without-ranges', '8:21: time_intervals[0].time_intervals: needs at least one time range'],
@@ -202,7 +227,10 @@ describe('invalid routing files: one fixture per error, exact one-line message',
     ['unknown-channel-key', '3:42: receivers[0].slack.token: unknown key "token"'],
     ['unknown-route-key', '6:5: routes[0].matcher: unknown key "matcher"'],
     ['unknown-top-level-key', '6:1: group_by: unknown key "group_by"'],
-    ['unset-env-variable', '3:23: receivers[0].slack.channel: environment variable SLACK_CHANNEL is not set and has no default (write ${SLACK_CHANNEL:-default})'],
+    [
+      'unset-env-variable',
+      '3:23: receivers[0].slack.channel: environment variable SLACK_CHANNEL is not set and has no default (write ${SLACK_CHANNEL:-default})',
+    ],
     ['wrong-type', '7:15: routes[0].continue: expected boolean, got string'],
     ['yaml-syntax', '7:5: (yaml): Flow sequence in block collection must be sufficiently indented and end with a ]'],
     ['zero-duration', '7:22: routes[0].repeat_interval: invalid duration "0s" (expected a Prometheus duration such as 4h or 30m)'],

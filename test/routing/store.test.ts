@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RoutingConfigError } from '../../src/routing/errors.js';
-import { RoutingStore, maskSecret, type ReloadResult } from '../../src/routing/store.js';
+import { maskSecret, type ReloadResult, RoutingStore } from '../../src/routing/store.js';
 
 const routesTo = (receiver: string, extra = '') => `receivers:
   - name: ops-slack

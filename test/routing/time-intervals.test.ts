@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  parseDayOfMonthRange,
-  parseMonthRange,
-  parseTimeOfDay,
-  parseWeekdayRange,
-  parseYearRange,
-} from '../../src/routing/time-interval-syntax.js';
+import { parseDayOfMonthRange, parseMonthRange, parseTimeOfDay, parseWeekdayRange, parseYearRange } from '../../src/routing/time-interval-syntax.js';
 import { isInTimeInterval, isInTimeRange } from '../../src/routing/time-intervals.js';
 import type { TimeRange } from '../../src/routing/types.js';
 

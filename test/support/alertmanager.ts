@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,10 +84,17 @@ export async function startAlertmanager(config: object): Promise<AlertmanagerPro
     stop: () => stopAlertmanager(child, dir),
   };
   try {
-    await eventually(async () => {
-      if (child.exitCode !== null) throw new Error(`Alertmanager exited with ${child.exitCode}: ${output}`);
-      return fetch(`${url}/-/ready`).then((res) => res.ok, () => false);
-    }, 10_000, `Alertmanager on port ${port} to be ready`);
+    await eventually(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`Alertmanager exited with ${child.exitCode}: ${output}`);
+        return fetch(`${url}/-/ready`).then(
+          (res) => res.ok,
+          () => false,
+        );
+      },
+      10_000,
+      `Alertmanager on port ${port} to be ready`,
+    );
   } catch (error) {
     await alertmanager.stop();
     throw error;

@@ -12,7 +12,9 @@ export function alertmanagerPayload(name: 'critical-firing' | 'warning-firing' |
  * into one incident per (alertname, slo, service); with `slo: null` the alerts carry none, so each
  * one is an incident of its own (what the load and fault tests count per alert).
  */
-export function burnRatePayload(options: { count?: number; severity?: 'warning' | 'critical'; status?: 'firing' | 'resolved'; slo?: string | null; seed?: string } = {}): any {
+export function burnRatePayload(
+  options: { count?: number; severity?: 'warning' | 'critical'; status?: 'firing' | 'resolved'; slo?: string | null; seed?: string } = {},
+): any {
   const { count = 1, severity = 'warning', status = 'firing', slo = 'api-latency', seed = 'a' } = options;
   const sloLabel = slo === null ? {} : { slo };
   const alerts = Array.from({ length: count }, (_, i) => ({

@@ -33,10 +33,7 @@ interface ScriptablePeer<R, B> {
  * request in `received` just before they pick its behaviour, so a behaviour set from here applies
  * to that very request: phases ("429 until told otherwise, then five 503s") need no timing.
  */
-export function scriptPeer<R, B extends { kind: string }>(
-  peer: ScriptablePeer<R, B>,
-  script: (record: R, index: number) => B,
-): Array<Arrival<R, B>> {
+export function scriptPeer<R, B extends { kind: string }>(peer: ScriptablePeer<R, B>, script: (record: R, index: number) => B): Array<Arrival<R, B>> {
   const arrivals: Array<Arrival<R, B>> = [];
   recordArrivals(peer.received, (record, index) => {
     const behavior = script(record, index);

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, realpathSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -55,26 +55,51 @@ export class OwnRedis {
   async up(): Promise<void> {
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir, '--requirepass', this.password],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--dir',
+        this.dir,
+        '--requirepass',
+        this.password,
+      ],
       { stdio: 'ignore' },
     );
     this.child = child;
     const ownDir = realpathSync(this.dir);
-    await eventually(async () => {
-      if (child.exitCode !== null) throw new Error(`redis-server on port ${this.port} exited with ${child.exitCode} (port taken?)`);
-      const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1_000, commandTimeout: 1_000 });
-      client.on('error', () => {}); // refused until the server listens: that is what we poll for
-      try {
-        await client.connect();
-        // Whoever answers on the port must be this server, not another test's.
-        const [, dir] = (await client.call('CONFIG', 'GET', 'dir')) as string[];
-        return dir === ownDir;
-      } catch {
-        return false;
-      } finally {
-        client.disconnect();
-      }
-    }, 10_000, `redis-server on port ${this.port}`);
+    await eventually(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`redis-server on port ${this.port} exited with ${child.exitCode} (port taken?)`);
+        const client = new Redis(this.url, {
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          retryStrategy: () => null,
+          connectTimeout: 1_000,
+          commandTimeout: 1_000,
+        });
+        client.on('error', () => {}); // refused until the server listens: that is what we poll for
+        try {
+          await client.connect();
+          // Whoever answers on the port must be this server, not another test's.
+          const [, dir] = (await client.call('CONFIG', 'GET', 'dir')) as string[];
+          return dir === ownDir;
+        } catch {
+          return false;
+        } finally {
+          client.disconnect();
+        }
+      },
+      10_000,
+      `redis-server on port ${this.port}`,
+    );
   }
 
   /** Kills the server at once, as a crash would. */
@@ -116,9 +141,16 @@ async function spawnRouter(env: Record<string, string>): Promise<RouterProcess> 
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const url = `http://127.0.0.1:${port}`;
-  await eventually(async () => {
-    if (child.exitCode !== null) throw new Error(`router exited with ${child.exitCode}: ${output}`);
-    return fetch(`${url}/healthz`).then((res) => res.ok, () => false);
-  }, 20_000, 'router process to answer /healthz');
+  await eventually(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`router exited with ${child.exitCode}: ${output}`);
+      return fetch(`${url}/healthz`).then(
+        (res) => res.ok,
+        () => false,
+      );
+    },
+    20_000,
+    'router process to answer /healthz',
+  );
   return { child, url, output: () => output };
 }

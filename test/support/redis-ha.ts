@@ -1,10 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { startDelayProxy, type DelayProxy } from './delay-proxy.js';
+import { type DelayProxy, startDelayProxy } from './delay-proxy.js';
 import { exited, freePort } from './processes.js';
 import { eventually } from './router.js';
 
@@ -47,7 +47,16 @@ export class RedisProcess {
 
   /** A client of this process only (no failover), for the test to look at it. */
   client(): Redis {
-    const client = new Redis({ host: '127.0.0.1', port: this.port, password: this.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000, commandTimeout: 5_000 });
+    const client = new Redis({
+      host: '127.0.0.1',
+      port: this.port,
+      password: this.password,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      connectTimeout: 2_000,
+      commandTimeout: 5_000,
+    });
     client.on('error', () => {});
     return client;
   }
@@ -69,7 +78,10 @@ export class RedisProcess {
     await eventually(
       async () => {
         if (child.exitCode !== null) throw new Error(`${this.bin} on port ${this.port} exited with ${child.exitCode} (port taken?)`);
-        return this.command('PING').then((reply) => reply === 'PONG', () => false);
+        return this.command('PING').then(
+          (reply) => reply === 'PONG',
+          () => false,
+        );
       },
       10_000,
       `${this.bin} on port ${this.port}`,
@@ -102,8 +114,20 @@ export class RedisProcess {
 }
 
 const dataNodeArgs = (port: number, dir: string, password: string) => [
-  '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
-  '--requirepass', password, '--masterauth', password,
+  '--port',
+  String(port),
+  '--bind',
+  '127.0.0.1',
+  '--dir',
+  dir,
+  '--save',
+  '',
+  '--appendonly',
+  'no',
+  '--requirepass',
+  password,
+  '--masterauth',
+  password,
 ];
 
 /** A single redis-server with a password of its own. */
@@ -266,7 +290,12 @@ async function clusterSetup(password: string, started: RedisProcess[]): Promise<
       RedisProcess.start({
         args: (port, dir) => [
           ...dataNodeArgs(port, dir, password),
-          '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '1000',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, 'nodes.conf'),
+          '--cluster-node-timeout',
+          '1000',
         ],
         password,
       }).then((node) => {
@@ -285,7 +314,10 @@ async function clusterSetup(password: string, started: RedisProcess[]): Promise<
     async () => {
       for (const node of nodes) {
         if (!String(await node.command('CLUSTER', 'INFO')).includes('cluster_state:ok')) return false;
-        const lines = String(await node.command('CLUSTER', 'NODES')).trim().split('\n').map((line) => line.split(' '));
+        const lines = String(await node.command('CLUSTER', 'NODES'))
+          .trim()
+          .split('\n')
+          .map((line) => line.split(' '));
         // <id> <address> <flags> <master> <ping> <pong> <epoch> <link> <slots>...
         if (lines.filter((fields) => fields[2]!.split(',').includes('master') && fields.length > 8).length !== 3) return false;
         if (lines.filter((fields) => fields[2]!.split(',').includes('slave')).length !== 3) return false;
@@ -307,7 +339,13 @@ async function clusterSetup(password: string, started: RedisProcess[]): Promise<
   return {
     password,
     nodes,
-    env: { REDIS_CLUSTER_NODES: nodes.slice(0, 3).map((node) => node.address).join(','), REDIS_PASSWORD: password },
+    env: {
+      REDIS_CLUSTER_NODES: nodes
+        .slice(0, 3)
+        .map((node) => node.address)
+        .join(','),
+      REDIS_PASSWORD: password,
+    },
     masterOf: async (slot) => {
       const range = (await slotsTable()).find(([from, to]) => slot >= from && slot <= to);
       const node = range && byAddress(`${range[2][0]}:${range[2][1]}`);

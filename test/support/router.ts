@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { loadConfig, secretsOf } from '../../src/config/env.js';
 import { createLogger, secretSet } from '../../src/observability/logger.js';
 import { openIngestQueue } from '../../src/queue/ingest.js';
-import { startRouter, type RunningRouter } from '../../src/server.js';
+import { type RunningRouter, startRouter } from '../../src/server.js';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 

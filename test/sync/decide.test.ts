@@ -9,21 +9,49 @@ const HOUR = 3_600_000;
 
 function incident(overrides: Partial<Incident> = {}): Incident {
   return {
-    id: 'i1', key: 'k', keyLabels: {}, rev: 3, state: 'open', title: 't', alertname: 'a', slo: 'api-latency', service: 's',
-    objective: 99.5, period: '30d', periodSeconds: 2_592_000, sloDescription: null, severity: 'warning', peakSeverity: 'warning',
-    openedAt: '2026-12-07T12:00:00Z', changedAt: '2026-12-07T12:00:00Z', resolvingSince: null, holdUntil: null, resolvedAt: null,
-    peakBurnRate: null, budgetRemainingAtOpen: null, budgetRemainingAtResolve: null, tiers: {},
+    id: 'i1',
+    key: 'k',
+    keyLabels: {},
+    rev: 3,
+    state: 'open',
+    title: 't',
+    alertname: 'a',
+    slo: 'api-latency',
+    service: 's',
+    objective: 99.5,
+    period: '30d',
+    periodSeconds: 2_592_000,
+    sloDescription: null,
+    severity: 'warning',
+    peakSeverity: 'warning',
+    openedAt: '2026-12-07T12:00:00Z',
+    changedAt: '2026-12-07T12:00:00Z',
+    resolvingSince: null,
+    holdUntil: null,
+    resolvedAt: null,
+    peakBurnRate: null,
+    budgetRemainingAtOpen: null,
+    budgetRemainingAtResolve: null,
+    tiers: {},
     receivers: { slack: { route: 'warnings', repeatIntervalMs: 4 * HOUR, routedNow: true } },
     policy: { route: 'warnings', staleAfterMs: 8 * HOUR, resolveHoldMs: 0 },
     links: { runbookUrl: null, dashboardUrl: null, generatorUrl: null, alertmanagerUrl: null },
-    acknowledged: null, silenced: null,
+    acknowledged: null,
+    silenced: null,
     ...overrides,
   };
 }
 
 const toldOf = (of: Incident, lastAt = 0): Told => ({
-  rev: of.rev, state: of.state, severity: of.severity, figures: figuresDigest(of), acknowledged: false,
-  firstAt: lastAt, lastAt, receipt: {}, sent: 1,
+  rev: of.rev,
+  state: of.state,
+  severity: of.severity,
+  figures: figuresDigest(of),
+  acknowledged: false,
+  firstAt: lastAt,
+  lastAt,
+  receipt: {},
+  sent: 1,
 });
 
 describe('needsUpdate', () => {

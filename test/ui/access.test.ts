@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadAssets, javascriptBytes } from '../../src/ui/assets.js';
 import { parseCookies, SessionStore, sessionCookie } from '../../src/ui/access.js';
+import { javascriptBytes, loadAssets } from '../../src/ui/assets.js';
 import { keepOrder, sortIncidents } from '../../src/ui/model.js';
 import { sparkline } from '../../src/ui/sparkline.js';
 import { cleanRedis, REDIS_URL, testPrefix } from '../support/router.js';

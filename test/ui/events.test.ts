@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanRedis, eventually, REDIS_URL, startTestRouter, testPrefix, type TestRouter } from '../support/router.js';
-import { serverSentEvents, type ServerSentEvent } from '../support/sse.js';
+import { cleanRedis, eventually, REDIS_URL, startTestRouter, type TestRouter, testPrefix } from '../support/router.js';
+import { type ServerSentEvent, serverSentEvents } from '../support/sse.js';
 import { routingFile, tier, webhook } from './support.js';
 
 const ADMIN = 'admin-token-for-the-events-0123456789';
@@ -60,13 +60,19 @@ describe('page events: a change made by a worker reaches the pages of every api 
         const subscribers = async () => ((await redis.call('PUBSUB', 'NUMSUB', `${prefix}:ui:events`)) as [string, number])[1];
         await eventually(async () => (await subscribers()) === 2, 5_000, 'both replicas to subscribe');
 
-        const res = await request(apis[0]!.server).post('/api/v1/webhooks/alertmanager').send(webhook(tier({ service: 'events-replicas', severity: 'critical' })));
+        const res = await request(apis[0]!.server)
+          .post('/api/v1/webhooks/alertmanager')
+          .send(webhook(tier({ service: 'events-replicas', severity: 'critical' })));
         expect(res.status).toBe(202);
-        await eventually(async () => {
-          const incidents = (await request(apis[1]!.server).get('/api/v1/incidents').set('Authorization', `Bearer ${ADMIN}`)).body.incidents as any[];
-          const id = incidents.find((incident) => incident.service === 'events-replicas')?.id;
-          return id && streams.every((s) => s.events.some((e) => e.event === 'incident' && (JSON.parse(e.data).ids as string[]).includes(id)));
-        }, 10_000, 'both replicas to stream the new incident');
+        await eventually(
+          async () => {
+            const incidents = (await request(apis[1]!.server).get('/api/v1/incidents').set('Authorization', `Bearer ${ADMIN}`)).body.incidents as any[];
+            const id = incidents.find((incident) => incident.service === 'events-replicas')?.id;
+            return id && streams.every((s) => s.events.some((e) => e.event === 'incident' && (JSON.parse(e.data).ids as string[]).includes(id)));
+          },
+          10_000,
+          'both replicas to stream the new incident',
+        );
 
         // The subscriber of one replica loses its connection: once back, its pages are told to reload.
         const clients = String(await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub'))

@@ -30,16 +30,28 @@ describe('signing in to the page (without a browser)', () => {
   });
 
   it('marks the cookie Secure behind a TLS proxy, and only then', async () => {
-    const proxied = await request(locked.server).post('/login').set('X-Forwarded-Proto', 'https').type('form').send({ token: 'admin-token-of-the-login-test-0000' });
+    const proxied = await request(locked.server)
+      .post('/login')
+      .set('X-Forwarded-Proto', 'https')
+      .type('form')
+      .send({ token: 'admin-token-of-the-login-test-0000' });
     expect(proxied.headers['set-cookie']![0]).toMatch(/; HttpOnly; SameSite=Strict; Max-Age=43200; Secure$/);
     const plain = await request(locked.server).post('/login').type('form').send({ token: 'admin-token-of-the-login-test-0000' });
     expect(plain.headers['set-cookie']![0]).not.toMatch(/Secure/);
   });
 
   it('refuses a sign-in posted from another site, and never redirects off the router', async () => {
-    const crossSite = await request(locked.server).post('/login').set('Sec-Fetch-Site', 'cross-site').type('form').send({ token: 'admin-token-of-the-login-test-0000' });
+    const crossSite = await request(locked.server)
+      .post('/login')
+      .set('Sec-Fetch-Site', 'cross-site')
+      .type('form')
+      .send({ token: 'admin-token-of-the-login-test-0000' });
     expect(crossSite.status).toBe(403);
-    const otherOrigin = await request(locked.server).post('/login').set('Origin', 'https://evil.example').type('form').send({ token: 'admin-token-of-the-login-test-0000' });
+    const otherOrigin = await request(locked.server)
+      .post('/login')
+      .set('Origin', 'https://evil.example')
+      .type('form')
+      .send({ token: 'admin-token-of-the-login-test-0000' });
     expect(otherOrigin.status).toBe(403);
     for (const next of ['//evil.example/', 'https://evil.example/', '/\\evil.example', '/incidents/abc']) {
       const res = await request(locked.server).post('/login').type('form').send({ token: 'admin-token-of-the-login-test-0000', next });

@@ -4,9 +4,9 @@ import type { Page } from 'playwright-core';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/alertcenter.js';
-import { startChannelPeers, type ChannelPeers } from '../peers/channel-peers.js';
+import { type ChannelPeers, startChannelPeers } from '../peers/channel-peers.js';
 import { cleanRedis, eventually, REDIS_URL, startTestRouter, type TestRouter } from '../support/router.js';
-import { hasChromium, launchBrowser, routingFile, skipNote, startFakePrometheus, tier, webhook, type Browser } from './support.js';
+import { type Browser, hasChromium, launchBrowser, routingFile, skipNote, startFakePrometheus, tier, webhook } from './support.js';
 
 const WEBHOOK = '/api/v1/webhooks/alertmanager';
 const ADMIN = 'admin-token-for-the-page-0123456789';
@@ -132,11 +132,15 @@ describe.skipIf(!hasChromium)(`the AlertCenter page in Chromium: live incidents,
     await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
     // The next change sorts them again: open criticals first.
     await send(webhook(tier({ service: 'ui-order-critical', severity: 'critical', burn: 16.5 })));
-    await eventually(async () => {
-      const ids = await rowIds(page);
-      const criticalId = await rowOf(page, 'ui-order-critical').getAttribute('data-id');
-      return ids.indexOf(criticalId) < ids.indexOf(warningId);
-    }, 10_000, 'the rows to be sorted again once the incident is closed');
+    await eventually(
+      async () => {
+        const ids = await rowIds(page);
+        const criticalId = await rowOf(page, 'ui-order-critical').getAttribute('data-id');
+        return ids.indexOf(criticalId) < ids.indexOf(warningId);
+      },
+      10_000,
+      'the rows to be sorted again once the incident is closed',
+    );
   });
 
   it('shows an incident: timeline, tiers and labels, receivers, links', async () => {
@@ -148,7 +152,9 @@ describe.skipIf(!hasChromium)(`the AlertCenter page in Chromium: live incidents,
     expect(timeline[0]).toMatch(/Opened at critical/);
     expect(timeline.join('\n')).toMatch(/oncall-pagerduty \(pagerduty\): trigger/);
     expect(await detail.locator('.labels').first().textContent()).toContain('service=ui-live');
-    expect(await detail.locator('.links a').allTextContents()).toEqual(expect.arrayContaining(['Runbook', 'Dashboard', 'Prometheus expression', 'Alertmanager']));
+    expect(await detail.locator('.links a').allTextContents()).toEqual(
+      expect.arrayContaining(['Runbook', 'Dashboard', 'Prometheus expression', 'Alertmanager']),
+    );
     if (SCREENSHOTS) {
       mkdirSync('docs/screenshots', { recursive: true });
       await page.screenshot({ path: 'docs/screenshots/incident.png', fullPage: true });
@@ -170,7 +176,11 @@ describe.skipIf(!hasChromium)(`the AlertCenter page in Chromium: live incidents,
       const path = new URL(req.url()).pathname;
       posted.push({ path, csrf: req.headers()['x-csrf-token'], type: req.headers()['content-type'], body: JSON.parse(req.postData() ?? 'null') });
       if (path.endsWith('/silence') && posted.length > 2) {
-        await route.fulfill({ status: 502, contentType: 'application/json', body: JSON.stringify({ error: { code: 'alertmanager_unreachable', message: 'no Alertmanager could take the silence' } }) });
+        await route.fulfill({
+          status: 502,
+          contentType: 'application/json',
+          body: JSON.stringify({ error: { code: 'alertmanager_unreachable', message: 'no Alertmanager could take the silence' } }),
+        });
       } else await route.fulfill({ status: 200, contentType: 'application/json', body: '{}' });
     });
     try {
@@ -204,9 +214,16 @@ describe.skipIf(!hasChromium)(`the AlertCenter page in Chromium: live incidents,
       15_000,
       'PagerDuty to get acknowledge',
     );
-    await eventually(() => peers.slack.received.filter((call) => call.method === 'chat.update').length > updatesBefore, 15_000, 'the Slack message to be updated');
+    await eventually(
+      () => peers.slack.received.filter((call) => call.method === 'chat.update').length > updatesBefore,
+      15_000,
+      'the Slack message to be updated',
+    );
     await page.click(`#open-${incident.id}`);
-    await page.locator('#detail .timeline li', { hasText: /acknowledged by/i }).first().waitFor({ timeout: 10_000 });
+    await page
+      .locator('#detail .timeline li', { hasText: /acknowledged by/i })
+      .first()
+      .waitFor({ timeout: 10_000 });
     // The button is gone once acknowledged.
     expect(await page.locator(`#ack-${incident.id}`).count()).toBe(0);
   });
@@ -315,7 +332,10 @@ describe.skipIf(!hasChromium)(`the AlertCenter page in Chromium: live incidents,
       expect(cookie.sameSite).toBe('Strict');
 
       // Missing CSRF token: refused, whatever the cookie.
-      const noCsrf = await opage.request.post(`${router.url}/api/v1/dead-letters/ingest/1/retry`, { headers: { 'Content-Type': 'application/json' }, data: {} });
+      const noCsrf = await opage.request.post(`${router.url}/api/v1/dead-letters/ingest/1/retry`, {
+        headers: { 'Content-Type': 'application/json' },
+        data: {},
+      });
       expect(noCsrf.status()).toBe(403);
       expect((await noCsrf.json()).error.code).toBe('csrf');
       const wrongCsrf = await opage.request.post(`${router.url}/api/v1/dead-letters/ingest/1/retry`, { headers: { 'X-CSRF-Token': 'x'.repeat(43) }, data: {} });

@@ -1,6 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseSloCatalog } from '../../src/alerts/slo-catalog.js';
-import { readFileSync } from 'node:fs';
 import { sloCards } from '../../src/ui/model.js';
 
 const catalog = parseSloCatalog(readFileSync('routing/slos.yaml', 'utf8'), 'routing/slos.yaml');
@@ -8,8 +8,17 @@ const now = Date.parse('2026-12-07T12:10:00Z');
 
 function incident(figures: Record<string, unknown>, figuresSource: 'observed' | 'threshold' = 'observed') {
   return {
-    id: 'i1', state: 'open', severity: 'critical', title: 'database-availability', slo: 'database-availability',
-    tiers: { t: { figuresAt: Date.parse('2026-12-07T12:06:00Z'), figures: { burnRate: 14.4, burnRateShort: null, timeToExhaustionSeconds: null, budgetRemaining: null, figuresSource, ...figures } } },
+    id: 'i1',
+    state: 'open',
+    severity: 'critical',
+    title: 'database-availability',
+    slo: 'database-availability',
+    tiers: {
+      t: {
+        figuresAt: Date.parse('2026-12-07T12:06:00Z'),
+        figures: { burnRate: 14.4, burnRateShort: null, timeToExhaustionSeconds: null, budgetRemaining: null, figuresSource, ...figures },
+      },
+    },
   } as any;
 }
 
@@ -34,7 +43,20 @@ describe('SLO cards', () => {
     const reading = {
       ok: true,
       at: now,
-      bySlo: new Map([['database-availability', { budgetRemaining: 0.5, burnRate: 10, history: [[1, 0.9], [2, 0.7], [3, 0.5]] as Array<[number, number]> }]]),
+      bySlo: new Map([
+        [
+          'database-availability',
+          {
+            budgetRemaining: 0.5,
+            burnRate: 10,
+            history: [
+              [1, 0.9],
+              [2, 0.7],
+              [3, 0.5],
+            ] as Array<[number, number]>,
+          },
+        ],
+      ]),
     };
     const db = sloCards(catalog, [], reading, now).find((card) => card.name === 'database-availability')!;
     // 0.5 of a 30d budget at 10x: 1.5 days.

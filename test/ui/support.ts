@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { type BrowserContext, chromium } from 'playwright-core';
 
 /** Debian's Chromium, which `.ci/run` installs; the browser tests skip (saying so) without it. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -107,7 +107,9 @@ export function webhook(...alerts: Array<ReturnType<typeof tier>>) {
  * A stand-in for Prometheus's query API with the SLO recording rules: a budget remaining and a 5m
  * error ratio per SLO, and a budget history falling over the last week.
  */
-export async function startFakePrometheus(figures: Record<string, { budget: number; errorRatio: number }>): Promise<{ url: string; queries: string[]; close(): Promise<void> }> {
+export async function startFakePrometheus(
+  figures: Record<string, { budget: number; errorRatio: number }>,
+): Promise<{ url: string; queries: string[]; close(): Promise<void> }> {
   const queries: string[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';

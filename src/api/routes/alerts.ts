@@ -1,4 +1,4 @@
-import { Router, type RequestHandler } from 'express';
+import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import type { AlertState } from '../../queue/alert-state.js';
 import { ApiError } from '../errors.js';

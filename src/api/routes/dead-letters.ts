@@ -1,4 +1,4 @@
-import { Router, type RequestHandler } from 'express';
+import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import type { DeadLetters } from '../../queue/dead-letters.js';
 import { ApiError } from '../errors.js';
@@ -18,18 +18,20 @@ export const deadLetterListQuery = z.object({
 
 export function deadLettersRouter(deadLetters: DeadLetters, adminAuth: RequestHandler): Router {
   const router = Router();
-  const list = (key: 'deadLetters' | 'failed'): RequestHandler => async (req, res) => {
-    const query = deadLetterListQuery.safeParse(req.query);
-    if (!query.success) {
-      const issue = query.error.issues[0]!;
-      throw new ApiError(400, 'invalid_query', `${issue.path.join('.')}: ${issue.message}`);
-    }
-    const { queue } = query.data;
-    if (queue !== undefined && !deadLetters.queues().includes(queue)) {
-      throw new ApiError(400, 'invalid_query', `queue: expected one of ${deadLetters.queues().join(', ')}, got ${JSON.stringify(queue)}`);
-    }
-    res.json({ [key]: await deadLetters.list(query.data) });
-  };
+  const list =
+    (key: 'deadLetters' | 'failed'): RequestHandler =>
+    async (req, res) => {
+      const query = deadLetterListQuery.safeParse(req.query);
+      if (!query.success) {
+        const issue = query.error.issues[0]!;
+        throw new ApiError(400, 'invalid_query', `${issue.path.join('.')}: ${issue.message}`);
+      }
+      const { queue } = query.data;
+      if (queue !== undefined && !deadLetters.queues().includes(queue)) {
+        throw new ApiError(400, 'invalid_query', `queue: expected one of ${deadLetters.queues().join(', ')}, got ${JSON.stringify(queue)}`);
+      }
+      res.json({ [key]: await deadLetters.list(query.data) });
+    };
   const retry = async (id: string, queue: string | undefined) => {
     if (queue !== undefined && !deadLetters.queues().includes(queue)) {
       throw new ApiError(404, 'not_found', `no queue ${JSON.stringify(queue)}; queues: ${deadLetters.queues().join(', ')}`);

@@ -1,8 +1,8 @@
-import { Router, type RequestHandler } from 'express';
+import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import { parseDuration } from '../../config/duration.js';
 import type { Actor } from '../../incidents/types.js';
-import { acknowledge, ActionError, silence, unacknowledge, unsilence, type ActionDeps, type ActionOutcome } from '../../pipeline/actions.js';
+import { type ActionDeps, ActionError, type ActionOutcome, acknowledge, silence, unacknowledge, unsilence } from '../../pipeline/actions.js';
 import { callerOf } from '../../ui/access.js';
 import { readJsonBody } from '../body.js';
 import { ApiError } from '../errors.js';
@@ -48,7 +48,11 @@ const STATUS: Record<ActionError['reason'], [number, string]> = {
  */
 export function incidentActionsRouter(deps: ActionDeps, adminAuth: RequestHandler): Router {
   const router = Router();
-  const route = <T extends z.ZodType<{ by?: string | undefined }>>(action: string, schema: T, act: (id: string, actor: Actor, body: z.output<T>) => Promise<ActionOutcome>) => {
+  const route = <T extends z.ZodType<{ by?: string | undefined }>>(
+    action: string,
+    schema: T,
+    act: (id: string, actor: Actor, body: z.output<T>) => Promise<ActionOutcome>,
+  ) => {
     router.post(`/api/v1/incidents/:id/${action}`, adminAuth, async (req, res) => {
       const parsed = schema.safeParse((await readJsonBody(req, 16 * 1024)).value);
       if (!parsed.success) {

@@ -1,4 +1,4 @@
-import { Router, type RequestHandler } from 'express';
+import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import type { IncidentStore } from '../../incidents/store.js';
 import type { Incident, TimelineEvent, Told } from '../../incidents/types.js';
@@ -62,7 +62,9 @@ export function receiverViews(incident: Incident, told: Record<string, Told>, ti
         : last?.kind === 'notification_failed'
           ? 'retrying'
           : entry !== null
-            ? entry.rev >= incident.rev ? 'sent' : 'pending'
+            ? entry.rev >= incident.rev
+              ? 'sent'
+              : 'pending'
             : receiver.routedNow && incident.state === 'open'
               ? 'pending'
               : 'not_notified';

@@ -1,10 +1,10 @@
-import type { RedisClient } from '../../queue/redis.js';
 import { z } from 'zod';
 import type { Actor } from '../../incidents/types.js';
 import { incidentIdOfDedupKey } from '../../notifiers/pagerduty/event.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
-import { ActionError, applyPagerDutyChange, type ActionDeps, type PagerDutyChange } from '../../pipeline/actions.js';
+import { type ActionDeps, ActionError, applyPagerDutyChange, type PagerDutyChange } from '../../pipeline/actions.js';
+import type { RedisClient } from '../../queue/redis.js';
 import type { DirectRoute } from '../app.js';
 import { SignedRequestRefusals } from '../body.js';
 import { ApiError, replyJson } from '../errors.js';

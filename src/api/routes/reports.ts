@@ -1,10 +1,10 @@
-import { Router, type RequestHandler } from 'express';
+import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
-import { ApiError } from '../errors.js';
 import { burnDownSvg } from '../../report/chart.js';
 import { renderHtml, renderMarkdown } from '../../report/render.js';
 import type { ReportService } from '../../report/service.js';
 import { WeekError } from '../../report/week.js';
+import { ApiError } from '../errors.js';
 
 export const reportQuery = z.strictObject({
   week: z.string().optional(),

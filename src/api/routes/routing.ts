@@ -1,4 +1,4 @@
-import { Router, type RequestHandler } from 'express';
+import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import type { SloCatalog } from '../../alerts/slo-catalog.js';
 import type { Severity } from '../../alerts/types.js';

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { RedisClient } from '../../queue/redis.js';
 import { z } from 'zod';
 import type { IncidentStore } from '../../incidents/store.js';
 import { SLACK_ACTIONS } from '../../notifiers/slack/message.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { ActionQueue } from '../../queue/actions.js';
+import type { RedisClient } from '../../queue/redis.js';
 import type { DirectRoute } from '../app.js';
 import { SignedRequestRefusals } from '../body.js';
 import { ApiError } from '../errors.js';
@@ -127,4 +127,3 @@ function originOf(text: string): string | null {
     return null;
   }
 }
-

@@ -1,6 +1,6 @@
 import { createTransport, type NodemailerError } from 'nodemailer';
 import type { SyncDecision } from '../../incidents/types.js';
-import { Failures, describeError } from '../failures.js';
+import { describeError, Failures } from '../failures.js';
 import type { DeliveryError, IncidentNotifier, SyncContext, SyncResult } from '../types.js';
 import { composeIncidentMail } from './message.js';
 import { envelopeOf, mimeMessage } from './mime.js';

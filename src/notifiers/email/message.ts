@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { formatDateTime } from '../render/format.js';
-import { renderIncident, type IncidentView } from '../render/incident-view.js';
+import { type IncidentView, renderIncident } from '../render/incident-view.js';
 import { escapeHtml, singleLine, truncate } from '../render/text.js';
 import type { SyncContext } from '../types.js';
 
@@ -38,7 +38,10 @@ export function composeIncidentMail(context: SyncContext, addressing: MailAddres
   const { incident, told, receiver } = context;
   const view = renderIncident(incident, context.now);
   const domain = messageIdDomain(addressing.from);
-  const thread = createHash('sha256').update(JSON.stringify([incident.id, receiver])).digest('hex').slice(0, 32);
+  const thread = createHash('sha256')
+    .update(JSON.stringify([incident.id, receiver]))
+    .digest('hex')
+    .slice(0, 32);
   const number = (told?.sent ?? 0) + 1;
   const threadId = told?.receipt.email?.threadId ?? `<alertcenter.${thread}.1@${domain}>`;
   const messageId = number === 1 ? threadId : `<alertcenter.${thread}.${number}@${domain}>`;

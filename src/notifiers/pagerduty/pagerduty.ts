@@ -3,7 +3,7 @@ import { Agent } from 'node:https';
 import { event } from '@pagerduty/pdjs';
 import { Failures } from '../failures.js';
 import { DeliveryError, type IncidentNotifier, type SyncContext, type SyncResult } from '../types.js';
-import { composePagerDutyEvent, PAGERDUTY_INTERESTS, type EventParameters } from './event.js';
+import { composePagerDutyEvent, type EventParameters, PAGERDUTY_INTERESTS } from './event.js';
 import { AgentResponses, ResponseWatch } from './response-watch.js';
 
 export interface PagerDutyNotifierOptions {

@@ -1,16 +1,7 @@
 import type { Severity } from '../../alerts/types.js';
 import { resolvedInPagerDuty } from '../../incidents/actions.js';
 import type { Acknowledgement, ActionSource, Incident, IncidentState, Tier } from '../../incidents/types.js';
-import {
-  formatBurnRate,
-  formatClock,
-  formatFraction,
-  formatSpan,
-  formatTime,
-  httpUrl,
-  severityRank,
-  silenceUrl,
-} from './format.js';
+import { formatBurnRate, formatClock, formatFraction, formatSpan, formatTime, httpUrl, severityRank, silenceUrl } from './format.js';
 
 /**
  * What every channel shows of an incident, computed once from the Incident and the time of the
@@ -391,7 +382,12 @@ function links(incident: Incident, primary: Tier | null, { publicUrl }: RenderOp
     ['Dashboard', dashboardUrl],
     ['AlertCenter', publicUrl === undefined ? null : `${publicUrl}/incidents/${encodeURIComponent(incident.id)}`],
     ['Prometheus expression', generatorUrl],
-    ['Silence', incident.state === 'resolved' || incident.silenced !== null || alertmanagerUrl === null ? null : silenceUrl(alertmanagerUrl, silenceMatchers(incident, primary))],
+    [
+      'Silence',
+      incident.state === 'resolved' || incident.silenced !== null || alertmanagerUrl === null
+        ? null
+        : silenceUrl(alertmanagerUrl, silenceMatchers(incident, primary)),
+    ],
   ];
   return all.flatMap(([label, url]) => {
     const safe = url === null ? null : httpUrl(url);
@@ -427,7 +423,9 @@ function statusLines(incident: Incident, now: number): string[] {
   }
   if (resolvedInPagerDuty(incident)) {
     const resolved = incident.pagerdutyResolved!;
-    lines.push(`Resolved in PagerDuty by ${resolved.by} at ${formatClock(resolved.at, now) ?? resolved.at} while still burning: a later escalation pages again`);
+    lines.push(
+      `Resolved in PagerDuty by ${resolved.by} at ${formatClock(resolved.at, now) ?? resolved.at} while still burning: a later escalation pages again`,
+    );
   }
   return lines;
 }

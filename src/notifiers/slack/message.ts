@@ -1,8 +1,8 @@
 import type { ChatPostMessageArguments } from '@slack/web-api';
-import type { SyncContext } from '../types.js';
-import { acknowledgedLine, type Fact, type IncidentView } from '../render/incident-view.js';
 import { formatClock, formatTime } from '../render/format.js';
+import { acknowledgedLine, type Fact, type IncidentView } from '../render/incident-view.js';
 import { escapeSlack, singleLine, truncate } from '../render/text.js';
+import type { SyncContext } from '../types.js';
 
 // @slack/types is not a direct dependency: take its shapes from the method's arguments.
 type SlackAttachment = Extract<ChatPostMessageArguments, { attachments: unknown }>['attachments'][number];

@@ -1,24 +1,11 @@
-import {
-  WebAPIHTTPError,
-  WebAPIPlatformError,
-  WebAPIRateLimitedError,
-  WebAPIRequestError,
-  WebClient,
-} from '@slack/web-api';
+import { WebAPIHTTPError, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIRequestError, WebClient } from '@slack/web-api';
 import type { SyncDecision } from '../../incidents/types.js';
 import type { Logger } from '../../observability/logger.js';
 import { Failures } from '../failures.js';
-import { renderIncident, type IncidentView } from '../render/incident-view.js';
+import { type IncidentView, renderIncident } from '../render/incident-view.js';
 import type { DeliveryError, IncidentNotifier, SyncContext, SyncResult } from '../types.js';
 import { slackClientLogger } from './client-logger.js';
-import {
-  composeSlackMessage,
-  composeThreadReply,
-  INCIDENT_EVENT_TYPE,
-  REPLY_DECISIONS,
-  type SlackMessage,
-  type SlackMetadata,
-} from './message.js';
+import { composeSlackMessage, composeThreadReply, INCIDENT_EVENT_TYPE, REPLY_DECISIONS, type SlackMessage, type SlackMetadata } from './message.js';
 
 export interface SlackNotifierOptions {
   receiver: string;

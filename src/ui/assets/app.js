@@ -17,15 +17,22 @@
     encodeParameters: function (xhr, parameters) {
       xhr.overrideMimeType('text/json');
       var body = {};
-      var add = function (value, key) { if (key !== '_csrf') body[key] = value; };
+      var add = function (value, key) {
+        if (key !== '_csrf') body[key] = value;
+      };
       if (typeof parameters.forEach === 'function') parameters.forEach(add);
-      else Object.keys(parameters).forEach(function (key) { add(parameters[key], key); });
+      else
+        Object.keys(parameters).forEach(function (key) {
+          add(parameters[key], key);
+        });
       return JSON.stringify(body);
-    }
+    },
   });
 
   var rowsId = 'incident-rows';
-  var live = function () { return document.getElementById('live'); };
+  var live = function () {
+    return document.getElementById('live');
+  };
   var toastTimer;
 
   function toast(text, bad) {
@@ -34,7 +41,9 @@
     el.textContent = text;
     el.className = 'toast show' + (bad ? ' bad' : '');
     clearTimeout(toastTimer);
-    toastTimer = setTimeout(function () { el.className = 'toast'; }, 6000);
+    toastTimer = setTimeout(function () {
+      el.className = 'toast';
+    }, 6000);
   }
 
   function setLive(text, state) {
@@ -57,7 +66,9 @@
   }
 
   function refreshAll() {
-    document.querySelectorAll('[data-live], [data-live-incident]').forEach(function (el) { htmx.trigger(el, 'ac:changed'); });
+    document.querySelectorAll('[data-live], [data-live-incident]').forEach(function (el) {
+      htmx.trigger(el, 'ac:changed');
+    });
   }
 
   // The generation of the event being followed: the reloads it causes name it, so that the pages
@@ -66,11 +77,17 @@
 
   function fromStream(gen, reload) {
     liveGen = typeof gen === 'number' ? gen : null;
-    try { reload(); } finally { liveGen = null; }
+    try {
+      reload();
+    } finally {
+      liveGen = null;
+    }
   }
 
   function changed(ids) {
-    document.querySelectorAll('[data-live]').forEach(function (el) { htmx.trigger(el, 'ac:changed'); });
+    document.querySelectorAll('[data-live]').forEach(function (el) {
+      htmx.trigger(el, 'ac:changed');
+    });
     document.querySelectorAll('[data-live-incident]').forEach(function (el) {
       if (ids.indexOf(el.getAttribute('data-live-incident')) >= 0) htmx.trigger(el, 'ac:changed');
     });
@@ -92,12 +109,23 @@
       source.__alertcenter = true;
       source.addEventListener('incident', function (message) {
         var data;
-        try { data = JSON.parse(message.data); } catch { refreshAll(); return; }
-        fromStream(data.gen, function () { changed(data.ids || []); });
+        try {
+          data = JSON.parse(message.data);
+        } catch {
+          refreshAll();
+          return;
+        }
+        fromStream(data.gen, function () {
+          changed(data.ids || []);
+        });
       });
       source.addEventListener('resync', function (message) {
         var gen = null;
-        try { gen = JSON.parse(message.data).gen; } catch { /* none */ }
+        try {
+          gen = JSON.parse(message.data).gen;
+        } catch {
+          /* none */
+        }
         fromStream(gen, refreshAll);
       });
     }
@@ -117,7 +145,9 @@
     if (liveGen !== null && elt && elt.hasAttribute && elt.hasAttribute('data-live')) evt.detail.parameters.gen = liveGen;
     if (elt && elt.id === rowsId && pinned()) {
       var ids = [];
-      elt.querySelectorAll('tr[data-id]').forEach(function (tr) { ids.push(tr.getAttribute('data-id')); });
+      elt.querySelectorAll('tr[data-id]').forEach(function (tr) {
+        ids.push(tr.getAttribute('data-id'));
+      });
       evt.detail.parameters.order = ids.join(',');
     }
   });
@@ -138,7 +168,10 @@
     var close = evt.target.closest && evt.target.closest('[data-close]');
     if (!close) return;
     var detail = document.getElementById('detail');
-    if (!detail || detail.classList.contains('page')) { window.location.href = '/#incidents'; return; }
+    if (!detail || detail.classList.contains('page')) {
+      window.location.href = '/#incidents';
+      return;
+    }
     var id = openId();
     detail.innerHTML = '';
     markSelected();
@@ -163,11 +196,20 @@
       changed(id ? [id] : []);
       return;
     }
-    if (xhr && xhr.status === 401) { window.location.href = '/login?expired=1'; return; }
+    if (xhr && xhr.status === 401) {
+      window.location.href = '/login?expired=1';
+      return;
+    }
     var message = 'The action failed';
-    try { message = JSON.parse(xhr.responseText).error.message || message; } catch { /* not JSON */ }
+    try {
+      message = JSON.parse(xhr.responseText).error.message || message;
+    } catch {
+      /* not JSON */
+    }
     toast((xhr && xhr.status ? xhr.status + ': ' : '') + message, true);
   });
 
-  document.addEventListener('htmx:sendError', function () { toast('The router did not answer: retrying when it is back.', true); });
+  document.addEventListener('htmx:sendError', function () {
+    toast('The router did not answer: retrying when it is back.', true);
+  });
 })();
