@@ -240,6 +240,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
               cookieSecure: config.ui.cookieSecure,
               slackWorkspaceUrl: config.ui.slackWorkspaceUrl,
               openSignIn: !config.adminToken,
+              reports,
             }),
           ]
         : []),

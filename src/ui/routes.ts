@@ -13,6 +13,8 @@ import type { IncidentStore } from '../incidents/store.js';
 import type { Incident } from '../incidents/types.js';
 import { formatSpan, formatTime } from '../notifiers/render/format.js';
 import type { DeadLetter, DeadLetters } from '../queue/dead-letters.js';
+import type { ReportService } from '../report/service.js';
+import { WeekError } from '../report/week.js';
 import type { RoutingStore } from '../routing/store.js';
 import {
   type Access,
@@ -30,6 +32,7 @@ import { loadAssets, serveAsset } from './assets.js';
 import type { EventHub } from './events.js';
 import { describeEvent, type IncidentFilters, incidentRow, keepOrder, type LinkContext, sloCards, sortIncidents, tierViews } from './model.js';
 import type { PrometheusSlos } from './prometheus.js';
+import { reportView } from './report-view.js';
 
 export interface UiDeps {
   incidents: IncidentStore;
@@ -47,6 +50,8 @@ export interface UiDeps {
   slackWorkspaceUrl: string | undefined;
   /** No ADMIN_TOKEN (loopback only): any token signs in as operator, as the admin API is open. */
   openSignIn: boolean;
+  /** The weekly SLO review (src/report): the Reports view. */
+  reports: ReportService;
 }
 
 /** Rows per page of incidents by default; `?limit=` up to 1,000. */
@@ -146,7 +151,7 @@ export function uiRouter(deps: UiDeps): Router {
 
   router.get('/assets/:name', serveAsset(assets));
   // Every page and fragment below: the security headers first (a refusal carries them too).
-  router.use(['/login', '/logout', '/incidents', '/ui'], securityHeaders);
+  router.use(['/login', '/logout', '/incidents', '/reports', '/ui'], securityHeaders);
   router.get('/', securityHeaders);
 
   // ---- Sign in and out --------------------------------------------------------------------------
@@ -196,6 +201,19 @@ export function uiRouter(deps: UiDeps): Router {
         routing: routingData(),
       }),
     );
+  });
+  router.get('/reports', access.page, async (req, res) => {
+    const weeks = deps.reports.weeks();
+    const asked = typeof req.query.week === 'string' ? req.query.week : undefined;
+    let week: string;
+    try {
+      week = deps.reports.week(asked).id;
+    } catch (error) {
+      if (!(error instanceof WeekError)) throw error;
+      return html(res, eta.render('./reports', { ...common(res), title: 'Reports', weeks, report: null, error: error.message }), 400);
+    }
+    const report = await deps.reports.build(week, false);
+    return html(res, eta.render('./reports', { ...common(res), title: `Weekly SLO review ${week}`, weeks, report: reportView(report), error: null }));
   });
   router.get('/incidents/:id', access.page, async (req, res) => {
     const detail = await detailData(String(req.params.id));

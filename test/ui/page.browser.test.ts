@@ -248,9 +248,28 @@ describe.skipIf(!hasChromium)(`the AlertCenter page in Chromium: live incidents,
     expect([...peers.slack.messages.values()].filter((m) => JSON.stringify(m).includes('ui-redrive'))).toHaveLength(1);
   });
 
+  it('shows the weekly SLO review of past weeks, with the whole report a click away', async () => {
+    await page.goto(`${router.url}/`);
+    await page.click('nav[aria-label="Sections"] a[href="/reports"]');
+    await page.locator('#reports table').waitFor();
+    expect(await page.locator('#reports-title').textContent()).toMatch(/^Weekly SLO review: \d{4}-W\d{2}$/);
+    expect(await page.locator('#reports tbody th[scope=row]').allTextContents()).toEqual(['api-latency', 'database-availability', 'run-success']);
+    const weeks = await page.locator('nav.weeks a').count();
+    expect(weeks).toBeGreaterThanOrEqual(5);
+    const whole = await page.request.get(`${router.url}${await page.locator('#reports a', { hasText: 'the whole report' }).getAttribute('href')}`);
+    expect(whole.status()).toBe(200);
+    expect(whole.headers()['content-type']).toMatch(/^text\/html/);
+    expect(await whole.text()).toContain('Maestro weekly SLO review');
+    // Another week: its own review.
+    const other = await page.locator('nav.weeks a').nth(1).textContent();
+    await page.click(`nav.weeks a:text-is("${other}")`);
+    await page.locator('#reports-title', { hasText: other! }).waitFor();
+  });
+
   it('the routing tester shows the same decision as `alertcenter routing test --explain`', async () => {
     const labels = ['alertname=MaestroSLOErrorBudgetBurn', 'slo=database-availability', 'severity=critical', 'long_window=1h'];
     const at = '2026-12-07T03:00:00Z';
+    await page.goto(`${router.url}/`);
     await page.fill('#rt-labels', labels.join('\n'));
     await page.fill('#rt-at', at);
     await page.click('#routing-test button[type=submit]');
