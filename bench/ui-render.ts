@@ -28,7 +28,7 @@ import { loadSloCatalog } from '../src/alerts/slo-catalog.js';
 import { loadConfig } from '../src/config/env.js';
 import { IncidentStore } from '../src/incidents/store.js';
 import { createLogger } from '../src/observability/logger.js';
-import { batchByIncident, updateIncident } from '../src/pipeline/incidents.js';
+import { batchByIncident, routeAlerts, updateIncident } from '../src/pipeline/incidents.js';
 import { parseRoutingConfig, readRoutingFile } from '../src/routing/config.js';
 import { startRouter } from '../src/server.js';
 import { serverSentEvents } from '../test/support/sse.js';
@@ -96,7 +96,7 @@ async function seed(): Promise<void> {
         if (!parsed(payload)) throw new Error('bench payload refused');
         const alerts = normalizePayload(payload.payload, { catalog, defaultSeverity: 'warning' });
         const now = Date.now();
-        for (const batch of batchByIncident(alerts, now, routing, new Date(now))) {
+        for (const batch of batchByIncident(routeAlerts(alerts, routing, new Date(now)), now)) {
           const { incident } = await updateIncident(batch, store, routing, now);
           if (!incident) continue;
           for (const receiver of Object.keys(incident.receivers)) {

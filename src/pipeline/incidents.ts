@@ -8,7 +8,7 @@ import type { Incident, IncidentPolicy, IncidentReceiver, Told } from '../incide
 import type { Metrics } from '../observability/metrics.js';
 import type { PlannedSync } from '../queue/syncs.js';
 import { routeAlert } from '../routing/route.js';
-import type { RoutingConfig } from '../routing/types.js';
+import type { RoutingConfig, RoutingDecision } from '../routing/types.js';
 import { reminderDueAt } from '../sync/decide.js';
 
 /** The alerts of one webhook that belong to one incident key, with the route settings that keyed them. */
@@ -18,11 +18,22 @@ export interface IncidentBatch {
   copies: AlertCopy[];
 }
 
+/** An alert as received, with where it routes (its labels, its severity as received). */
+export interface RoutedAlert {
+  alert: NormalizedAlert;
+  decision: RoutingDecision;
+}
+
+/** Routes each alert of a webhook once: its incident settings, and the routing metrics, come from it. */
+export function routeAlerts(alerts: readonly NormalizedAlert[], config: RoutingConfig, now: Date): RoutedAlert[] {
+  return alerts.map((alert) => ({ alert, decision: routeAlert(config, routingLabels(alert), now) }));
+}
+
 /** Groups alerts by incident key: the first route each alert matches says how (`incident_by`), and its settings. */
-export function batchByIncident(alerts: readonly NormalizedAlert[], acceptedAt: number, config: RoutingConfig, now: Date): IncidentBatch[] {
+export function batchByIncident(routed: readonly RoutedAlert[], acceptedAt: number): IncidentBatch[] {
   const batches = new Map<string, IncidentBatch>();
-  for (const alert of alerts) {
-    const { incident } = routeAlert(config, routingLabels(alert), now);
+  for (const { alert, decision } of routed) {
+    const { incident } = decision;
     const key = incidentKeyOf(alert, incident.incidentBy);
     const batch = batches.get(key.key);
     if (batch) batch.copies.push({ alert, acceptedAt });

@@ -1,4 +1,4 @@
-import { normalizePayload, routingLabels } from '../alerts/normalize.js';
+import { normalizePayload } from '../alerts/normalize.js';
 import { parseWebhookPayload } from '../alerts/schema.js';
 import type { SloCatalog } from '../alerts/slo-catalog.js';
 import type { NormalizedAlert, Severity } from '../alerts/types.js';
@@ -7,9 +7,8 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AlertState } from '../queue/alert-state.js';
 import type { PlannedSync } from '../queue/syncs.js';
-import { routeAlert } from '../routing/route.js';
 import type { RoutingConfig } from '../routing/types.js';
-import { batchByIncident, planSyncs, syncsStillDue, updateIncident } from './incidents.js';
+import { batchByIncident, planSyncs, type RoutedAlert, routeAlerts, syncsStillDue, updateIncident } from './incidents.js';
 
 /** A webhook as the api stored it: the body as received, and when it was answered 202. */
 export interface StoredWebhook {
@@ -51,12 +50,13 @@ export async function processWebhook(webhook: StoredWebhook, attempt: number, de
   const alerts = normalize(webhook.body, deps, firstAttempt);
   const config = deps.routing();
   const now = Date.now();
-  if (firstAttempt) countRouting(alerts, config, new Date(now), metrics);
+  const routed = routeAlerts(alerts, config, new Date(now));
+  if (firstAttempt) countRouting(routed, metrics);
 
   const incidentOf = new Map<NormalizedAlert, string | null>();
   const syncs: PlannedSync[] = [];
   await Promise.all(
-    batchByIncident(alerts, webhook.acceptedAt, config, new Date(now)).map(async (batch) => {
+    batchByIncident(routed, webhook.acceptedAt).map(async (batch) => {
       const { incident, changed } = await updateIncident(batch, deps.store, config, now);
       for (const { alert } of batch.copies) incidentOf.set(alert, incident?.id ?? null);
       metrics.alertCopies.inc({ outcome: changed ? 'changed' : 'unchanged' }, batch.copies.length);
@@ -93,10 +93,9 @@ function normalize(body: string, deps: ProcessDeps, firstAttempt: boolean): Norm
 }
 
 /** The routing metrics of each alert as received. */
-function countRouting(alerts: readonly NormalizedAlert[], config: RoutingConfig, now: Date, metrics: Metrics): void {
-  for (const alert of alerts) {
+function countRouting(routed: readonly RoutedAlert[], metrics: Metrics): void {
+  for (const { alert, decision } of routed) {
     metrics.alertsReceived.inc({ status: alert.status, severity: alert.severity });
-    const decision = routeAlert(config, routingLabels(alert), now);
     if (decision.usedDefault) metrics.notificationsUnrouted.inc();
     for (const match of decision.matches) if (match.mutedBy) metrics.notificationsMuted.inc({ route: match.route });
   }

@@ -15,7 +15,7 @@ import { nextTickAt } from '../../src/incidents/apply.js';
 import type { IncidentStore } from '../../src/incidents/store.js';
 import type { Incident } from '../../src/incidents/types.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { batchByIncident, tickDueIncidents, updateIncident } from '../../src/pipeline/incidents.js';
+import { batchByIncident, routeAlerts, tickDueIncidents, updateIncident } from '../../src/pipeline/incidents.js';
 import { type IsoWeek, lastCompleteWeek, weeksBefore } from '../../src/report/week.js';
 import { loadRoutingConfig } from '../../src/routing/config.js';
 import { DEFAULT_SCENARIO, errorRatioAt, MaestroSimulator, type Scenario, SIM_SLOS, type SimSlo, trafficAt } from '../../src/simulator/maestro.js';
@@ -147,7 +147,7 @@ export class IncidentDriver {
     if (!parsed.ok) throw new Error(parsed.message);
     const alerts = normalizePayload(parsed.payload, { catalog, defaultSeverity: 'warning' });
     let incident: Incident | null = null;
-    for (const batch of batchByIncident(alerts, at, this.routing, new Date(at))) {
+    for (const batch of batchByIncident(routeAlerts(alerts, this.routing, new Date(at)), at)) {
       incident = (await updateIncident(batch, this.store, this.routing, at)).incident;
     }
     this.seq += 1;
