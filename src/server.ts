@@ -145,11 +145,13 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
         });
 
   // The weekly SLO report: the API on api replicas, the scheduled mail on workers (one mail a week whatever their number).
+  // The API reads through the request connection (fails fast); the scheduled run through the workers' (waits out a blip).
   const reports = new ReportService({ config, catalog, incidents: reads.incidents });
+  const scheduledReports = new ReportService({ config, catalog, incidents });
   const reportScheduler =
     config.role === 'api'
       ? Promise.resolve(null)
-      : startReportScheduler({ service: reports, connection: workerRedis, prefix: config.redisPrefix, config, logger }).catch((error: unknown) => {
+      : startReportScheduler({ service: scheduledReports, connection: workerRedis, prefix: config.redisPrefix, config, logger }).catch((error: unknown) => {
           logger.error({ err: (error as Error).message }, 'weekly SLO report scheduler failed to start');
           return null;
         });
