@@ -54,6 +54,11 @@ interface Client {
 
 /** At most one incident event per page this often: a page follows a storm without following every change. */
 const CLIENT_INTERVAL_MS = 1_000;
+/**
+ * Each page hears of a change at a moment of its own within this window: fifty pages told at once
+ * send their reloads in one burst, which a webhook arriving then waits behind (bench/RESULTS.md).
+ */
+const CLIENT_SPREAD_MS = 1_000;
 const HEARTBEAT_MS = 15_000;
 /** Open pages per replica; more are refused (503) so that they cannot exhaust the process. */
 const MAX_CLIENTS = 1_000;
@@ -181,7 +186,7 @@ export class EventHub {
 
   private schedule(client: Client): void {
     if (client.timer) return;
-    const wait = Math.max(0, client.lastFlush + CLIENT_INTERVAL_MS - Date.now());
+    const wait = Math.max(0, client.lastFlush + CLIENT_INTERVAL_MS - Date.now()) + Math.floor(Math.random() * CLIENT_SPREAD_MS);
     client.timer = setTimeout(() => {
       client.timer = undefined;
       client.lastFlush = Date.now();
