@@ -1,84 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ChannelPeers, startChannelPeers } from '../peers/channel-peers.js';
+import { routingFile, tier, webhook } from '../support/incident-webhooks.js';
 import { cleanRedis, eventually, startTestRouter, type TestRouter } from '../support/router.js';
 
 const WEBHOOK = '/api/v1/webhooks/alertmanager';
-const HOLD_MS = 1_500;
-
-/** Maestro's shipped policy, with a short hold-down so a test sees the resolve. */
-function routingFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'alertcenter-incidents-'));
-  const file = join(dir, 'routes.yaml');
-  writeFileSync(
-    file,
-    `
-receivers:
-  - { name: oncall-pagerduty, pagerduty: {} }
-  - { name: ops-slack, slack: { channel: "#maestro-alerts" } }
-  - { name: ops-email, email: { to: [ops@maestro.example] } }
-routes:
-  - { name: pages, matchers: ['severity="critical"'], receivers: [oncall-pagerduty, ops-slack], resolve_hold: ${HOLD_MS}ms }
-  - { name: warnings, matchers: ['severity="warning"'], receivers: [ops-email, ops-slack], resolve_hold: ${HOLD_MS}ms }
-default_receivers: [ops-slack]
-`,
-  );
-  return file;
-}
-
-let sequence = 0;
-
-/** One burn tier of one SLO, as Alertmanager sends it; `service` keeps each test's incident its own. */
-function tier(options: {
-  service: string;
-  severity: 'warning' | 'critical';
-  longWindow: string;
-  status?: 'firing' | 'resolved';
-  startsAt?: string;
-  burn?: number;
-}) {
-  const { service, severity, longWindow, status = 'firing', startsAt = '2026-12-07T12:00:00Z', burn = severity === 'critical' ? 15.2 : 6.3 } = options;
-  return {
-    status,
-    labels: {
-      alertname: 'MaestroSLOErrorBudgetBurn',
-      slo: 'database-availability',
-      service,
-      severity,
-      long_window: longWindow,
-      short_window: longWindow === '1h' ? '5m' : '30m',
-    },
-    annotations: {
-      summary: 'database-availability is burning its error budget',
-      burn_rate: String(burn),
-      burn_rate_short: String(burn * 1.5),
-      burn_rate_long: String(burn),
-      error_budget_remaining: '0.62',
-    },
-    startsAt,
-    endsAt: status === 'resolved' ? '2026-12-07T12:30:00Z' : '0001-01-01T00:00:00Z',
-    generatorURL: 'http://prometheus.maestro.example:9090/graph?g0.expr=x',
-    fingerprint: `${service}-${severity}-${longWindow}-${startsAt}`.replace(/[^a-z0-9]/gi, '').slice(0, 40),
-  };
-}
-
-function webhook(...alerts: Array<ReturnType<typeof tier>>) {
-  return {
-    receiver: 'alertcenter',
-    status: alerts.some((alert) => alert.status === 'firing') ? 'firing' : 'resolved',
-    alerts,
-    groupLabels: { alertname: 'MaestroSLOErrorBudgetBurn' },
-    commonLabels: {},
-    commonAnnotations: {},
-    externalURL: 'http://alertmanager.maestro.example:9093',
-    version: '4',
-    groupKey: `{}:{n="${sequence++}"}`,
-    truncatedAlerts: 0,
-  };
-}
 
 describe('channels converge on one incident per SLO (router, Redis and the three peers)', () => {
   let peers: ChannelPeers;
@@ -140,9 +66,9 @@ describe('channels converge on one incident per SLO (router, Redis and the three
   it('a trigger that failed is not retried after the resolve: PagerDuty ends with nothing open', async () => {
     const service = 'order-fault-pd';
     peers.pagerduty.setBehavior({ kind: 'http_error', status: 500 }, 1);
-    await send(webhook(tier({ service, severity: 'critical', longWindow: '1h' })));
+    await send(webhook(tier({ service, severity: 'critical' })));
     await eventually(() => pagesFor(service).length === 1, 10_000, 'the first trigger (answered 500)');
-    await send(webhook(tier({ service, severity: 'critical', longWindow: '1h', status: 'resolved' })));
+    await send(webhook(tier({ service, severity: 'critical', status: 'resolved' })));
     const incident = await eventually(
       async () => {
         const found = await incidentOf(service);
@@ -162,17 +88,17 @@ describe('channels converge on one incident per SLO (router, Redis and the three
   it('a Slack post throttled once is not made after the resolve', async () => {
     const service = 'order-fault-slack';
     peers.slack.setBehavior({ kind: 'rate_limited', retryAfterSeconds: 1 }, 1);
-    await send(webhook(tier({ service, severity: 'warning', longWindow: '6h' })));
+    await send(webhook(tier({ service, severity: 'warning' })));
     await eventually(() => slackCalls(service, 'chat.postMessage').length === 1, 10_000, 'the first post (answered 429)');
-    await send(webhook(tier({ service, severity: 'warning', longWindow: '6h', status: 'resolved' })));
+    await send(webhook(tier({ service, severity: 'warning', status: 'resolved' })));
     await eventually(async () => (await incidentOf(service))?.state === 'resolved' && (await settled(service)), 20_000, 'resolve and syncs');
     expect([...peers.slack.messages.values()].filter((m) => JSON.stringify(m).includes(service))).toEqual([]);
   });
 
   it('one SLO escalating and back: one message, one page, one mail thread, converging on each change', async () => {
     const service = 'escalation';
-    const warning = tier({ service, severity: 'warning', longWindow: '6h' });
-    const critical = tier({ service, severity: 'critical', longWindow: '1h' });
+    const warning = tier({ service, severity: 'warning' });
+    const critical = tier({ service, severity: 'critical' });
 
     await send(webhook(warning));
     await eventually(() => settled(service), 15_000, 'the warning to reach Slack and email');
@@ -221,12 +147,12 @@ describe('channels converge on one incident per SLO (router, Redis and the three
 
   it('flapping within the hold-down: no new page and no new message', async () => {
     const service = 'flapping';
-    const first = tier({ service, severity: 'warning', longWindow: '6h' });
+    const first = tier({ service, severity: 'warning' });
     await send(webhook(first));
     await eventually(() => settled(service), 15_000, 'the first notification');
     await send(webhook({ ...first, status: 'resolved', endsAt: '2026-12-07T12:05:00Z' }));
     await eventually(async () => (await incidentOf(service))?.state === 'resolving', 10_000, 'resolving');
-    await send(webhook(tier({ service, severity: 'warning', longWindow: '6h', startsAt: '2026-12-07T12:06:00Z' })));
+    await send(webhook(tier({ service, severity: 'warning', startsAt: '2026-12-07T12:06:00Z' })));
     const incident = await eventually(
       async () => {
         const found = await incidentOf(service);

@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { routingFile, tier, webhook } from '../support/incident-webhooks.js';
 import { cleanRedis, eventually, REDIS_URL, startTestRouter, type TestRouter, testPrefix } from '../support/router.js';
 import { type ServerSentEvent, serverSentEvents } from '../support/sse.js';
-import { routingFile, tier, webhook } from './support.js';
 
 const ADMIN = 'admin-token-for-the-events-0123456789';
 

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { routingFile } from '../support/incident-webhooks.js';
 import { cleanRedis, startTestRouter, type TestRouter } from '../support/router.js';
-import { routingFile } from './support.js';
 
 describe('signing in to the page (without a browser)', () => {
   let open: TestRouter;

@@ -5,8 +5,9 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/alertcenter.js';
 import { type ChannelPeers, startChannelPeers } from '../peers/channel-peers.js';
+import { routingFile, tier, webhook } from '../support/incident-webhooks.js';
 import { cleanRedis, eventually, REDIS_URL, startTestRouter, type TestRouter } from '../support/router.js';
-import { type Browser, hasChromium, launchBrowser, routingFile, skipNote, startFakePrometheus, tier, webhook } from './support.js';
+import { type Browser, hasChromium, launchBrowser, skipNote, startFakePrometheus } from './support.js';
 
 const WEBHOOK = '/api/v1/webhooks/alertmanager';
 const ADMIN = 'admin-token-for-the-page-0123456789';
