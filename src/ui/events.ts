@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { Cluster } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
@@ -48,15 +49,17 @@ export function incidentPublisher(redis: RedisClient, prefix: string, logger: Lo
 interface Client {
   res: Response;
   pending: Set<string>;
-  lastFlush: number;
   timer: NodeJS.Timeout | undefined;
 }
 
-/** At most one incident event per page this often: a page follows a storm without following every change. */
-const CLIENT_INTERVAL_MS = 1_000;
 /**
- * Each page hears of a change at a moment of its own within this window: fifty pages told at once
- * send their reloads in one burst, which a webhook arriving then waits behind (bench/RESULTS.md).
+ * The changes heard within this long make one generation, told to every page: a page follows a
+ * storm with at most one reload a second, and the pages reloading for one generation share its renders.
+ */
+const FRAME_MS = 1_000;
+/**
+ * Each page hears of a generation at a moment of its own within this window: fifty pages told at
+ * once send their reloads in one burst, which a webhook arriving then waits behind (bench/RESULTS.md).
  */
 const CLIENT_SPREAD_MS = 1_000;
 const HEARTBEAT_MS = 15_000;
@@ -69,12 +72,16 @@ export class EventHub {
   private subscriber: RedisClient | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Names this replica's generations: a page's reload may reach another replica (src/ui/shared-renders.ts). */
+  readonly id = randomBytes(4).toString('hex');
   /**
-   * Counts the changes this replica heard of. Each event tells the pages its generation, and their
-   * reloads name it: the fragments rendered for one generation serve every page (50 pages following
-   * a storm cost one render per change, not 50).
+   * Counts the frames of changes this replica told its pages of. Each event names it, and so do the
+   * reloads it causes: a render begun since serves every page reloading for it.
    */
   generation = 0;
+  private frameIds = new Set<string>();
+  private frameTimer: NodeJS.Timeout | undefined;
+  private lastFrame = 0;
 
   constructor(
     private readonly connection: RedisClient,
@@ -104,7 +111,7 @@ export class EventHub {
     // EventSource reconnects after a drop; ask it to try again within 2 s.
     res.write('retry: 2000\n\n');
     res.write(`event: hello\ndata: ${JSON.stringify({ at: new Date().toISOString() })}\n\n`);
-    const client: Client = { res, pending: new Set(), lastFlush: 0, timer: undefined };
+    const client: Client = { res, pending: new Set(), timer: undefined };
     this.clients.add(client);
     const drop = () => {
       clearTimeout(client.timer);
@@ -124,6 +131,7 @@ export class EventHub {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.heartbeat);
+    clearTimeout(this.frameTimer);
     for (const client of this.clients) {
       clearTimeout(client.timer);
       client.res.end();
@@ -153,7 +161,7 @@ export class EventHub {
       // What was published while this replica was away is lost: have the pages reload.
       if (connectedBefore) {
         this.generation++;
-        this.broadcast('resync', { gen: this.generation });
+        this.broadcast('resync', { gen: this.gen() });
       }
       connectedBefore = true;
     });
@@ -176,24 +184,34 @@ export class EventHub {
       return;
     }
     if (parsed.type !== 'incident' || !Array.isArray(parsed.ids)) return;
-    const ids = parsed.ids.filter((id): id is string => typeof id === 'string');
+    for (const id of parsed.ids) if (typeof id === 'string') this.frameIds.add(id);
+    if (this.frameTimer) return;
+    this.frameTimer = setTimeout(() => this.frame(), Math.max(0, this.lastFrame + FRAME_MS - Date.now()));
+    this.frameTimer.unref?.();
+  }
+
+  /** One generation: every page is told of the changes heard since the last. */
+  private frame(): void {
+    this.frameTimer = undefined;
+    this.lastFrame = Date.now();
+    const ids = [...this.frameIds];
+    this.frameIds.clear();
     this.generation++;
     for (const client of this.clients) {
       for (const id of ids) client.pending.add(id);
-      this.schedule(client);
+      client.timer ??= setTimeout(() => this.flush(client), Math.floor(Math.random() * CLIENT_SPREAD_MS));
+      client.timer.unref?.();
     }
   }
 
-  private schedule(client: Client): void {
-    if (client.timer) return;
-    const wait = Math.max(0, client.lastFlush + CLIENT_INTERVAL_MS - Date.now()) + Math.floor(Math.random() * CLIENT_SPREAD_MS);
-    client.timer = setTimeout(() => {
-      client.timer = undefined;
-      client.lastFlush = Date.now();
-      const ids = [...client.pending];
-      client.pending.clear();
-      if (ids.length > 0) client.res.write(`event: incident\ndata: ${JSON.stringify({ ids, gen: this.generation })}\n\n`);
-    }, wait);
-    client.timer.unref?.();
+  private flush(client: Client): void {
+    client.timer = undefined;
+    const ids = [...client.pending];
+    client.pending.clear();
+    if (ids.length > 0) client.res.write(`event: incident\ndata: ${JSON.stringify({ ids, gen: this.gen() })}\n\n`);
+  }
+
+  private gen(): string {
+    return `${this.id}.${this.generation}`;
   }
 }

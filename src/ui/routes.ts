@@ -33,6 +33,7 @@ import type { EventHub } from './events.js';
 import { describeEvent, type IncidentFilters, incidentRow, keepOrder, type LinkContext, sloCards, sortIncidents, tierViews } from './model.js';
 import type { PrometheusSlos } from './prometheus.js';
 import { reportView } from './report-view.js';
+import { SharedRenders } from './shared-renders.js';
 
 export interface UiDeps {
   incidents: IncidentStore;
@@ -70,8 +71,6 @@ class Rendered {
   }
 }
 
-/** How long pages reloading for one change share its render. */
-const FRAGMENT_REUSE_MS = 5_000;
 /** Timeline entries read per row to tell a receiver's last failure. */
 const ROW_TIMELINE_TAIL = 40;
 
@@ -222,24 +221,12 @@ export function uiRouter(deps: UiDeps): Router {
   });
 
   // ---- Fragments ----------------------------------------------------------------------------------
-  /**
-   * A reload that an event caused names the event's generation (`?gen=`): every page reloading for
-   * the same change gets the same render. Anything else (a first load, a filter, after an action)
-   * renders afresh.
-   */
-  const rendered = new Map<string, { at: number; html: Promise<Rendered> }>();
+  /** A reload that a change event caused (`?gen=`) shares its render with the other pages reloading for it. */
+  const renders = new SharedRenders<Rendered>(deps.hub);
   const shared = (req: Request, res: Response, render: () => Promise<string>): Promise<Rendered> => {
-    const gen = Number(req.query.gen);
-    if (!Number.isInteger(gen) || gen !== deps.hub.generation) return render().then((text) => new Rendered(text));
-    const key = `${callerOf(res)!.role} ${req.originalUrl}`;
-    const now = Date.now();
-    const hit = rendered.get(key);
-    if (hit && now - hit.at < FRAGMENT_REUSE_MS) return hit.html;
-    const html = render().then((text) => new Rendered(text));
-    rendered.set(key, { at: now, html });
-    html.catch(() => rendered.delete(key));
-    for (const [old, entry] of rendered) if (now - entry.at >= FRAGMENT_REUSE_MS || rendered.size > 200) rendered.delete(old);
-    return html;
+    const url = new URL(req.originalUrl, 'http://page');
+    url.searchParams.delete('gen');
+    return renders.get(`${callerOf(res)!.role} ${url.pathname}${url.search}`, req.query.gen, async () => new Rendered(await render()));
   };
   router.get('/ui/slos', access.page, async (req, res) => {
     return html(res, await shared(req, res, async () => eta.render('./slos', { ...common(res), slos: await sloData() })));

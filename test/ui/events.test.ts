@@ -90,6 +90,28 @@ describe('page events: a change made by a worker reaches the pages of every api 
     }
   });
 
+  it('tells each page of a burst of changes in at most two events, naming one generation each', async () => {
+    const stream = await openStream(`${apis[0]!.url}/api/v1/events`, ADMIN);
+    const redis = new Redis(REDIS_URL);
+    try {
+      await eventually(() => stream.events.some((e) => e.event === 'hello'), 5_000, 'the stream to open');
+      // Twenty changes published back to back: the first opens a generation at once, the rest wait for the next.
+      const ids = Array.from({ length: 20 }, (_, i) => `burst-${i}`);
+      for (const id of ids) await redis.publish(`${prefix}:ui:events`, JSON.stringify({ type: 'incident', ids: [id] }));
+      const told = () =>
+        stream.events
+          .filter((e) => e.event === 'incident')
+          .map((e) => JSON.parse(e.data) as { ids: string[]; gen: string })
+          .filter((event) => event.ids.some((id) => id.startsWith('burst-')));
+      await eventually(() => ids.every((id) => told().some((event) => event.ids.includes(id))), 10_000, 'every id to reach the page');
+      expect(told().length).toBeLessThanOrEqual(2);
+      expect(told().every((event) => /^[0-9a-f]{8}\.\d+$/.test(event.gen))).toBe(true);
+    } finally {
+      redis.disconnect();
+      await stream.close();
+    }
+  });
+
   it('refuses the stream without credentials', async () => {
     const res = await fetch(`${apis[0]!.url}/api/v1/events`);
     expect(res.status).toBe(401);

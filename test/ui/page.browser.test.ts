@@ -98,7 +98,7 @@ describe.skipIf(!hasChromium)(`the AlertCenter page in Chromium: live incidents,
     expect(await row.locator('.badge').first().textContent()).toBe('critical');
     // Each reload names the change it follows, so that pages reloading for one change share one render.
     expect(reloads.length).toBeGreaterThan(0);
-    expect(reloads.every((url) => /[?&]gen=\d+/.test(url))).toBe(true);
+    expect(reloads.every((url) => /[?&]gen=[0-9a-f]+\.\d+/.test(url))).toBe(true);
 
     // The SLO cards read Prometheus's recording rules, with a budget sparkline.
     const card = page.locator('#slo-database-availability');

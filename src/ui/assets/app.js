@@ -76,7 +76,7 @@
   var liveGen = null;
 
   function fromStream(gen, reload) {
-    liveGen = typeof gen === 'number' ? gen : null;
+    liveGen = typeof gen === 'string' ? gen : null;
     try {
       reload();
     } finally {
