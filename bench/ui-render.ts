@@ -10,15 +10,17 @@
  * each answer's Server-Timing header gives (Redis reads and rendering), p50/p95/max, and one JSON
  * line. Deletes its keys at the end.
  *
- * With `--pages 50 --storm-seconds 10`, then: a storm of webhooks (`--rate` per second, 10 alerts
- * each, three SLOs) against a router of ROLE=all, once with no page open and once with that many
- * pages following it (each holds /api/v1/events and reloads its three sections on every event, as
- * the page does), and the webhook's p50/p99 in both. In one process with its load generator: a
- * rough figure for the issue's target (50 pages slow the webhook's p99 by at most 10%); the
- * lead's `npm run bench` measures with separate processes.
+ * With `--pages 50 --storm-seconds 10`, then: storms of webhooks (`--rate` per second, 10 alerts
+ * each, three SLOs) against a fresh router of ROLE=all, `--pairs` times (3) with no page open and
+ * as often with that many pages following it (each holds /api/v1/events and reloads its three
+ * sections on every event, as the page does), alternating; the webhook's p50/p99 of each kind, and
+ * this process's CPU per webhook (the router and the load generator: the pages' cost is the
+ * difference). For the issue's target: 50 pages slow the webhook's p99 by at most 10%.
  */
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
@@ -29,9 +31,11 @@ import { loadConfig } from '../src/config/env.js';
 import { IncidentStore } from '../src/incidents/store.js';
 import { createLogger } from '../src/observability/logger.js';
 import { batchByIncident, routeAlerts, updateIncident } from '../src/pipeline/incidents.js';
+import { keyPatterns } from '../src/queue/keys.js';
 import { parseRoutingConfig, readRoutingFile } from '../src/routing/config.js';
 import { startRouter } from '../src/server.js';
 import { serverSentEvents } from '../test/support/sse.js';
+import { percentile, round } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,6 +44,7 @@ const { values } = parseArgs({
     pages: { type: 'string', default: '0' },
     'storm-seconds': { type: 'string', default: '10' },
     rate: { type: 'string', default: '50' },
+    pairs: { type: 'string', default: '3' },
     /** Internal: this process is the pages of a storm (`--follow <url> <cookie>`). */
     follow: { type: 'string' },
     cookie: { type: 'string' },
@@ -138,8 +143,6 @@ function parsed(result: ReturnType<typeof parseWebhookPayload>): result is Extra
   return result.ok;
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-
 async function main(): Promise<void> {
   await seed();
   const config = loadConfig({ ...env, ROLE: 'api', PORT: '0', REDIS_URL: redisUrl, REDIS_PREFIX: prefix, ADMIN_TOKEN: token, LOG_LEVEL: 'warn' });
@@ -169,8 +172,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await router.stop();
-    const keys = [...(await redis.keys(`${prefix}:*`)), ...(await redis.keys(`{${prefix}:*`))];
-    for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+    await deleteKeys(prefix);
   }
   console.log(`server time (Server-Timing, ms) over ${rounds} requests with ${count} incidents in Redis; target: under 300 ms`);
   console.log('path                              p50      p95      max     bytes');
@@ -180,7 +182,8 @@ async function main(): Promise<void> {
     );
   }
   console.log(JSON.stringify({ bench: 'ui-render', incidents: count, rounds, results }));
-  if (Number(values.pages) > 0) await storm(Number(values.pages), Number(values['storm-seconds']), Number(values.rate));
+  if (Number(values.pages) > 0) await storm(Number(values.pages), Number(values['storm-seconds']), Number(values.rate), Number(values.pairs));
+  await new Promise((resolve) => setTimeout(resolve, 1_500)); // the last sweep
   redis.disconnect();
 }
 
@@ -193,90 +196,112 @@ async function ready(url: string): Promise<void> {
   throw new Error('router not ready');
 }
 
-/** The webhook's latency during a storm, without pages and with `pages` pages following it. */
-async function storm(pages: number, seconds: number, rate: number): Promise<void> {
-  const figures: Record<string, { p50: number; p99: number; webhooks: number; reloads: number }> = {};
-  const prefixes: string[] = [];
+/**
+ * The webhook's latency during a storm, without pages and with `pages` pages following it: `pairs`
+ * storms of each, alternating, so that the machine's drift falls on both alike; p99 of all the
+ * webhooks of each kind together, and each storm's own.
+ */
+async function storm(pages: number, seconds: number, rate: number, pairs: number): Promise<void> {
+  const runs: Array<{ pages: number; latencies: number[]; reloads: number; cpuMs: number }> = [];
+  for (let pair = 0; pair < pairs; pair++) for (const open of [0, pages]) runs.push({ pages: open, ...(await stormOnce(open, seconds, rate)) });
+  const figures: Record<string, { p50: number; p99: number; storms: number[]; webhooks: number; reloads: number; cpuMsPerWebhook: number }> = {};
   for (const open of [0, pages]) {
-    const stormPrefix = `bench-ui-storm-${randomUUID().slice(0, 8)}`;
-    prefixes.push(stormPrefix);
-    const config = loadConfig({ ...env, ROLE: 'all', PORT: '0', REDIS_URL: redisUrl, REDIS_PREFIX: stormPrefix, ADMIN_TOKEN: token, LOG_LEVEL: 'silent' });
-    const router = await startRouter(config, createLogger('silent'));
-    await ready(router.url);
-    const stop = new AbortController();
-    let reloads = 0;
-    try {
-      const login = await fetch(`${router.url}/login`, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: `token=${token}`,
-      });
-      const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-      // The pages run in a process of their own, as browsers would: their reading and parsing must
-      // not be counted as the router's.
-      const pagesProcess =
-        open === 0
-          ? null
-          : fork(fileURLToPath(import.meta.url), ['--follow', router.url, '--cookie', cookie, '--pages', String(open)], {
-              execArgv: ['--import', 'tsx'],
-              stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-            });
-      const pagesDone = new Promise<number>((resolve) => {
-        if (!pagesProcess) return resolve(0);
-        pagesProcess.on('message', (message: unknown) => {
-          if (typeof message === 'object' && message !== null) resolve((message as { reloads: number }).reloads);
-        });
-        pagesProcess.on('exit', () => resolve(0));
-      });
-      if (pagesProcess) await new Promise((resolve) => pagesProcess.once('message', resolve));
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      const latencies: number[] = [];
-      const started = performance.now();
-      let sent = 0;
-      const inflight: Array<Promise<void>> = [];
-      while (performance.now() - started < seconds * 1000) {
-        const due = started + (sent * 1000) / rate;
-        const wait = due - performance.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-        const n = sent++;
-        inflight.push(
-          (async () => {
-            const t0 = performance.now();
-            const res = await fetch(`${router.url}/api/v1/webhooks/alertmanager`, {
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              body: stormPayload(n),
-            });
-            await res.arrayBuffer();
-            latencies.push(performance.now() - t0);
-          })(),
-        );
-      }
-      await Promise.all(inflight);
-      pagesProcess?.send('stop');
-      reloads = await pagesDone;
-      latencies.sort((a, b) => a - b);
-      figures[`${open} pages`] = { p50: percentile(latencies, 50), p99: percentile(latencies, 99), webhooks: latencies.length, reloads };
-    } finally {
-      stop.abort();
-      await router.stop();
-      const keys = await redis.keys(`${stormPrefix}:*`).catch(() => [] as string[]);
-      for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500)).catch(() => 0);
-    }
+    const mine = runs.filter((run) => run.pages === open);
+    const all = mine.flatMap((run) => run.latencies);
+    figures[`${open} pages`] = {
+      p50: percentile(all, 50),
+      p99: percentile(all, 99),
+      storms: mine.map((run) => round(percentile(run.latencies, 99))),
+      webhooks: all.length,
+      reloads: mine.reduce((sum, run) => sum + run.reloads, 0),
+      cpuMsPerWebhook: round(mine.reduce((sum, run) => sum + run.cpuMs, 0) / all.length),
+    };
   }
-  // The queues' last writes land after their routers stopped: sweep once more.
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  for (const stormPrefix of prefixes) {
-    const keys = await redis.keys(`${stormPrefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-  }
-  console.log(`webhook latency (ms) during a ${seconds} s storm at ${rate} webhooks/s (10 alerts each), without and with ${pages} pages following it`);
+  const [without, withPages] = [figures['0 pages']!, figures[`${pages} pages`]!];
+  console.log(
+    `webhook latency (ms) during ${pairs} storms of ${seconds} s at ${rate} webhooks/s (10 alerts each) without pages, and ${pairs} with ${pages} pages following, alternating`,
+  );
   for (const [name, f] of Object.entries(figures))
     console.log(
-      `${name.padEnd(10)} p50 ${f.p50.toFixed(1).padStart(7)}  p99 ${f.p99.toFixed(1).padStart(7)}  webhooks ${f.webhooks}  page reloads ${f.reloads}`,
+      `${name.padEnd(10)} p50 ${f.p50.toFixed(1).padStart(6)}  p99 ${f.p99.toFixed(1).padStart(6)} (each storm: ${f.storms.join(', ')})  webhooks ${f.webhooks}  page reloads ${f.reloads}  this process's CPU per webhook ${f.cpuMsPerWebhook} ms`,
     );
-  console.log(JSON.stringify({ bench: 'ui-storm', pages, seconds, rate, figures }));
+  const slower = withPages.p99 / without.p99 - 1;
+  console.log(`p99 with ${pages} pages: ${slower >= 0 ? '+' : ''}${(slower * 100).toFixed(0)}% (target at most +10%: ${slower <= 0.1 ? 'met' : 'MISSED'})`);
+  console.log(JSON.stringify({ bench: 'ui-storm', pages, seconds, rate, pairs, loadAverage: loadavg()[0], figures }));
+}
+
+/** One storm against a fresh router (ROLE=all) with `open` pages following it. */
+async function stormOnce(open: number, seconds: number, rate: number): Promise<{ latencies: number[]; reloads: number; cpuMs: number }> {
+  const stormPrefix = `bench-ui-storm-${randomUUID().slice(0, 8)}`;
+  const config = loadConfig({ ...env, ROLE: 'all', PORT: '0', REDIS_URL: redisUrl, REDIS_PREFIX: stormPrefix, ADMIN_TOKEN: token, LOG_LEVEL: 'silent' });
+  const router = await startRouter(config, createLogger('silent'));
+  try {
+    await ready(router.url);
+    const login = await fetch(`${router.url}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${token}`,
+    });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    // The pages run in a process of their own, as browsers would: their reading and parsing must
+    // not be counted as the router's.
+    const pagesProcess =
+      open === 0
+        ? null
+        : fork(fileURLToPath(import.meta.url), ['--follow', router.url, '--cookie', cookie, '--pages', String(open)], {
+            execArgv: ['--import', 'tsx'],
+            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          });
+    const pagesDone = new Promise<number>((resolve) => {
+      if (!pagesProcess) return resolve(0);
+      pagesProcess.on('message', (message: unknown) => {
+        if (typeof message === 'object' && message !== null) resolve((message as { reloads: number }).reloads);
+      });
+      pagesProcess.on('exit', () => resolve(0));
+    });
+    if (pagesProcess) await new Promise((resolve) => pagesProcess.once('message', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const latencies: number[] = [];
+    const cpuBefore = process.cpuUsage();
+    const started = performance.now();
+    let sent = 0;
+    const inflight: Array<Promise<void>> = [];
+    while (performance.now() - started < seconds * 1000) {
+      const due = started + (sent * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const n = sent++;
+      inflight.push(
+        (async () => {
+          const t0 = performance.now();
+          const res = await fetch(`${router.url}/api/v1/webhooks/alertmanager`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: stormPayload(n),
+          });
+          await res.arrayBuffer();
+          latencies.push(performance.now() - t0);
+        })(),
+      );
+    }
+    await Promise.all(inflight);
+    const cpu = process.cpuUsage(cpuBefore);
+    pagesProcess?.send('stop');
+    return { latencies, reloads: await pagesDone, cpuMs: (cpu.user + cpu.system) / 1000 };
+  } finally {
+    await router.stop();
+    // The queues' last writes may land after the router stopped: sweep again a moment later.
+    await deleteKeys(stormPrefix);
+    setTimeout(() => void deleteKeys(stormPrefix), 1_000);
+  }
+}
+
+/** Every key of a prefix: the router's own (`<prefix>:...`) and those under its hash tags (`{<prefix>:...}`). */
+async function deleteKeys(keyPrefix: string): Promise<void> {
+  for (const pattern of [`${keyPrefix}:*`, ...keyPatterns(keyPrefix)]) {
+    for await (const keys of redis.scanStream({ match: pattern, count: 1_000 }) as AsyncIterable<string[]>) if (keys.length > 0) await redis.unlink(...keys);
+  }
 }
 
 /** One open page: the event stream, and a reload of its three sections per event, naming its generation. */
@@ -285,7 +310,7 @@ async function follow(url: string, cookie: string, signal: AbortSignal, reloaded
   try {
     for await (const { event, data } of serverSentEvents(res.body)) {
       if (event !== 'incident') continue;
-      const gen = (JSON.parse(data) as { gen: number }).gen;
+      const gen = (JSON.parse(data) as { gen: string }).gen;
       await Promise.all(
         ['/ui/slos', '/ui/incidents/rows?state=&slo=&severity=', '/ui/deliveries'].map((path) =>
           fetch(`${url}${path}${path.includes('?') ? '&' : '?'}gen=${gen}`, { headers: { cookie }, signal }).then((r) => r.arrayBuffer()),
@@ -325,6 +350,7 @@ function stormPayload(n: number): string {
 if (values.follow) {
   // The pages of a storm: follow until told to stop, then say how many reloads they made.
   const stop = new AbortController();
+  setMaxListeners(0, stop.signal); // every page's every fetch listens to it
   let reloads = 0;
   const pages = Array.from({ length: Number(values.pages) }, () => follow(values.follow!, values.cookie!, stop.signal, () => reloads++));
   setTimeout(() => process.send?.('open'), 500);
