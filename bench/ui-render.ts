@@ -12,7 +12,7 @@
  *
  * With `--pages 50 --storm-seconds 10`, then: storms of webhooks (`--rate` per second, 10 alerts
  * each, three SLOs) against a fresh router of ROLE=all, `--pairs` times (3) with no page open and
- * as often with that many pages following it (each holds /api/v1/events and reloads its three
+ * as often with that many pages following it (each holds /api/v1/events and reloads its live
  * sections on every event, as the page does), alternating; the webhook's p50/p99 of each kind, and
  * this process's CPU per webhook (the router and the load generator: the pages' cost is the
  * difference). For the issue's target: 50 pages slow the webhook's p99 by at most 10%.
@@ -304,18 +304,14 @@ async function deleteKeys(keyPrefix: string): Promise<void> {
   }
 }
 
-/** One open page: the event stream, and a reload of its three sections per event, naming its generation. */
+/** One open page: the event stream, and a reload of its live sections per event, naming its generation. */
 async function follow(url: string, cookie: string, signal: AbortSignal, reloaded: () => void): Promise<void> {
   const res = await fetch(`${url}/api/v1/events`, { headers: { cookie }, signal });
   try {
     for await (const { event, data } of serverSentEvents(res.body)) {
       if (event !== 'incident') continue;
       const gen = (JSON.parse(data) as { gen: string }).gen;
-      await Promise.all(
-        ['/ui/slos', '/ui/incidents/rows?state=&slo=&severity=', '/ui/deliveries'].map((path) =>
-          fetch(`${url}${path}${path.includes('?') ? '&' : '?'}gen=${gen}`, { headers: { cookie }, signal }).then((r) => r.arrayBuffer()),
-        ),
-      );
+      await fetch(`${url}/ui/live?state=&slo=&severity=&gen=${gen}`, { headers: { cookie }, signal }).then((r) => r.arrayBuffer());
       reloaded();
     }
   } catch {

@@ -108,7 +108,8 @@ export function createRenderer(): Eta {
  * GET  /                    SLOs, incidents, deliveries and routing, live
  * GET  /incidents/:id       one incident: timeline, alerts and labels, links
  * GET  /login, POST /login, POST /logout
- * GET  /ui/...              the page's fragments, reloaded by htmx
+ * GET  /ui/live             the page's live sections in one answer (SLOs, incident rows, deliveries)
+ * GET  /ui/...              the other fragments htmx loads (rows for a filter, an incident)
  * POST /ui/routing/test     the routing tester (the CLI's explain code)
  * GET  /assets/:name        htmx, its SSE extension, the page's script and styles
  * GET  /api/v1/events       server-sent events: incident changes from every worker, through Redis
@@ -228,20 +229,23 @@ export function uiRouter(deps: UiDeps): Router {
     url.searchParams.delete('gen');
     return renders.get(`${callerOf(res)!.role} ${url.pathname}${url.search}`, req.query.gen, async () => new Rendered(await render()));
   };
-  router.get('/ui/slos', access.page, async (req, res) => {
-    return html(res, await shared(req, res, async () => eta.render('./slos', { ...common(res), slos: await sloData() })));
+  router.get('/ui/live', access.page, async (req, res) => {
+    const pinned = typeof req.query.order === 'string' ? req.query.order.split(',').filter(Boolean).slice(0, 1_000) : [];
+    return html(
+      res,
+      await shared(req, res, async () => {
+        const [slos, rows, deliveries] = await Promise.all([sloData(), rowsData(filtersOf(req), pinned, limitOf(req)), deliveriesData()]);
+        return eta.render('./live', { ...common(res), slos, rows, deliveries });
+      }),
+    );
   });
   router.get('/ui/incidents/rows', access.page, async (req, res) => {
-    const pinned = typeof req.query.order === 'string' ? req.query.order.split(',').filter(Boolean).slice(0, 1_000) : [];
-    return html(res, await shared(req, res, async () => eta.render('./rows', { ...common(res), rows: await rowsData(filtersOf(req), pinned, limitOf(req)) })));
+    return html(res, eta.render('./rows', { ...common(res), rows: await rowsData(filtersOf(req), [], limitOf(req)) }));
   });
   router.get('/ui/incidents/:id', access.page, async (req, res) => {
     const detail = await detailData(String(req.params.id));
     if (!detail) return html(res, `<p class="error">No incident ${escapeHtml(String(req.params.id))}: it may have expired.</p>`, 404);
     return html(res, eta.render('./incident', { ...common(res), detail, ownPage: req.query.own === '1' }));
-  });
-  router.get('/ui/deliveries', access.page, async (req, res) => {
-    return html(res, await shared(req, res, async () => eta.render('./deliveries', { ...common(res), deliveries: await deliveriesData() })));
   });
   router.post('/ui/routing/test', form, access.page, access.pageForm, (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;

@@ -81,7 +81,7 @@ describe.skipIf(!hasChromium)(`the AlertCenter page in Chromium: live incidents,
     await page.evaluate(() => ((window as any).__sameDocument = true));
     const reloads: string[] = [];
     page.on('request', (req) => {
-      if (req.url().includes('/ui/incidents/rows')) reloads.push(req.url());
+      if (req.url().includes('/ui/live')) reloads.push(req.url());
     });
 
     await send(webhook(tier({ service: 'ui-live', severity: 'critical' })));
@@ -199,6 +199,34 @@ describe.skipIf(!hasChromium)(`the AlertCenter page in Chromium: live incidents,
       { path: `/api/v1/incidents/${incident.id}/silence`, csrf, type: 'application/json', body: { for: '1h', comment: 'silenced on the AlertCenter page' } },
       { path: `/api/v1/incidents/${incident.id}/silence`, csrf, type: 'application/json', body: { for: '4h', comment: 'silenced on the AlertCenter page' } },
     ]);
+  });
+
+  it('says what an action answered even when a live reload replaced its row before the answer came', async () => {
+    await page.goto(`${router.url}/`);
+    await page.locator('#live[data-state="ok"]').waitFor();
+    const incident = await incidentOf('ui-live');
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await page.route(`${router.url}/api/v1/incidents/*/silence`, async (route) => {
+      await held;
+      await route.fulfill({ status: 200, contentType: 'application/json', body: '{}' });
+    });
+    try {
+      const button = page.locator(`#s1-${incident.id}`);
+      await button.evaluate((element) => element.setAttribute('data-clicked', ''));
+      await button.click();
+      // While the silence is unanswered, a change reloads the rows: the clicked button leaves the document.
+      const reloaded = page.waitForResponse((res) => res.url().includes('/ui/live'));
+      await page.evaluate(() => (window as any).htmx.trigger('#live-sections', 'ac:changed'));
+      await reloaded;
+      await page.locator(`#s1-${incident.id}:not([data-clicked])`).waitFor({ state: 'attached' });
+      release();
+      await page.locator('#toast.show', { hasText: 'Silenced for 1h.' }).waitFor({ timeout: 10_000 });
+    } finally {
+      await page.unroute(`${router.url}/api/v1/incidents/*/silence`);
+    }
   });
 
   it('acknowledges on the page: PagerDuty gets acknowledge, the Slack message is updated, the timeline shows it', async () => {

@@ -1,7 +1,8 @@
 /* The AlertCenter page's own script: htmx does the requests and swaps; this file only decides when.
  * - `json-body`: the admin API takes JSON; an htmx extension encodes the action buttons' values so.
  * - Live: the SSE extension keeps /api/v1/events open and reconnects; each `incident` event makes the
- *   sections reload (data-live) and the open incident (data-live-incident) when it is among the ids.
+ *   live sections reload, all three in one request (data-live), and the open incident
+ *   (data-live-incident) when it is among the ids.
  *   After a reconnect (or a `resync` from a replica that lost Redis), everything reloads.
  * - While an incident is open in the side panel, or the keyboard focus is in the table, a reload
  *   keeps the rows in the order shown (new ones go last): nothing moves under the user.
@@ -30,6 +31,7 @@
   });
 
   var rowsId = 'incident-rows';
+  var liveId = 'live-sections';
   var live = function () {
     return document.getElementById('live');
   };
@@ -143,9 +145,9 @@
   document.addEventListener('htmx:configRequest', function (evt) {
     var elt = evt.detail.elt;
     if (liveGen !== null && elt && elt.hasAttribute && elt.hasAttribute('data-live')) evt.detail.parameters.gen = liveGen;
-    if (elt && elt.id === rowsId && pinned()) {
+    if (elt && elt.id === liveId && pinned()) {
       var ids = [];
-      elt.querySelectorAll('tr[data-id]').forEach(function (tr) {
+      document.querySelectorAll('#' + rowsId + ' tr[data-id]').forEach(function (tr) {
         ids.push(tr.getAttribute('data-id'));
       });
       evt.detail.parameters.order = ids.join(',');
@@ -162,6 +164,9 @@
     } else if (target.id === rowsId) {
       markSelected();
     }
+  });
+  document.addEventListener('htmx:oobAfterSwap', function (evt) {
+    if (evt.detail.target && evt.detail.target.id === rowsId) markSelected();
   });
 
   document.addEventListener('click', function (evt) {
@@ -186,17 +191,26 @@
     }
   });
 
-  document.addEventListener('htmx:afterRequest', function (evt) {
+  // An action's answer is read from its request, not from htmx's afterRequest event: a live reload
+  // may replace the row, and its button, before the answer comes, and the events of a button no
+  // longer in the document never reach this listener.
+  document.addEventListener('htmx:beforeSend', function (evt) {
     var elt = evt.detail.elt;
     if (!elt || !elt.hasAttribute || !elt.hasAttribute('data-action')) return;
-    var xhr = evt.detail.xhr;
-    if (evt.detail.successful) {
-      toast(elt.getAttribute('data-action') + '.', false);
-      var id = elt.getAttribute('data-incident');
+    var action = elt.getAttribute('data-action');
+    var id = elt.getAttribute('data-incident');
+    evt.detail.xhr.addEventListener('load', function () {
+      actionAnswered(this, action, id);
+    });
+  });
+
+  function actionAnswered(xhr, action, id) {
+    if (xhr.status >= 200 && xhr.status < 300) {
+      toast(action + '.', false);
       changed(id ? [id] : []);
       return;
     }
-    if (xhr && xhr.status === 401) {
+    if (xhr.status === 401) {
       window.location.href = '/login?expired=1';
       return;
     }
@@ -206,8 +220,8 @@
     } catch {
       /* not JSON */
     }
-    toast((xhr && xhr.status ? xhr.status + ': ' : '') + message, true);
-  });
+    toast(xhr.status + ': ' + message, true);
+  }
 
   document.addEventListener('htmx:sendError', function () {
     toast('The router did not answer: retrying when it is back.', true);
