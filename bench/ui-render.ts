@@ -150,13 +150,7 @@ async function main(): Promise<void> {
   await ready(router.url);
   const results: Record<string, { p50: number; p95: number; max: number; bytes: number }> = {};
   try {
-    const login = await fetch(`${router.url}/login`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: `token=${token}`,
-    });
-    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const cookie = await signIn(router.url);
     for (const path of ['/', '/ui/incidents/rows', '/?limit=1000', '/ui/incidents/rows?limit=1000']) {
       const times: number[] = [];
       let bytes = 0;
@@ -185,6 +179,17 @@ async function main(): Promise<void> {
   if (Number(values.pages) > 0) await storm(Number(values.pages), Number(values['storm-seconds']), Number(values.rate), Number(values.pairs));
   await new Promise((resolve) => setTimeout(resolve, 1_500)); // the last sweep
   redis.disconnect();
+}
+
+/** The session cookie of an operator signed in. */
+async function signIn(url: string): Promise<string> {
+  const login = await fetch(`${url}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `token=${token}`,
+  });
+  return login.headers.get('set-cookie')!.split(';')[0]!;
 }
 
 /** Until its Redis connections are up, a router answers 503. */
@@ -237,13 +242,7 @@ async function stormOnce(open: number, seconds: number, rate: number): Promise<{
   const router = await startRouter(config, createLogger('silent'));
   try {
     await ready(router.url);
-    const login = await fetch(`${router.url}/login`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: `token=${token}`,
-    });
-    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const cookie = await signIn(router.url);
     // The pages run in a process of their own, as browsers would: their reading and parsing must
     // not be counted as the router's.
     const pagesProcess =
