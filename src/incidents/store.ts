@@ -89,9 +89,8 @@ export class IncidentStore {
   ): Promise<Applied | null> {
     for (let i = 0; i < MAX_CONFLICTS; i++) {
       const currentId = (await this.redis.get(this.pointer(key))) ?? '';
-      const current = currentId === '' ? { incident: null, seq: 0 } : await this.read(currentId);
-      const known = current.incident === null ? {} : await this.marks(currentId, fingerprints);
-      const applied = compute(current.incident, known);
+      const current = currentId === '' ? { incident: null, seq: 0, known: {} } : await this.readWithMarks(currentId, fingerprints);
+      const applied = compute(current.incident, current.known);
       if (applied === null) return null;
       // A new incident starts its own counter; the pointer check keeps two replicas from opening two.
       const seq = applied.incident.id === currentId ? current.seq : 0;
@@ -100,15 +99,24 @@ export class IncidentStore {
     throw new IncidentConflictError(key);
   }
 
-  /** The marks of some of an incident's alerts. */
-  async marks(id: string, fingerprints: readonly string[]): Promise<Record<string, AlertMark>> {
-    if (fingerprints.length === 0) return {};
-    const values = await this.redis.hmget(this.marksKey(id), ...fingerprints);
-    const marks: Record<string, AlertMark> = {};
-    values.forEach((value, i) => {
-      if (value !== null) marks[fingerprints[i]!] = JSON.parse(value) as AlertMark;
+  /**
+   * An incident with the marks of some of its alerts, in one round trip. Not a snapshot: a write
+   * between the two reads moves `seq` on, and the compare-and-set write that follows fails.
+   */
+  private async readWithMarks(id: string, fingerprints: readonly string[]): Promise<{ incident: Incident | null; seq: number; known: KnownMarks }> {
+    const pipeline = this.redis.pipeline().hmget(this.doc(id), 'doc', 'seq');
+    if (fingerprints.length > 0) pipeline.hmget(this.marksKey(id), ...fingerprints);
+    const replies = ((await pipeline.exec()) ?? []).map(([error, reply]) => {
+      if (error) throw error;
+      return reply as Array<string | null>;
     });
-    return marks;
+    const [doc, seq] = replies[0]!;
+    if (doc == null) return { incident: null, seq: Number(seq ?? 0), known: {} };
+    const known: Record<string, AlertMark> = {};
+    (replies[1] ?? []).forEach((value, i) => {
+      if (value !== null) known[fingerprints[i]!] = JSON.parse(value) as AlertMark;
+    });
+    return { incident: JSON.parse(doc) as Incident, seq: Number(seq ?? 0), known };
   }
 
   /** The marks of an incident's alerts, at most `limit` of them (an API view; a storm may hold thousands). */
