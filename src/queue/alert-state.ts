@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { NormalizedAlert } from '../alerts/types.js';
+import { alertVersion } from '../incidents/apply.js';
 import { alertsTag } from './keys.js';
 
 const RETENTION_SECONDS = 7 * 24 * 3600;
@@ -18,7 +19,7 @@ export interface AlertRecord {
   incident: string | null;
 }
 
-/** As stored: the version leads, so that the script reads it without decoding the record. */
+/** As stored: the version (incidents/apply.ts alertVersion, an integer) leads, so that the script reads it without decoding the record. */
 interface StoredRecord extends AlertRecord {
   version: number;
 }
@@ -60,7 +61,7 @@ export class AlertState {
     if (entries.length === 0) return Promise.resolve();
     const updatedAt = new Date().toISOString();
     for (const [alert, incident] of entries) {
-      const candidate: StoredRecord = { version: version(alert), alert: listed(alert), updatedAt, incident };
+      const candidate: StoredRecord = { version: alertVersion(alert), alert: listed(alert), updatedAt, incident };
       const current = this.pending.get(alert.fingerprint);
       if (!current || candidate.version >= current.version) this.pending.set(alert.fingerprint, candidate);
     }
@@ -126,15 +127,6 @@ function listed(alert: NormalizedAlert): ListedAlert {
 function shown(text: string): AlertRecord {
   const { alert, updatedAt, incident } = JSON.parse(text) as StoredRecord;
   return { alert, updatedAt, incident };
-}
-
-/**
- * Orders the states of one alert: a later start is newer, and at the same start, resolved is newer
- * than firing (a late firing copy must not undo a resolve). An integer below 2^53: exact in a
- * double, and printed by JSON without an exponent.
- */
-function version(alert: NormalizedAlert): number {
-  return 2 * Date.parse(alert.startsAt) + (alert.status === 'resolved' ? 1 : 0);
 }
 
 /**
