@@ -76,9 +76,24 @@ const incident = z
   })
   .meta({ id: 'Incident', description: 'One incident: the burn tiers of one SLO (or one alert), its state, figures and receivers.' });
 
+const listedAlert = z
+  .object({
+    fingerprint: z.string(),
+    alertname: z.string(),
+    status: z.enum(['firing', 'resolved']),
+    startsAt: z.string(),
+    endsAt: z.string().nullable(),
+    severity: z.enum(['critical', 'warning', 'info']),
+    slo: z.string().nullable(),
+    service: z.string().nullable(),
+    longWindow: z.string().nullable(),
+    labels: z.record(z.string(), z.string()),
+  })
+  .meta({ id: 'ListedAlert', description: "Which alert, its state and its tier; its figures and texts are its incident's." });
+
 const alertRecord = z
-  .looseObject({ alert: anyObject, updatedAt: z.string(), incident: z.string().nullable() })
-  .meta({ id: 'AlertRecord', description: 'The latest known state of one alert: the normalized alert, when it changed, the incident it belongs to.' });
+  .object({ alert: listedAlert, updatedAt: z.string(), incident: z.string().nullable() })
+  .meta({ id: 'AlertRecord', description: 'The latest known state of one alert: the alert, when it changed, the incident it belongs to.' });
 
 const actionResponses = {
   '200': {

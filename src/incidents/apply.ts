@@ -82,7 +82,10 @@ export function applyAlerts(current: Incident | null, known: KnownMarks, copies:
   incident.policy = ctx.policy;
   const before = snapshot(incident);
   const written: Record<string, AlertMark> = {};
-  for (const copy of [...fresh].sort((a, b) => alertVersion(a.alert) - alertVersion(b.alert) || a.acceptedAt - b.acceptedAt)) {
+  // Versions computed once: a storm's merged batch sorts hundreds of copies, and each version parses a date.
+  const ordered = fresh.map((copy) => ({ copy, version: alertVersion(copy.alert) }));
+  ordered.sort((a, b) => a.version - b.version || a.copy.acceptedAt - b.copy.acceptedAt);
+  for (const { copy } of ordered) {
     const mark = recordCopy(incident, marks[copy.alert.fingerprint], copy);
     marks[copy.alert.fingerprint] = written[copy.alert.fingerprint] = mark;
   }

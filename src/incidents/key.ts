@@ -25,9 +25,19 @@ export function incidentKeyOf(alert: NormalizedAlert, incidentBy: readonly strin
     const routed = routingLabels(alert);
     for (const name of names) labels[name] = routed[name] ?? '';
   }
-  const key = createHash('sha256')
-    .update(JSON.stringify(Object.entries(labels)))
-    .digest('hex')
-    .slice(0, 24);
-  return { key, labels };
+  return { key: hashOf(JSON.stringify(Object.entries(labels))), labels };
+}
+
+/** Keys hashed so far, by their labels: a storm keys a few incidents over and over, and the hash was most of the cost. */
+const hashes = new Map<string, string>();
+const HASHES_REMEMBERED = 10_000;
+
+function hashOf(labels: string): string {
+  let key = hashes.get(labels);
+  if (key === undefined) {
+    key = createHash('sha256').update(labels).digest('hex').slice(0, 24);
+    if (hashes.size >= HASHES_REMEMBERED) hashes.clear();
+    hashes.set(labels, key);
+  }
+  return key;
 }

@@ -1,15 +1,27 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { NormalizedAlert } from '../alerts/types.js';
+import { alertVersion } from '../incidents/apply.js';
 import { alertsTag } from './keys.js';
 
 const RETENTION_SECONDS = 7 * 24 * 3600;
 const MAX_LISTED = 1_000;
 
+/** What the AlertCenter shows of an alert: which one it is, its state and tier. Its figures and texts are its incident's. */
+export type ListedAlert = Pick<
+  NormalizedAlert,
+  'fingerprint' | 'alertname' | 'status' | 'startsAt' | 'endsAt' | 'severity' | 'slo' | 'service' | 'longWindow' | 'labels'
+>;
+
 export interface AlertRecord {
-  alert: NormalizedAlert;
+  alert: ListedAlert;
   updatedAt: string;
   /** The incident the alert belongs to; null when none (a resolve of an alert no open incident knew). */
   incident: string | null;
+}
+
+/** As stored: the version (incidents/apply.ts alertVersion, an integer) leads, so that the script reads it without decoding the record. */
+interface StoredRecord extends AlertRecord {
+  version: number;
 }
 
 /**
@@ -19,6 +31,10 @@ export interface AlertRecord {
 export class AlertState {
   /** Every key under one hash tag (src/queue/keys.ts): the script below touches several at once. */
   private readonly prefix: string;
+  /** The newest record of each alert waiting for the write in flight to end, and who waits for it. */
+  private pending = new Map<string, StoredRecord>();
+  private waiting: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  private writing = false;
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -35,41 +51,58 @@ export class AlertState {
     return `${this.prefix}:alerts:by-update`;
   }
 
-  /** Each alert's `version`, the state the script compares against. */
-  private get order() {
-    return `${this.prefix}:alerts:by-version`;
+  /**
+   * Records the state of a webhook's alerts. Copies of an alert arrive out of order and are
+   * processed concurrently (HA pairs, retries, several workers): the script keeps the newest state
+   * by `version`, so an older one never replaces a newer one. The records of webhooks processed
+   * while a write is in flight go together in the next write: one round trip for all of them.
+   */
+  recordAll(entries: ReadonlyArray<readonly [NormalizedAlert, string | null]>): Promise<void> {
+    if (entries.length === 0) return Promise.resolve();
+    const updatedAt = new Date().toISOString();
+    for (const [alert, incident] of entries) {
+      const candidate: StoredRecord = { version: alertVersion(alert), alert: listed(alert), updatedAt, incident };
+      const current = this.pending.get(alert.fingerprint);
+      if (!current || candidate.version >= current.version) this.pending.set(alert.fingerprint, candidate);
+    }
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      if (!this.writing) void this.writeWhilePending();
+    });
   }
 
-  /**
-   * Records the state of a webhook's alerts in one round trip, whatever their number. Copies of an
-   * alert arrive out of order and are processed concurrently (HA pairs, retries, several workers):
-   * the script keeps the newest state by `version`, so an older one never replaces a newer one.
-   */
-  async recordAll(entries: ReadonlyArray<readonly [NormalizedAlert, string | null]>): Promise<void> {
-    if (entries.length === 0) return;
-    const now = Date.now();
-    const newest = new Map<string, { version: number; record: AlertRecord }>();
-    for (const [alert, incident] of entries) {
-      const candidate = { version: version(alert), record: { alert, updatedAt: new Date(now).toISOString(), incident } };
-      const current = newest.get(alert.fingerprint);
-      if (!current || candidate.version >= current.version) newest.set(alert.fingerprint, candidate);
+  private async writeWhilePending(): Promise<void> {
+    this.writing = true;
+    while (this.waiting.length > 0) {
+      const records = [...this.pending.values()];
+      const waiting = this.waiting;
+      this.pending = new Map();
+      this.waiting = [];
+      try {
+        await this.write(records);
+        for (const { resolve } of waiting) resolve();
+      } catch (error) {
+        for (const { reject } of waiting) reject(error);
+      }
     }
-    const states = [...newest];
+    this.writing = false;
+  }
+
+  private async write(records: readonly StoredRecord[]): Promise<void> {
     await this.redis.eval(
       RECORD_NEWEST,
-      2 + states.length,
+      1 + records.length,
       this.index,
-      this.order,
-      ...states.map(([fingerprint]) => this.key(fingerprint)),
-      now,
+      ...records.map((record) => this.key(record.alert.fingerprint)),
+      Date.now(),
       RETENTION_SECONDS,
-      ...states.flatMap(([fingerprint, { version, record }]) => [fingerprint, version, JSON.stringify(record)]),
+      ...records.flatMap((record) => [record.alert.fingerprint, record.version, JSON.stringify(record)]),
     );
   }
 
   async get(fingerprint: string): Promise<AlertRecord | null> {
     const text = await this.redis.get(this.key(fingerprint));
-    return text ? (JSON.parse(text) as AlertRecord) : null;
+    return text ? shown(text) : null;
   }
 
   /** Most recently updated first. */
@@ -80,39 +113,38 @@ export class AlertState {
     const values = await this.redis.mget(fingerprints.map((f) => this.key(f)));
     return values
       .filter((value): value is string => value !== null)
-      .map((value) => JSON.parse(value) as AlertRecord)
+      .map(shown)
       .filter((record) => !filter.status || record.alert.status === filter.status)
       .slice(0, limit);
   }
 }
 
-/**
- * Orders the states of one alert: a later start is newer, and at the same start, resolved is newer
- * than firing (a late firing copy must not undo a resolve). Exact in a double, as Redis scores are.
- */
-function version(alert: NormalizedAlert): number {
-  return 2 * Date.parse(alert.startsAt) + (alert.status === 'resolved' ? 1 : 0);
+function listed(alert: NormalizedAlert): ListedAlert {
+  const { fingerprint, alertname, status, startsAt, endsAt, severity, slo, service, longWindow, labels } = alert;
+  return { fingerprint, alertname, status, startsAt, endsAt, severity, slo, service, longWindow, labels };
+}
+
+function shown(text: string): AlertRecord {
+  const { alert, updatedAt, incident } = JSON.parse(text) as StoredRecord;
+  return { alert, updatedAt, incident };
 }
 
 /**
- * KEYS: the index by update time, the index by version, then one alert key per fingerprint.
- * ARGV: now (ms), retention (s), then per alert: fingerprint, version, record (JSON).
+ * KEYS: the index by update time, then one alert key per fingerprint.
+ * ARGV: now (ms), retention (s), then per alert: fingerprint, version, record (JSON, `{"version":` first).
+ * The stored version is read from the head of the stored record; a record without one is replaced.
  * Also forgets alerts whose last update is older than the retention (their keys have expired).
  */
 const RECORD_NEWEST = `
 local now, retention = tonumber(ARGV[1]), tonumber(ARGV[2])
-for i = 3, #KEYS do
-  local at = 3 + (i - 3) * 3
+for i = 2, #KEYS do
+  local at = 3 + (i - 2) * 3
   local fingerprint, version = ARGV[at], tonumber(ARGV[at + 1])
-  local current = redis.call('ZSCORE', KEYS[2], fingerprint)
-  if not current or version >= tonumber(current) then
+  local current = tonumber(string.match(redis.call('GETRANGE', KEYS[i], 0, 31), '^{"version":(%d+)'))
+  if not current or version >= current then
     redis.call('SET', KEYS[i], ARGV[at + 2], 'EX', retention)
     redis.call('ZADD', KEYS[1], now, fingerprint)
-    redis.call('ZADD', KEYS[2], version, fingerprint)
   end
 end
-for _, fingerprint in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - retention * 1000)) do
-  redis.call('ZREM', KEYS[1], fingerprint)
-  redis.call('ZREM', KEYS[2], fingerprint)
-end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - retention * 1000)
 `;

@@ -115,7 +115,7 @@ describe('admin API, hot reload and AlertCenter state', () => {
       10_000,
       'the alert state',
     );
-    expect(record.alert).toMatchObject({ fingerprint, status: 'firing', severity: 'critical', slo: 'api-latency', objective: 99.5 });
+    expect(record.alert).toMatchObject({ fingerprint, status: 'firing', severity: 'critical', slo: 'api-latency', longWindow: '6h' });
     const incident = await admin('get', `/api/v1/incidents/${record.incident}`);
     expect(incident.status).toBe(200);
     expect(incident.body.incident.alerts[fingerprint]).toMatchObject({ status: 'firing' });

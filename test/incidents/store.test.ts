@@ -167,4 +167,20 @@ describe('IncidentStore (real Redis)', () => {
     expect(nextTickAt(incident!)).toBe(1_000 + policy.staleAfterMs + 1);
     expect(await store.due(1_000 + policy.staleAfterMs + 1, 10)).toContain(incident!.id);
   });
+
+  it('updates the incident another replica opened since this store last read the key, not the one it remembers', async () => {
+    const elsewhere = (i: number, status: 'firing' | 'resolved' = 'firing') =>
+      alertFixture({ fingerprint: `moved-${i}`, status, labels: { alertname: 'SLOBurnRateMoved', slo: 'api-latency', instance: `m-${i}` } });
+    const [here, replica] = [new IncidentStore(redis, prefix), new IncidentStore(redis, prefix)];
+    const first = await updateIncident(batchOf([elsewhere(1)]), here, config, Date.now());
+    await updateIncident(batchOf([elsewhere(1, 'resolved')]), replica, config, Date.now());
+    await replica.updateById(first.incident!.id, (incident) => tickIncident(incident, Date.now() + 1), nextTickAt); // the hold-down (0) ends
+    const second = await updateIncident(batchOf([elsewhere(2)]), replica, config, Date.now());
+    expect(second.incident!.id).not.toBe(first.incident!.id);
+
+    const third = await updateIncident(batchOf([elsewhere(3)]), here, config, Date.now());
+    expect(third.incident!.id).toBe(second.incident!.id);
+    expect(Object.keys(await store.alerts(second.incident!.id)).sort()).toEqual(['moved-2', 'moved-3']);
+    expect((await store.get(first.incident!.id))!.state).toBe('resolved');
+  });
 });

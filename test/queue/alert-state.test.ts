@@ -46,13 +46,39 @@ describe('the alert state the AlertCenter lists', () => {
     expect((await state.get(fingerprint))?.alert.status).toBe('resolved');
   });
 
-  it('forgets an alert from both of its indexes once its last update is older than the retention', async () => {
+  it('keeps the newer state another worker wrote before an older copy arrived', async () => {
+    const fingerprint = 'worker00000000a6';
+    await state.recordAll([[resolvedFixture({ fingerprint }), 'incident-a']]);
+    await new AlertState(redis, prefix).recordAll([[alertFixture({ fingerprint }), 'incident-a']]);
+    expect((await state.get(fingerprint))?.alert.status).toBe('resolved');
+  });
+
+  it('records the alerts of webhooks processed at once, and shows who each alert is, not its figures', async () => {
+    const fingerprints = Array.from({ length: 5 }, (_, i) => `batched0000000b${i}`);
+    await Promise.all(fingerprints.map((fingerprint) => state.recordAll([[alertFixture({ fingerprint }), 'incident-c']])));
+    const records = await Promise.all(fingerprints.map((fingerprint) => state.get(fingerprint)));
+    expect(records.map((record) => record?.incident)).toEqual(fingerprints.map(() => 'incident-c'));
+    expect(Object.keys(records[0]!).sort()).toEqual(['alert', 'incident', 'updatedAt']);
+    expect(Object.keys(records[0]!.alert).sort()).toEqual([
+      'alertname',
+      'endsAt',
+      'fingerprint',
+      'labels',
+      'longWindow',
+      'service',
+      'severity',
+      'slo',
+      'startsAt',
+      'status',
+    ]);
+  });
+
+  it('forgets an alert from its index once its last update is older than the retention', async () => {
     const fingerprint = 'expired00000000a4';
     await state.recordAll([[alertFixture({ fingerprint }), 'incident-a']]);
     await redis.zadd(`{${prefix}:alerts}:alerts:by-update`, 0, fingerprint); // last updated in 1970
     await state.recordAll([[alertFixture({ fingerprint: 'fresh0000000000a5' }), 'incident-a']]);
     expect(await redis.zscore(`{${prefix}:alerts}:alerts:by-update`, fingerprint)).toBeNull();
-    expect(await redis.zscore(`{${prefix}:alerts}:alerts:by-version`, fingerprint)).toBeNull();
     expect((await state.list()).map((record) => record.alert.fingerprint)).not.toContain(fingerprint);
   });
 });
