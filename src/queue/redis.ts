@@ -152,7 +152,7 @@ export function logWorkerError(connection: RedisClient, logger: Logger, fields: 
 /** The errors of a Redis that cannot answer now (down, failing over, too slow), as opposed to a bug. */
 export function isRedisUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  if (['MaxRetriesPerRequestError', 'ClusterAllFailedError', 'ReplicaAckError'].includes(error.name)) return true;
+  if (['MaxRetriesPerRequestError', 'ClusterAllFailedError', 'ReplicaAckError', 'ReplicaAckLostError'].includes(error.name)) return true;
   return /Stream isn't writeable|Command timed out|Connection is closed|Cluster is ended|None of startup nodes|Failed to refresh slots|CLUSTERDOWN|LOADING|READONLY|MASTERDOWN|TRYAGAIN|ECONNREFUSED|ETIMEDOUT|All sentinels are unreachable|Redis is not ready/.test(
     error.message,
   );
