@@ -4,6 +4,7 @@ import type { Incident, SyncDecision, TimelineEvent, Told } from '../incidents/t
 import { DeliveryError, type IncidentNotifier, type SyncContext, type SyncResult } from '../notifiers/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { ReplicaAckLostError } from '../queue/replica-ack.js';
 import type { SyncJobData } from '../queue/syncs.js';
 import { needsUpdate, reminderDueAt } from '../sync/decide.js';
 
@@ -25,12 +26,31 @@ export type SyncOutcome =
   /** The channel wants updates spaced out (Slack's chat.update): run again at `until`. */
   | { kind: 'deferred'; decision: SyncDecision; until: number };
 
+/** Runs of one sync in a row when failovers keep taking the connection before it could send. */
+const RUNS_ACROSS_FAILOVERS = 3;
+
 /**
  * Brings one receiver up to date with one incident: read the incident and what the receiver was
  * told (decide), have the notifier say the difference (send), and record what it was told (log).
  * Throws the notifier's DeliveryError: the queue retries the retryable ones.
+ *
+ * When the connection is lost before the attempt mark is known to be on a replica (a failover),
+ * nothing was sent: the sync runs again at once, on the master there is now. That master may have
+ * lost the incident (the webhook, run again, opens it anew and syncs it: nothing to say here) or
+ * kept it (say it now). Left to the queue's retry instead, the job's state on the new master can
+ * be one that bullmq never runs again, and the notification would be lost.
  */
-export async function syncReceiver({ incidentId, receiver }: SyncJobData, deps: SyncDeps, now = Date.now()): Promise<SyncOutcome> {
+export async function syncReceiver(data: SyncJobData, deps: SyncDeps, now = Date.now()): Promise<SyncOutcome> {
+  for (let run = 1; ; run++) {
+    try {
+      return await syncOnce(data, deps, now);
+    } catch (error) {
+      if (!(error instanceof ReplicaAckLostError) || run === RUNS_ACROSS_FAILOVERS) throw error;
+    }
+  }
+}
+
+async function syncOnce({ incidentId, receiver }: SyncJobData, deps: SyncDeps, now: number): Promise<SyncOutcome> {
   const incident = await deps.store.get(incidentId);
   // Forgotten after the retention: nothing left to say.
   if (incident === null) return { kind: 'nothing', decision: 'up_to_date' };
