@@ -37,7 +37,8 @@ describe('ReplicaAck', () => {
     ['producer', createProducerConnection],
   ] as const)('on a %s connection lost during the WAIT, says the writes are unconfirmed, not a count of the next connection', async (_role, create) => {
     const { node, redis, id } = await connectedTo(create);
-    const ack = new ReplicaAck(redis, 1, 1_500);
+    // Well within the producer's command timeout (2 s), the WAIT sent again included.
+    const ack = new ReplicaAck(redis, 1, 800);
     const confirming = ack.confirm('written');
     const settled = confirming.catch((error: unknown) => error);
     await new Promise((resolve) => setTimeout(resolve, 200));
