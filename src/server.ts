@@ -400,7 +400,15 @@ function startPipeline({
     logger,
     onIncidentChanged,
   };
-  const syncDeps = { store: incidents, notifierFor: (receiver: string) => notifiers.get(receiver), timeoutMs, metrics, logger, onIncidentChanged };
+  const syncDeps = {
+    store: incidents,
+    notifierFor: (receiver: string) => notifiers.get(receiver),
+    timeoutMs,
+    claimMs: config.jobLockMs,
+    metrics,
+    logger,
+    onIncidentChanged,
+  };
 
   const workers: Array<{ close(force: boolean): Promise<void> }> = [
     startIngestWorker({

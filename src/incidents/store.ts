@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { incidentsTag } from '../queue/keys.js';
 import { type ReplicaAck, ReplicaAckError } from '../queue/replica-ack.js';
@@ -73,6 +74,7 @@ export class IncidentStore {
   private toldKey = (id: string) => `${this.prefix}:incident:${id}:told`;
   private attemptsKey = (id: string) => `${this.prefix}:incident:${id}:attempts`;
   private failingKey = (id: string) => `${this.prefix}:incident:${id}:failing`;
+  private claimKey = (id: string, receiver: string) => `${this.prefix}:incident:${id}:claim:${receiver}`;
   private marksKey = (id: string) => `${this.prefix}:incident:${id}:alerts`;
   private get index() {
     return `${this.prefix}:incidents`;
@@ -290,6 +292,25 @@ export class IncidentStore {
     return earlier !== null;
   }
 
+  /**
+   * Claims the sync of (incident, receiver) for `ms`: the token, or null while another run holds
+   * it. bullmq runs one sync of a pair at a time, but not across a failover: a job whose lock was
+   * on the lost master runs again on the new one while its first run is still going.
+   */
+  async claimSync(id: string, receiver: string, ms: number): Promise<string | null> {
+    const token = randomUUID();
+    return (await this.redis.set(this.claimKey(id, receiver), token, 'PX', ms, 'NX')) === 'OK' ? token : null;
+  }
+
+  /** Extends a claim this run holds by `ms` from now; false when it no longer holds it (it expired, or the master that had it is gone). */
+  async extendClaim(id: string, receiver: string, token: string, ms: number): Promise<boolean> {
+    return (await this.redis.eval(EXTEND_CLAIM, 1, this.claimKey(id, receiver), token, ms)) === 1;
+  }
+
+  async releaseClaim(id: string, receiver: string, token: string): Promise<void> {
+    await this.redis.eval(RELEASE_CLAIM, 1, this.claimKey(id, receiver), token);
+  }
+
   /** A failure the channel answered (so nothing reached it): the next attempt is not uncertain. */
   async clearAttempt(id: string, receiver: string): Promise<void> {
     await this.redis.hdel(this.attemptsKey(id), receiver);
@@ -424,6 +445,18 @@ if at <= #ARGV then
   redis.call('PEXPIRE', KEYS[3], retention)
 end
 return 1
+`;
+
+/** KEYS: claim; ARGV: token, ms. */
+const EXTEND_CLAIM = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+
+/** KEYS: claim; ARGV: token. */
+const RELEASE_CLAIM = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 `;
 
 /**

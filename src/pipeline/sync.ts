@@ -4,6 +4,7 @@ import type { Incident, SyncDecision, TimelineEvent, Told } from '../incidents/t
 import { DeliveryError, type IncidentNotifier, type SyncContext, type SyncResult } from '../notifiers/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { ReplicaAckLostError } from '../queue/replica-ack.js';
 import type { SyncJobData } from '../queue/syncs.js';
 import { needsUpdate, reminderDueAt } from '../sync/decide.js';
 
@@ -13,6 +14,8 @@ export interface SyncDeps {
   notifierFor: (receiver: string) => IncidentNotifier | undefined;
   /** DELIVERY_TIMEOUT: the deadline of one attempt. */
   timeoutMs: number;
+  /** JOB_LOCK_DURATION: a run's claim on its (incident, receiver) lasts this long unless renewed, so a crashed run's ends with its job's lock. */
+  claimMs: number;
   metrics: Metrics;
   logger: Logger;
   /** Tells the AlertCenter page that an incident's receivers changed (src/ui/events.ts); optional. */
@@ -23,14 +26,59 @@ export type SyncOutcome =
   | { kind: 'sent'; decision: SyncDecision; action: string }
   | { kind: 'nothing'; decision: SyncDecision }
   /** The channel wants updates spaced out (Slack's chat.update): run again at `until`. */
-  | { kind: 'deferred'; decision: SyncDecision; until: number };
+  | { kind: 'deferred'; decision: SyncDecision; until: number }
+  /** Another run of this (incident, receiver) is under way: run again at `until`, and find what it said. */
+  | { kind: 'busy'; until: number };
+
+/** A run that finds another under way looks again this much later. */
+const BUSY_RETRY_MS = 1_000;
+
+/** This run's claim on its (incident, receiver) is gone: another run may be under way. */
+class ClaimLostError extends Error {
+  override name = 'ClaimLostError';
+}
+
+/** Runs of one sync in a row when failovers keep taking the connection before it could send. */
+const RUNS_ACROSS_FAILOVERS = 3;
 
 /**
  * Brings one receiver up to date with one incident: read the incident and what the receiver was
  * told (decide), have the notifier say the difference (send), and record what it was told (log).
  * Throws the notifier's DeliveryError: the queue retries the retryable ones.
+ *
+ * One run of a pair at a time: a run claims it first and checks it still holds the claim just
+ * before it sends. When the connection is lost before the attempt mark is known to be on a
+ * replica (a failover), nothing was sent: the sync runs again at once, on the master there is now.
+ * That master may have lost the incident (the webhook, run again, opens it anew and syncs it:
+ * nothing to say here) or kept it (say it now). Left to the queue's retry instead, the job's state
+ * on the new master can be one that bullmq never runs again, and the notification would be lost.
  */
-export async function syncReceiver({ incidentId, receiver }: SyncJobData, deps: SyncDeps, now = Date.now()): Promise<SyncOutcome> {
+export async function syncReceiver(data: SyncJobData, deps: SyncDeps, now = Date.now()): Promise<SyncOutcome> {
+  const { incidentId, receiver } = data;
+  const busy = (): SyncOutcome => ({ kind: 'busy', until: Date.now() + BUSY_RETRY_MS });
+  let claim = await deps.store.claimSync(incidentId, receiver, deps.claimMs);
+  if (claim === null) return busy();
+  const renewal = setInterval(() => void deps.store.extendClaim(incidentId, receiver, claim!, deps.claimMs).catch(() => undefined), deps.claimMs / 2);
+  try {
+    for (let run = 1; ; run++) {
+      try {
+        return await syncOnce(data, deps, now, () => deps.store.extendClaim(incidentId, receiver, claim!, deps.claimMs));
+      } catch (error) {
+        if (!(error instanceof ReplicaAckLostError || error instanceof ClaimLostError) || run === RUNS_ACROSS_FAILOVERS) throw error;
+        // The claim may have gone with the old master.
+        if (!(await deps.store.extendClaim(incidentId, receiver, claim, deps.claimMs))) {
+          claim = await deps.store.claimSync(incidentId, receiver, deps.claimMs);
+          if (claim === null) return busy();
+        }
+      }
+    }
+  } finally {
+    clearInterval(renewal);
+    if (claim !== null) await deps.store.releaseClaim(incidentId, receiver, claim).catch(() => undefined);
+  }
+}
+
+async function syncOnce({ incidentId, receiver }: SyncJobData, deps: SyncDeps, now: number, stillClaimed: () => Promise<boolean>): Promise<SyncOutcome> {
   const incident = await deps.store.get(incidentId);
   // Forgotten after the retention: nothing left to say.
   if (incident === null) return { kind: 'nothing', decision: 'up_to_date' };
@@ -59,6 +107,7 @@ export async function syncReceiver({ incidentId, receiver }: SyncJobData, deps: 
   }
 
   const uncertain = await deps.store.startAttempt(incidentId, receiver);
+  if (!(await stillClaimed())) throw new ClaimLostError(`the claim on the sync of ${incidentId} to ${receiver} is gone`);
   const result = await notifyWithin(notifier, { receiver, incident, told, decision, uncertain, now }, deps.timeoutMs);
   const sentAt = Date.now();
   const entry = toldAfter(incident, told, decision, result, sentAt);

@@ -1,6 +1,7 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { RedisSettings, RedisTopology } from '../config/env.js';
 import type { Logger } from '../observability/logger.js';
+import { FailoverSafeSentinelConnector } from './sentinel-connector.js';
 
 /** A connection to one node, to a master found through Sentinel, or to a Cluster: what every part of the router takes. */
 export type RedisClient = Redis | Cluster;
@@ -95,8 +96,9 @@ function connect(topology: RedisTopology, options: RoleOptions): RedisClient {
           username: topology.username,
           password: topology.password,
           ...(topology.tls && { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true }),
-          // Sentinel's +switch-master announcement moves the connection at once, without waiting to notice the old master is gone.
-          failoverDetector: true,
+          // Sentinel's +switch-master announcement moves the connection at once, without waiting to notice the old master is
+          // gone. Not ioredis's failoverDetector option: it can end the connection for good (see the class).
+          Connector: FailoverSafeSentinelConnector,
           sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, 1_000),
         }),
       );
@@ -150,7 +152,7 @@ export function logWorkerError(connection: RedisClient, logger: Logger, fields: 
 /** The errors of a Redis that cannot answer now (down, failing over, too slow), as opposed to a bug. */
 export function isRedisUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  if (['MaxRetriesPerRequestError', 'ClusterAllFailedError', 'ReplicaAckError'].includes(error.name)) return true;
+  if (['MaxRetriesPerRequestError', 'ClusterAllFailedError', 'ReplicaAckError', 'ReplicaAckLostError'].includes(error.name)) return true;
   return /Stream isn't writeable|Command timed out|Connection is closed|Cluster is ended|None of startup nodes|Failed to refresh slots|CLUSTERDOWN|LOADING|READONLY|MASTERDOWN|TRYAGAIN|ECONNREFUSED|ETIMEDOUT|All sentinels are unreachable|Redis is not ready/.test(
     error.message,
   );

@@ -7,6 +7,14 @@ export class ReplicaAckError extends Error {
 }
 
 /**
+ * The connection a WAIT was sent on was lost before it answered: the writes it was to confirm may
+ * have gone with the master, and whatever the next connection answers is not about them.
+ */
+export class ReplicaAckLostError extends Error {
+  override name = 'ReplicaAckLostError';
+}
+
+/**
  * Redis's WAIT, for REDIS_MIN_REPLICAS_ACK: replication is asynchronous, so a write answered by the
  * master can vanish when a replica that had not received it is promoted. `confirm` resolves once
  * `replicas` replicas hold every write this connection made to the node of `key` so far.
@@ -64,10 +72,23 @@ export class ReplicaAck {
   }
 }
 
-/** One WAIT at a time on a connection; whoever asks while one runs shares the next. */
+/** A WAIT's answer, the socket it was sent on, and whether that socket closed before the answer. */
+interface WaitResult {
+  count: number;
+  socket: Redis['stream'];
+  lost: boolean;
+}
+
+/**
+ * One WAIT at a time on a connection; whoever asks while one runs shares the next.
+ *
+ * WAIT counts the writes made on its own socket, and ioredis sends a command again after a
+ * reconnection (to the master Sentinel names now, say): an answer is about a caller's writes only
+ * if the WAIT was sent and answered on the socket those writes were answered on.
+ */
 class SharedWait {
-  private running: Promise<number> | undefined;
-  private next: Promise<number> | undefined;
+  private running: Promise<unknown> | undefined;
+  private next: Promise<WaitResult> | undefined;
 
   constructor(
     private readonly node: Redis,
@@ -75,16 +96,22 @@ class SharedWait {
     private readonly timeoutMs: number,
   ) {}
 
-  join(): Promise<number> {
+  async join(): Promise<number> {
+    const written = this.node.stream;
     this.next ??= (async () => {
       await this.running?.catch(() => undefined);
       // From here on a new caller's write may not be covered by this WAIT: it waits for the next.
       this.next = undefined;
-      const sent = this.node.call('WAIT', this.replicas, this.timeoutMs) as Promise<number>;
+      const socket = this.node.stream;
+      const sent = this.node.call('WAIT', this.replicas, this.timeoutMs);
       this.running = sent;
-      return Number(await sent);
+      const count = Number(await sent);
+      return { count, socket, lost: this.node.stream !== socket };
     })();
-    return this.next;
+    const { count, socket, lost } = await this.next;
+    if (lost || socket !== written)
+      throw new ReplicaAckLostError('the connection to Redis was lost before replicas confirmed the writes: they may be lost with it');
+    return count;
   }
 }
 

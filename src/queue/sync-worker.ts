@@ -47,7 +47,7 @@ export function startSyncWorker(deps: SyncWorkerDeps): Worker<SyncJobData, SyncO
     } catch (caught) {
       throw await failure(job, asDeliveryError(caught));
     }
-    if (outcome.kind === 'deferred') {
+    if (outcome.kind === 'deferred' || outcome.kind === 'busy') {
       await job.moveToDelayed(outcome.until, token);
       throw new DelayedError();
     }

@@ -109,6 +109,23 @@ describe('IncidentStore (real Redis)', () => {
     expect((await store.toldOne('x', 'ops-slack'))!.rev).toBe(5);
   });
 
+  it('lets one run claim the sync of a pair at a time, until it releases it or its claim expires', async () => {
+    const token = await store.claimSync('z', 'ops-slack', 5_000);
+    expect(token).toEqual(expect.any(String));
+    expect(await store.claimSync('z', 'ops-slack', 5_000)).toBeNull();
+    expect(await store.claimSync('z', 'ops-email', 5_000)).toEqual(expect.any(String));
+    // Only the holder extends or releases it.
+    expect(await store.extendClaim('z', 'ops-slack', 'not-mine', 5_000)).toBe(false);
+    await store.releaseClaim('z', 'ops-slack', 'not-mine');
+    expect(await store.claimSync('z', 'ops-slack', 5_000)).toBeNull();
+    expect(await store.extendClaim('z', 'ops-slack', token!, 100)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const next = await store.claimSync('z', 'ops-slack', 5_000);
+    expect(next).toEqual(expect.any(String));
+    await store.releaseClaim('z', 'ops-slack', next!);
+    expect(await store.claimSync('z', 'ops-slack', 5_000)).toEqual(expect.any(String));
+  });
+
   it('says when an earlier attempt of a sync started and was never recorded', async () => {
     expect(await store.startAttempt('y', 'ops-slack')).toBe(false);
     expect(await store.startAttempt('y', 'ops-slack')).toBe(true);

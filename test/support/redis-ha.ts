@@ -158,7 +158,7 @@ export interface SentinelSetup {
 }
 
 /**
- * A master, one replica and three sentinels (quorum 2, master down after 1 s). With
+ * A master, one replica and three sentinels (quorum 2, master down after 2 s). With
  * `replicationDelayMs`, the replica reads the master's replication stream through a proxy that holds
  * it that long: the lag of a replica in another zone, or a busy one, on loopback.
  */
@@ -204,7 +204,11 @@ async function sentinelSetup(options: { replicationDelayMs?: number }, started: 
               `dir ${dir}`,
               `sentinel monitor ${name} 127.0.0.1 ${master.port} 2`,
               `sentinel auth-pass ${name} ${password}`,
-              `sentinel down-after-milliseconds ${name} 1000`,
+              // Not 1 s: a sentinel reconnects to an instance at most once a second, and after a
+              // switch it may first reach the new master 1 s after its last try at the dead one;
+              // with 1 s it then finds it silent, fails over again, and promotes the old master
+              // restarted empty.
+              `sentinel down-after-milliseconds ${name} 2000`,
               `sentinel failover-timeout ${name} 10000`,
               `sentinel parallel-syncs ${name} 1`,
               '',
