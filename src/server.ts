@@ -33,6 +33,7 @@ import { ActionQueue, startActionWorker } from './queue/actions.js';
 import { AlertState } from './queue/alert-state.js';
 import { DeadLetters } from './queue/dead-letters.js';
 import { IngestProducer, ingestDeadLetterSource, openIngestQueue } from './queue/ingest.js';
+import { IngestPace } from './queue/ingest-pace.js';
 import { startIngestWorker } from './queue/ingest-worker.js';
 import { incidentsTag, queuePrefix } from './queue/keys.js';
 import { INGEST_QUEUE, QUEUE_STATES, syncQueueName } from './queue/names.js';
@@ -125,6 +126,8 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
     logger,
   };
   const servesApi = config.role !== 'worker';
+  // One process with the webhook: processing yields to a burst of webhooks (src/queue/ingest-pace.ts).
+  const ingestPace = config.role === 'all' ? new IngestPace(ONE_PROCESS_INGEST_PACE) : undefined;
   const pipeline =
     config.role === 'api'
       ? undefined
@@ -142,6 +145,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
           metrics,
           logger,
           onIncidentChanged,
+          ingestPace,
         });
 
   // The weekly SLO report: the API on api replicas, the scheduled mail on workers (one mail a week whatever their number).
@@ -166,7 +170,7 @@ export async function startRouter(config: Config, logger: Logger): Promise<Runni
   const app = createApp({
     direct: servesApi
       ? [
-          webhookRoute({ tokens: config.webhookTokens, maxBodyBytes: config.maxBodyBytes, ingest, metrics, logger }),
+          webhookRoute({ tokens: config.webhookTokens, maxBodyBytes: config.maxBodyBytes, ingest, metrics, logger, onAccepted: ingestPace?.accepted }),
           slackInteractionsRoute({
             signingSecrets: config.actions.slackSigningSecrets,
             maxBodyBytes: config.maxBodyBytes,
@@ -336,6 +340,8 @@ interface PipelineDeps {
   metrics: Metrics;
   logger: Logger;
   onIncidentChanged: IncidentChanged;
+  /** ROLE=all: sets the ingest worker's concurrency from the webhook's rate. */
+  ingestPace: IngestPace | undefined;
 }
 
 interface Pipeline {
@@ -345,6 +351,15 @@ interface Pipeline {
   /** Finishes the running jobs (`force`: without Redis none can finish, so do not wait) and closes the channels. */
   stop(force: boolean): Promise<void>;
 }
+
+/**
+ * Webhooks processed at a time beside the webhook (ROLE=all). The webhooks processed at once share
+ * their incident and alert-state writes: sixteen drained a backlog 1.3-1.6x as fast as two, at less
+ * CPU per webhook, with the storm's webhook p99 unchanged; but during a load of thousands of
+ * webhooks a second they took the event loop from the webhook (0.99x Alertmanager's ingest against
+ * 1.48x with two). So two while more than 200 arrive a second, sixteen otherwise (bench/RESULTS.md).
+ */
+const ONE_PROCESS_INGEST_PACE = { idle: 16, busy: 2, busyRate: 200 };
 
 /** How often each worker looks for incidents that time changes (hold-downs, staleness, reminders). */
 const TICK_INTERVAL_MS = 1_000;
@@ -367,6 +382,7 @@ function startPipeline({
   metrics,
   logger,
   onIncidentChanged,
+  ingestPace,
 }: PipelineDeps): Pipeline {
   const timeoutMs = config.delivery.timeoutMs;
   const channels = {
@@ -410,36 +426,33 @@ function startPipeline({
     onIncidentChanged,
   };
 
+  const ingestWorker = startIngestWorker({
+    connection: redis,
+    prefix: config.redisPrefix,
+    process: async (webhook, attempt) => {
+      await processWebhook(webhook, attempt, processDeps);
+      // On a Cluster the webhook's job and what processing it wrote (its incidents, its syncs)
+      // live on different masters: the job completes only once those writes are on replicas,
+      // else a failover of one master could keep the completion and lose the incident. On one
+      // master, the completion is replicated after the writes it follows: nothing to wait for.
+      if (config.redis.topology.kind === 'cluster') {
+        await workerAck.confirm(...replicatedBeforeCompletion).catch((error: unknown) => {
+          if (!(error instanceof ReplicaAckError)) throw error; // no answer: retry the webhook rather than complete it
+          onShortfall(error);
+        });
+      }
+    },
+    lockMs: config.jobLockMs,
+    // A worker process has no webhook to leave room for: eight at a time drain the backlog that a
+    // router started in the middle of a storm builds up while its JIT is cold; sixteen did no
+    // better there. Beside the webhook (ROLE=all), ingestPace sets it.
+    concurrency: ingestPace?.settings.idle ?? 8,
+    metrics,
+    logger,
+  });
+  ingestPace?.drive(ingestWorker);
   const workers: Array<{ close(force: boolean): Promise<void> }> = [
-    startIngestWorker({
-      connection: redis,
-      prefix: config.redisPrefix,
-      process: async (webhook, attempt) => {
-        await processWebhook(webhook, attempt, processDeps);
-        // On a Cluster the webhook's job and what processing it wrote (its incidents, its syncs)
-        // live on different masters: the job completes only once those writes are on replicas,
-        // else a failover of one master could keep the completion and lose the incident. On one
-        // master, the completion is replicated after the writes it follows: nothing to wait for.
-        if (config.redis.topology.kind === 'cluster') {
-          await workerAck.confirm(...replicatedBeforeCompletion).catch((error: unknown) => {
-            if (!(error instanceof ReplicaAckError)) throw error; // no answer: retry the webhook rather than complete it
-            onShortfall(error);
-          });
-        }
-      },
-      lockMs: config.jobLockMs,
-      // Processing a webhook costs several times accepting it, and the webhooks processed at once
-      // share their incident and alert-state writes. Beside the webhook (ROLE=all), sixteen at a
-      // time drained a backlog 1.3-1.6x as fast as two (858-1,032 against 665 webhooks/s, at less
-      // CPU per webhook) with the storm's webhook p99 unchanged (7.6 ms against 7.3); thirty-two
-      // drained a little faster still but took fewer webhooks under load (bench/RESULTS.md,
-      // 2026-12-07). A worker process has no webhook to leave room for: eight at a time drain the
-      // backlog that a router started in the middle of a storm builds up while its JIT is cold;
-      // sixteen did no better there.
-      concurrency: config.role === 'worker' ? 8 : 16,
-      metrics,
-      logger,
-    }),
+    ingestWorker,
     ...CHANNEL_KINDS.map((kind) =>
       startSyncWorker({
         kind,
@@ -481,6 +494,7 @@ function startPipeline({
     receivers: () => [...notifiers.keys()],
     stop: async (force) => {
       clearInterval(ticker);
+      ingestPace?.stop();
       await Promise.all(workers.map((worker) => worker.close(force)));
       await closeNotifiers(notifiers.values());
     },

@@ -16,6 +16,8 @@ interface WebhookDeps {
   ingest: IngestProducer;
   metrics: Metrics;
   logger: Logger;
+  /** Told of every webhook accepted (ROLE=all: processing yields to a burst, src/queue/ingest-pace.ts). */
+  onAccepted?: () => void;
 }
 
 /**
@@ -23,7 +25,7 @@ interface WebhookDeps {
  * 202 only once the payload is in Redis. A 4xx is final for Alertmanager, so an outage of our own
  * must be a 503, which it retries. Served without express (see DirectRoute): it is the hot path.
  */
-export function webhookRoute({ tokens, maxBodyBytes, ingest, metrics, logger }: WebhookDeps): DirectRoute {
+export function webhookRoute({ tokens, maxBodyBytes, ingest, metrics, logger, onAccepted }: WebhookDeps): DirectRoute {
   const refuse = (reason: string) => metrics.webhookRejections.inc({ reason });
   const authorized = tokenCheck(tokens);
   const handle: DirectRoute['handle'] = async (req, res) => {
@@ -59,6 +61,7 @@ export function webhookRoute({ tokens, maxBodyBytes, ingest, metrics, logger }: 
       logger.error({ err: error }, 'cannot store webhook in Redis; answering 503 so Alertmanager retries');
       throw new ApiError(503, 'unavailable', 'the router cannot store alerts right now (Redis unreachable or refusing writes); retry later');
     }
+    onAccepted?.();
     replyJson(res, 202, { accepted: parsed.payload.alerts.length });
   };
   return { method: 'POST', path: WEBHOOK_PATH, handle };
