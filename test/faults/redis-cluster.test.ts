@@ -71,10 +71,20 @@ describe('Redis Cluster: three masters with a replica each, two router replicas'
 
   async function expectAllDelivered(streams: WebhookStream[]) {
     const incidents = incidentsOf(streams);
-    await eventually(() => tallyIncidents(peers, incidents).lost.length === 0, 60_000, 'every accepted incident delivered').catch((error: Error) => {
-      throw new Error(`${error.message}; missing: ${tallyIncidents(peers, incidents).lost.slice(0, 10).join(', ')}`);
+    await eventually(() => tallyIncidents(peers, incidents).lost.length === 0, 60_000, 'every accepted incident delivered').catch(async (error: Error) => {
+      // Dead letters name a cause, should a stalled or failed job be why.
+      throw new Error(
+        `${error.message}; missing: ${tallyIncidents(peers, incidents).lost.slice(0, 10).join(', ')}; dead letters: ${await deadLettersOf(routers[0]!)}`,
+      );
     });
     return { incidents, tally: tallyIncidents(peers, incidents) };
+  }
+
+  async function deadLettersOf(router: TestRouter): Promise<string> {
+    const res = await fetch(`${router.url}/api/v1/dead-letters`, { signal: AbortSignal.timeout(5_000) }).catch((error: Error) => error);
+    if (res instanceof Error || !res.ok) return `unknown (${res instanceof Error ? res.message : res.status})`;
+    const { deadLetters } = (await res.json()) as { deadLetters: Array<{ queue: string; reason: string }> };
+    return `${deadLetters.length}: ${JSON.stringify(deadLetters.slice(0, 5).map(({ queue, reason }) => `${queue}: ${reason}`))}`;
   }
 
   it('takes webhooks and delivers them end to end, with the queues, incidents and alert state spread over the masters', async () => {
