@@ -1,6 +1,6 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 
 /** What a peer does with the next requests; `ok` answers as the real service would. */
 export type PeerBehavior =
@@ -22,7 +22,7 @@ export async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 /** Listens on 127.0.0.1 with an ephemeral port. */
-export async function listenLocally(server: Server): Promise<number> {
+export async function listenLocally(server: NetServer): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());

@@ -1,4 +1,5 @@
 import { connect, createServer, type Socket } from 'node:net';
+import { listenLocally } from '../peers/http-peer.js';
 
 export interface DelayProxy {
   port: number;
@@ -29,11 +30,7 @@ export async function startDelayProxy(upstreamPort: number, delayMs: number): Pr
     // A client that dies (a killed router) is hung up on politely: the peer sees a close, not a reset.
     client.on('close', () => upstream.end());
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as { port: number };
+  const port = await listenLocally(server);
   return {
     port,
     close: async () => {

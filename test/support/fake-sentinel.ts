@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { listenLocally } from '../peers/http-peer.js';
 
 /**
  * A Sentinel of the test's own on loopback, speaking just enough RESP for ioredis: it names the
@@ -88,11 +89,7 @@ export async function startFakeSentinel(masterPort: number): Promise<FakeSentine
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as { port: number };
+  const port = await listenLocally(server);
   return {
     port,
     get subscribers() {
