@@ -142,6 +142,16 @@ export function escalationStory(): Step[] {
     { burnRateShort: 6.1, burnRateLong: 6.2, budgetRemaining: 0.91 },
   );
   const both = (w: Tier, c: Tier) => ({ [w.id]: w, [c.id]: c });
+  /** Back to warning after the critical tier cleared, with the warning's later figures. */
+  const deEscalatedLater = () =>
+    incident({
+      rev: 4,
+      severity: 'warning',
+      peakSeverity: 'critical',
+      peakBurnRate: 94,
+      changedAt: iso(at(80)),
+      tiers: both(warningLater, criticalCleared),
+    });
   return [
     { name: 'first', decision: 'first_notification', now: at(1), incident: incident({ rev: 1, tiers: { [warning.id]: warning } }) },
     {
@@ -167,27 +177,13 @@ export function escalationStory(): Step[] {
       name: 'figures_changed',
       decision: 'figures_changed',
       now: at(81),
-      incident: incident({
-        rev: 4,
-        severity: 'warning',
-        peakSeverity: 'critical',
-        peakBurnRate: 94,
-        changedAt: iso(at(80)),
-        tiers: both(warningLater, criticalCleared),
-      }),
+      incident: deEscalatedLater(),
     },
     {
       name: 'reminder',
       decision: 'reminder_due',
       now: at(241),
-      incident: incident({
-        rev: 4,
-        severity: 'warning',
-        peakSeverity: 'critical',
-        peakBurnRate: 94,
-        changedAt: iso(at(80)),
-        tiers: both(warningLater, criticalCleared),
-      }),
+      incident: deEscalatedLater(),
     },
     {
       name: 'resolved',

@@ -24,6 +24,18 @@ describe.skipIf(!hasChromium)(`the AlertCenter page in Chromium: live incidents,
   let routes: string;
   /** Whether issue 14's acknowledge/silence API is on this branch (POST /api/v1/incidents/:id/ack). */
 
+  /** The router's settings: the peers, the routing, the tokens, Prometheus, short retries. */
+  const routerEnv = () => ({
+    ...peers.env,
+    ROUTING_FILE: routes,
+    ADMIN_TOKEN: ADMIN,
+    VIEWER_TOKENS: `other-viewer-token-000000000000,${VIEWER}`,
+    PROMETHEUS_URL: prometheus.url,
+    DELIVERY_ATTEMPTS: '3',
+    DELIVERY_BACKOFF: '300ms',
+    DELIVERY_TIMEOUT: '3s',
+  });
+
   beforeAll(async () => {
     routes = routingFile();
     [peers, prometheus] = await Promise.all([
@@ -34,16 +46,7 @@ describe.skipIf(!hasChromium)(`the AlertCenter page in Chromium: live incidents,
         'run-success': { budget: 0.97, errorRatio: 0.002 },
       }),
     ]);
-    router = await startTestRouter({
-      ...peers.env,
-      ROUTING_FILE: routes,
-      ADMIN_TOKEN: ADMIN,
-      VIEWER_TOKENS: `other-viewer-token-000000000000,${VIEWER}`,
-      PROMETHEUS_URL: prometheus.url,
-      DELIVERY_ATTEMPTS: '3',
-      DELIVERY_BACKOFF: '300ms',
-      DELIVERY_TIMEOUT: '3s',
-    });
+    router = await startTestRouter(routerEnv());
     browser = await launchBrowser();
     page = await browser.context.newPage();
   }, 60_000);
@@ -321,18 +324,7 @@ describe.skipIf(!hasChromium)(`the AlertCenter page in Chromium: live incidents,
     expect(Date.now() - stopping).toBeLessThan(4_000);
     await page.locator('#live[data-state="bad"]').waitFor({ timeout: 10_000 });
     // The same replica comes back (same port, same Redis): the page reconnects by itself.
-    router = await startTestRouter({
-      ...peers.env,
-      REDIS_PREFIX: prefix,
-      PORT: port,
-      ROUTING_FILE: routes,
-      ADMIN_TOKEN: ADMIN,
-      VIEWER_TOKENS: `other-viewer-token-000000000000,${VIEWER}`,
-      PROMETHEUS_URL: prometheus.url,
-      DELIVERY_ATTEMPTS: '3',
-      DELIVERY_BACKOFF: '300ms',
-      DELIVERY_TIMEOUT: '3s',
-    });
+    router = await startTestRouter({ ...routerEnv(), REDIS_PREFIX: prefix, PORT: port });
     await page.locator('#live[data-state="ok"]').waitFor({ timeout: 15_000 });
     await send(webhook(tier({ service: 'ui-after-restart', severity: 'warning' })));
     await rowOf(page, 'ui-after-restart').waitFor({ timeout: 10_000 });
