@@ -53,15 +53,31 @@ interface Client {
 }
 
 /**
- * The changes heard within this long make one generation, told to every page: a page follows a
- * storm with at most one reload a second, and the pages reloading for one generation share its renders.
+ * The changes heard within a frame make one generation, told to every page; the pages reloading for
+ * one generation share its renders. A change after a quiet spell goes out within the shortest frame;
+ * while changes keep coming frame after frame (a storm), each frame is twice as long as the last, up
+ * to the longest: fifty pages following a storm reload a quarter as often, and still show it within
+ * a few seconds. Each page hears of a generation at a moment of its own within the frame: fifty pages
+ * told at once send their reloads in one burst, which a webhook arriving then waits behind
+ * (bench/RESULTS.md).
  */
-const FRAME_MS = 1_000;
+export interface FrameSettings {
+  shortestMs: number;
+  longestMs: number;
+}
+
+const FRAMES: FrameSettings = { shortestMs: 1_000, longestMs: 4_000 };
+
 /**
- * Each page hears of a generation at a moment of its own within this window: fifty pages told at
- * once send their reloads in one burst, which a webhook arriving then waits behind (bench/RESULTS.md).
+ * The length of the frame that follows one of `currentMs` which began `sinceLastFrameMs` after the
+ * frame before it: twice as long when it began as early as it could (changes were waiting for it),
+ * the shortest after a quiet spell.
  */
-const CLIENT_SPREAD_MS = 1_000;
+export function nextFrameMs(currentMs: number, sinceLastFrameMs: number, frames: FrameSettings): number {
+  // A timer fires a little late, never early: within a tenth of the frame, it waited for this one.
+  const changesWereWaiting = sinceLastFrameMs <= currentMs * 1.1;
+  return changesWereWaiting ? Math.min(currentMs * 2, frames.longestMs) : frames.shortestMs;
+}
 const HEARTBEAT_MS = 15_000;
 /** Open pages per replica; more are refused (503) so that they cannot exhaust the process. */
 const MAX_CLIENTS = 1_000;
@@ -82,12 +98,16 @@ export class EventHub {
   private frameIds = new Set<string>();
   private frameTimer: NodeJS.Timeout | undefined;
   private lastFrame = 0;
+  private frameMs: number;
 
   constructor(
     private readonly connection: RedisClient,
     private readonly prefix: string,
     private readonly logger: Logger,
-  ) {}
+    private readonly frames: FrameSettings = FRAMES,
+  ) {
+    this.frameMs = frames.shortestMs;
+  }
 
   get size(): number {
     return this.clients.size;
@@ -186,20 +206,23 @@ export class EventHub {
     if (parsed.type !== 'incident' || !Array.isArray(parsed.ids)) return;
     for (const id of parsed.ids) if (typeof id === 'string') this.frameIds.add(id);
     if (this.frameTimer) return;
-    this.frameTimer = setTimeout(() => this.frame(), Math.max(0, this.lastFrame + FRAME_MS - Date.now()));
+    this.frameTimer = setTimeout(() => this.frame(), Math.max(0, this.lastFrame + this.frameMs - Date.now()));
     this.frameTimer.unref?.();
   }
 
   /** One generation: every page is told of the changes heard since the last. */
   private frame(): void {
     this.frameTimer = undefined;
-    this.lastFrame = Date.now();
+    const now = Date.now();
+    // The frame this one opens: it spreads this generation's events and holds back the next.
+    this.frameMs = nextFrameMs(this.frameMs, now - this.lastFrame, this.frames);
+    this.lastFrame = now;
     const ids = [...this.frameIds];
     this.frameIds.clear();
     this.generation++;
     for (const client of this.clients) {
       for (const id of ids) client.pending.add(id);
-      client.timer ??= setTimeout(() => this.flush(client), Math.floor(Math.random() * CLIENT_SPREAD_MS));
+      client.timer ??= setTimeout(() => this.flush(client), Math.floor(Math.random() * this.frameMs));
       client.timer.unref?.();
     }
   }

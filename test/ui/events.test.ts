@@ -1,6 +1,11 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Request, Response } from 'express';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/observability/logger.js';
+import { EventHub, nextFrameMs } from '../../src/ui/events.js';
 import { routingFile, tier, webhook } from '../support/incident-webhooks.js';
 import { cleanRedis, eventually, REDIS_URL, startTestRouter, type TestRouter, testPrefix } from '../support/router.js';
 import { type ServerSentEvent, serverSentEvents } from '../support/sse.js';
@@ -115,5 +120,58 @@ describe('page events: a change made by a worker reaches the pages of every api 
   it('refuses the stream without credentials', async () => {
     const res = await fetch(`${apis[0]!.url}/api/v1/events`);
     expect(res.status).toBe(401);
+  });
+});
+
+describe('page event frames: a storm lengthens them, a quiet spell shortens them again', () => {
+  const frames = { shortestMs: 1_000, longestMs: 4_000 };
+
+  it('doubles the frame while changes were waiting for it, up to the longest', () => {
+    expect(nextFrameMs(1_000, 1_000, frames)).toBe(2_000);
+    // A timer that fired a little late still waited.
+    expect(nextFrameMs(2_000, 2_150, frames)).toBe(4_000);
+    expect(nextFrameMs(4_000, 4_000, frames)).toBe(4_000);
+  });
+
+  it('goes back to the shortest frame after a quiet spell', () => {
+    expect(nextFrameMs(4_000, 9_000, frames)).toBe(1_000);
+    expect(nextFrameMs(1_000, 60_000, frames)).toBe(1_000);
+  });
+
+  it('tells a page of a sustained storm in ever longer frames, and of every change', async () => {
+    const prefix = testPrefix();
+    const redis = new Redis(REDIS_URL);
+    // Short frames (50 ms, up to 200 ms) so that the doubling shows within a second and a half.
+    const hub = new EventHub(redis, prefix, createLogger('silent'), { shortestMs: 50, longestMs: 200 });
+    const server = createServer((req, res) => hub.serve(req as Request, res as Response));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const stream = await openStream(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, 'unused');
+    const publisher = new Redis(REDIS_URL);
+    try {
+      await eventually(
+        async () => ((await publisher.call('PUBSUB', 'NUMSUB', `${prefix}:ui:events`)) as [string, number])[1] === 1,
+        5_000,
+        'the hub to subscribe',
+      );
+      const ids: string[] = [];
+      const until = Date.now() + 1_500;
+      while (Date.now() < until) {
+        const id = `storm-${ids.length}`;
+        ids.push(id);
+        await publisher.publish(`${prefix}:ui:events`, JSON.stringify({ type: 'incident', ids: [id] }));
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const told = () => stream.events.filter((e) => e.event === 'incident').map((e) => JSON.parse(e.data) as { ids: string[]; gen: string });
+      await eventually(() => ids.every((id) => told().some((event) => event.ids.includes(id))), 10_000, 'every change to reach the page');
+      // Frames of 50 ms throughout would tell it about 30 times; 50, 100, 200, 200... about 9.
+      expect(told().length).toBeLessThanOrEqual(12);
+      expect(new Set(told().map((event) => event.gen)).size).toBe(told().length);
+    } finally {
+      await stream.close();
+      await hub.close();
+      await new Promise((resolve) => server.close(resolve));
+      publisher.disconnect();
+      redis.disconnect();
+    }
   });
 });
