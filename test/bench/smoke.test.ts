@@ -41,6 +41,25 @@ describe('npm run bench -- --smoke', () => {
   }, 300_000);
 });
 
+describe('npm run bench:queue-floor -- --webhooks 300', () => {
+  it('stores and takes every webhook, and reports the CPU of each side', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/queue-floor.ts', '--webhooks', '300'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+
+    expect(await exited(child), stderr).toBe(0);
+    const report = JSON.parse(stdout);
+    expect(report.webhooks).toBe(300);
+    expect(report.leftInQueue).toBe(0);
+    for (const side of ['store', 'take']) {
+      expect(report[side].perSecond, side).toBeGreaterThan(0);
+      expect(report[side].nodeUs, side).toBeGreaterThan(0);
+    }
+  }, 60_000);
+});
+
 /** The storm's accounting decides its verdict: it must see a second page, post or thread, and a receipt of no incident. */
 describe('bench storm accounting', () => {
   const plan = planStorm(groupsOf(3), 120, 1);
