@@ -56,7 +56,7 @@ interface Client {
  * The changes heard within a frame make one generation, told to every page; the pages reloading for
  * one generation share its renders. A change after a quiet spell goes out within the shortest frame;
  * while changes keep coming frame after frame (a storm), each frame is twice as long as the last, up
- * to the longest: fifty pages following a storm reload a quarter as often, and still show it within
+ * to the longest: fifty pages following a storm reload about a third as often, and still show it within
  * a few seconds. Each page hears of a generation at a moment of its own within the frame: fifty pages
  * told at once send their reloads in one burst, which a webhook arriving then waits behind
  * (bench/RESULTS.md).
@@ -78,6 +78,7 @@ export function nextFrameMs(currentMs: number, sinceLastFrameMs: number, frames:
   const changesWereWaiting = sinceLastFrameMs <= currentMs * 1.1;
   return changesWereWaiting ? Math.min(currentMs * 2, frames.longestMs) : frames.shortestMs;
 }
+
 const HEARTBEAT_MS = 15_000;
 /** Open pages per replica; more are refused (503) so that they cannot exhaust the process. */
 const MAX_CLIENTS = 1_000;
