@@ -176,10 +176,9 @@ describe('fault: the Redis master crashes under load, Sentinel promotes its repl
     await eventually(() => tallyIncidents(current.peers, incidents).lost.length === 0, 5_000, 'deliveries').catch(() => undefined);
     const tally = tallyIncidents(current.peers, incidents);
     const lostServices = new Set(tally.lost.map((key) => key.split(' ')[1]));
-    const lostAnsweredAt = streams
+    const lostAccepted = streams
       .flatMap((stream) => stream.results)
-      .filter((result) => result.outcome === 202 && lostServices.has(result.payload.alerts[0].labels.service))
-      .map((result) => result.endedAt - crashedAt);
+      .filter((result) => result.outcome === 202 && lostServices.has(result.payload.alerts[0].labels.service));
     const results = streams.flatMap((stream) => stream.results);
     reportFigures('redis-sentinel-failover-no-wait', {
       minReplicasAck: 0,
@@ -190,13 +189,16 @@ describe('fault: the Redis master crashes under load, Sentinel promotes its repl
       promotionMs: promotedAt - crashedAt,
       lostIncidents: lostServices.size,
       lostNotifications: tally.lost.length,
-      // When, relative to the crash, the lost ones had been answered 202 (ms; negative: before it).
-      lostAnsweredMsBeforeCrash: lostAnsweredAt.map((ms) => -ms),
+      // How long before the crash the lost ones had been answered 202 (ms; negative: after it).
+      lostAnsweredMsBeforeCrash: lostAccepted.map((result) => crashedAt - result.endedAt),
       duplicates: tally.duplicates.length,
     });
     expect(incidents.length).toBeGreaterThanOrEqual(60);
-    // Whatever was lost had been answered before the crash: nothing accepted after the failover is.
-    expect(lostAnsweredAt.every((ms) => ms <= 0)).toBe(true);
+    // Whatever was lost had been sent before the crash: nothing sent after it is. (Not "answered
+    // before it": a write the master took just before SIGKILL is answered to the sender, in this
+    // process, a turn of the event loop or two after the test has seen the master exit.)
+    const sentAfterCrash = lostAccepted.filter((result) => result.startedAt > crashedAt);
+    expect(sentAfterCrash.map((result) => `${result.payload.alerts[0].labels.service} sent ${result.startedAt - crashedAt} ms after`)).toEqual([]);
   }, 150_000);
 
   it("batches a turn's commands in one socket write on the master Sentinel names, and again after a failover", async () => {
