@@ -151,12 +151,14 @@ describe.skipIf(!hasAlertmanager)(title, () => {
     const counts = tally(peers, expected);
     const webhook = { route: WEBHOOK_PATH, status_code: '202' };
     const received = await Promise.all(replicas.map((replica) => metric(replica, 'http_request_duration_seconds_count', webhook)));
-    const unchanged = await Promise.all(replicas.map((replica) => metric(replica, 'alertcenter_alert_copies_total', { outcome: 'unchanged' })));
+    const copies = (outcome: string) => Promise.all(replicas.map((replica) => metric(replica, 'alertcenter_alert_copies_total', { outcome })));
+    const [changed, unchanged] = await Promise.all([copies('changed'), copies('unchanged')]);
     const incidents = await Promise.all(replicas.map((replica) => metric(replica, 'alertcenter_incidents')));
     reportFigures('replicas-two-alertmanagers', {
       alerts: alerts.length,
       webhooksSentByAlertmanagers: await webhooksSentBy(),
       webhooksAcceptedByReplicas: received,
+      copiesChangingAnIncidentByReplicas: changed,
       copiesChangingNothingByReplicas: unchanged,
       incidentsInRedis: incidents[0],
       notificationsExpected: counts.expected,
@@ -167,9 +169,15 @@ describe.skipIf(!hasAlertmanager)(title, () => {
       lost: counts.lost,
     });
 
-    // Both replicas took the same webhooks; the second copy of each alert state changed no incident.
+    // Both replicas took the same webhooks. Each alert state (firing, resolved) changed its incident
+    // once, whichever copy came first; every other copy changed nothing. Not "one unchanged copy per
+    // state": an Alertmanager flushes a new group at once when its first alert started more than
+    // group_wait ago, so its first webhook may carry part of the group and the rest come a
+    // group_interval later, after the resolve here. Both Alertmanagers sent every alert in some state.
+    const sum = (counts: number[]) => counts.reduce((a, b) => a + b, 0);
     expect(received.every((count) => count >= 2 * groups)).toBe(true);
-    expect(unchanged.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(alerts.length * 2);
+    expect(sum(changed)).toBe(alerts.length * 2);
+    expect(sum(unchanged)).toBeGreaterThanOrEqual(alerts.length);
     expect(incidents[0]).toBe(alerts.length);
     expect(afterFiring).toMatchObject({ lost: 0, resent: 0, duplicates: 0, unexpected: 0 });
     expect(counts).toMatchObject({ lost: 0, resent: 0, duplicates: 0, unexpected: 0 });
