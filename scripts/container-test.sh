@@ -98,7 +98,11 @@ work=$(mktemp -d /tmp/alertcenter-container-test.XXXXXX)
 redis_pid=
 cleanup() {
   pm rm -f -t 0 "$container" >/dev/null 2>&1 || true
-  [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null || true
+  # redis-server logs its shutdown into $work on the way out: wait for it before removing $work.
+  if [ -n "$redis_pid" ]; then
+    kill "$redis_pid" 2>/dev/null || true
+    wait "$redis_pid" 2>/dev/null || true
+  fi
   # Whatever else still runs in the test's namespace is the test's own.
   if ip netns pids "$netns" >/dev/null 2>&1; then
     ip netns pids "$netns" | xargs -r kill 2>/dev/null || true
